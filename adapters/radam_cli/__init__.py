@@ -1,0 +1,1 @@
+"""radam_cli: the ``radam`` command (``radam schedule``), an adapter of its own."""

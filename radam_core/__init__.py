@@ -1,0 +1,40 @@
+"""radam_core: RAdam (Liu et al. 2019) once, pure and backend-neutral (Array API).
+
+The only place in the project where the rectification and the update are written.
+Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
+:func:`step_coefficients` and :func:`update_leaf`).
+"""
+
+from radam_core.coefficients import StepCoefficients, bias_correction, step_coefficients
+from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
+from radam_core.hyperparameters import Hyperparameters
+from radam_core.presets import PRESETS, Preset, hyperparameters_for
+from radam_core.rectification import Rectification, rectify, rho, rho_inf
+from radam_core.state import RAdamState, init_state
+from radam_core.step import step
+from radam_core.update import LeafUpdate, update_leaf
+from radam_core.validation import check_params, check_step_inputs
+
+__all__ = [
+    "PRESETS",
+    "Hyperparameters",
+    "LeafUpdate",
+    "Preset",
+    "RAdamState",
+    "Rectification",
+    "ScheduleRow",
+    "StepCoefficients",
+    "bias_correction",
+    "check_params",
+    "check_step_inputs",
+    "first_rectified_step",
+    "hyperparameters_for",
+    "init_state",
+    "rectify",
+    "rho",
+    "rho_inf",
+    "schedule",
+    "step",
+    "step_coefficients",
+    "update_leaf",
+]

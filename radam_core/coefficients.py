@@ -1,0 +1,115 @@
+"""The scalars of step t that every parameter shares: step sizes, scales and decay.
+
+With ``bc1 = 1 - beta1^t``, ``bc2 = 1 - beta2^t``, r_t and the threshold decision from
+:mod:`radam_core.rectification` (``rectified`` is 1 or 0), and ``updating`` 1 unless the
+step is skipped below the threshold:
+
+    adaptive_step       = lr * r_t * rectified * sqrt(bc2) / bc1      (eps on raw sqrt(v_t))
+                        = lr * r_t * rectified / bc1                  (eps on sqrt(v_t / bc2))
+    momentum_step       = lr * (1 - rectified) / bc1                  ("sgd" below threshold)
+                        = 0                                           ("skip")
+    second_moment_scale = 1 (raw) or 1 / bc2 (corrected)
+    nesterov_momentum   = beta1 * bc1 / (1 - beta1^(t+1))
+    decay               = 1 - lr * wd * updating (decoupled weight decay), else 1
+
+These are Python floats for a Python-int step count (computed in float64 on the host)
+and 0-d arrays for an array count, with no branch on its value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from radam_core.count import real_count
+from radam_core.hyperparameters import Hyperparameters
+from radam_core.namespace import Array, Namespace
+from radam_core.rectification import rectification
+
+
+class StepCoefficients(NamedTuple):
+    """The per-step scalars of the update (formulas in :mod:`radam_core.coefficients`).
+
+    One parameter's update, with ``n_t = m_t`` (or ``nesterov_momentum * m_t +
+    (1 - beta1) g_t`` with Nesterov momentum, which is ``bc1 * m_hat``), is::
+
+        theta_t = decay * theta_{t-1}
+                  - adaptive_step * n_t / (sqrt(second_moment_scale * v_t + eps_root) + eps)
+                  - momentum_step * n_t
+
+    Attributes:
+        adaptive_step: Step size of the rectified adaptive update; 0 when not rectified.
+        momentum_step: Step size of the SGD-with-momentum update below the threshold.
+        second_moment_scale: Multiplies v_t inside the square root.
+        nesterov_momentum: Weight of m_t in n_t with Nesterov momentum.
+        decay: Multiplies theta_{t-1}: decoupled weight decay on updating steps.
+    """
+
+    adaptive_step: Any
+    momentum_step: Any
+    second_moment_scale: Any
+    nesterov_momentum: Any
+    decay: Any
+
+    def cast(self, dtype: Any, device: Any, xp: Namespace) -> StepCoefficients:
+        """Array coefficients converted to ``dtype`` on ``device``; floats unchanged."""
+        return StepCoefficients(
+            *(
+                value if isinstance(value, float) else xp.asarray(value, dtype=dtype, device=device)
+                for value in self
+            )
+        )
+
+
+def bias_correction(beta: float, t: Array, xp: Namespace) -> Array:
+    """``1 - beta^t`` as ``-expm1(t ln beta)``, exact to rounding for beta near 1."""
+    if beta == 0.0:
+        return xp.ones_like(t)
+    return -xp.expm1(t * math.log(beta))
+
+
+def step_coefficients(
+    t: Any, hyperparameters: Hyperparameters, xp: Namespace | None = None
+) -> StepCoefficients:
+    """The :class:`StepCoefficients` of step ``t``.
+
+    Args:
+        t: Step number ``t >= 1`` (the count after the increment): a Python int, or a
+            0-d integer array of any namespace, traced or not.
+        hyperparameters: The step's validated hyperparameters.
+        xp: Namespace of an array ``t``; inferred when omitted.
+
+    Returns:
+        Python floats for an int ``t`` and a float lr; 0-d arrays otherwise.
+    """
+    count = real_count(t, xp)
+    t_real, xp = count.t, count.xp
+    hp = hyperparameters
+    beta1, beta2 = hp.betas
+    rect = rectification(t_real, beta2, hp.threshold, hp.threshold_inclusive, xp)
+    rectified = xp.astype(rect.rectified, t_real.dtype)
+    bc1 = bias_correction(beta1, t_real, xp)
+    bc2 = bias_correction(beta2, t_real, xp)
+
+    adaptive_step = rect.r_t * rectified / bc1
+    if hp.eps_placement == "raw":
+        adaptive_step = adaptive_step * xp.sqrt(bc2)
+        second_moment_scale = xp.ones_like(t_real)
+    else:
+        second_moment_scale = 1.0 / bc2
+    if hp.below_threshold == "sgd":
+        momentum_step = (1.0 - rectified) / bc1
+        updating = xp.ones_like(t_real)
+    else:
+        momentum_step = xp.zeros_like(t_real)
+        updating = rectified
+    nesterov_momentum = beta1 * bc1 / bias_correction(beta1, t_real + 1.0, xp)
+
+    lr, decay_rate = hp.lr, hp.weight_decay if hp.decoupled_weight_decay else 0.0
+    return StepCoefficients(
+        adaptive_step=lr * count.result(adaptive_step),
+        momentum_step=lr * count.result(momentum_step),
+        second_moment_scale=count.result(second_moment_scale),
+        nesterov_momentum=count.result(nesterov_momentum),
+        decay=1.0 - lr * decay_rate * count.result(updating),
+    )

@@ -1,0 +1,74 @@
+"""The step count t: a Python int (host float64 math) or a 0-d integer array (traced)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+import array_api_compat
+import numpy as np
+
+from radam_core.namespace import Array, Namespace, namespace_of, widest_float
+
+HOST_NAMESPACE: Namespace = array_api_compat.array_namespace(np.empty(0))
+
+
+class RealCount(NamedTuple):
+    """A step count as a real 0-d array, ready for the rectification formulas.
+
+    Attributes:
+        t: The count as a 0-d float array: float64 on the host, else the widest float
+            of the count's namespace and device.
+        xp: The namespace ``t`` belongs to (NumPy for a host count).
+        on_host: True when the count was a Python int; results are then Python scalars.
+    """
+
+    t: Array
+    xp: Namespace
+    on_host: bool
+
+    def result(self, value: Array) -> Any:
+        """``value`` as a Python scalar for a host count, else unchanged."""
+        return value[()].item() if self.on_host else value
+
+
+def is_host_count(t: Any) -> bool:
+    """True for a Python (or NumPy scalar) integer, False for arrays."""
+    if isinstance(t, (bool, np.bool_)):
+        return False
+    try:
+        operator.index(t)
+    except TypeError:
+        return False
+    return not hasattr(t, "shape") or isinstance(t, np.integer)
+
+
+def real_count(t: Any, xp: Namespace | None = None) -> RealCount:
+    """Validate a step count ``t >= 1`` and convert it to a real 0-d array.
+
+    Args:
+        t: A Python int, or a 0-d integer array of any namespace (a traced count under
+            ``jax.jit`` or ``tf.function`` included; its value is never inspected).
+        xp: The namespace of an array ``t``; inferred when omitted.
+
+    Returns:
+        The :class:`RealCount`.
+
+    Raises:
+        TypeError: ``t`` is a bool, a float, or an array that is not 0-d integer.
+        ValueError: A host ``t`` below 1.
+    """
+    if is_host_count(t):
+        if operator.index(t) < 1:
+            raise ValueError(f"step count t must be >= 1, got {t!r}")
+        return RealCount(np.asarray(float(operator.index(t))), HOST_NAMESPACE, True)
+    if isinstance(t, (bool, np.bool_)) or not hasattr(t, "shape"):
+        raise TypeError(f"step count t must be an int or a 0-d integer array, got {t!r}")
+    xp = namespace_of(t, xp=xp)
+    if tuple(t.shape) != () or not xp.isdtype(t.dtype, "integral"):
+        raise TypeError(
+            f"step count t must be a 0-d integer array, got shape {tuple(t.shape)} "
+            f"and dtype {t.dtype}"
+        )
+    device = array_api_compat.device(t)
+    return RealCount(xp.astype(t, widest_float(xp, device)), xp, False)

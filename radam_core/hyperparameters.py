@@ -1,0 +1,122 @@
+"""The hyperparameters of one RAdam configuration, validated when built."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+BelowThreshold = Literal["sgd", "skip"]
+EpsPlacement = Literal["raw", "corrected"]
+
+BELOW_THRESHOLD_MODES: tuple[str, ...] = ("sgd", "skip")
+EPS_PLACEMENTS: tuple[str, ...] = ("raw", "corrected")
+
+# The paper's r_t = sqrt((rho_t - 4)(rho_t - 2) ...) is real only for rho_t >= 4.
+MIN_THRESHOLD = 4.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """Every choice one RAdam step depends on; invalid values raise when it is built.
+
+    With ``m_t``, ``v_t`` the moments, ``bc1 = 1 - beta1^t``, ``bc2 = 1 - beta2^t`` and
+    ``r_t`` the rectification term, a rectified step is::
+
+        raw:       theta -= lr * r_t * (m_t / bc1) * sqrt(bc2) / (sqrt(v_t + eps_root) + eps)
+        corrected: theta -= lr * r_t * (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
+
+    and a step below the threshold is ``theta -= lr * m_t / bc1`` (``"sgd"``) or leaves
+    theta unchanged (``"skip"``).
+
+    Attributes:
+        lr: Learning rate, ``>= 0``. A 0-d array is accepted (a schedule's traced value).
+        betas: ``(beta1, beta2)``, each in ``[0, 1)``.
+        eps: Added to the square root in the denominator, ``>= 0``.
+        weight_decay: Decay coefficient ``wd >= 0``.
+        decoupled_weight_decay: ``True``: ``theta *= 1 - lr * wd`` on every step that
+            updates (AdamW style). ``False``: ``g += wd * theta`` before the moments (L2).
+        maximize: Ascend instead of descend: the gradient is negated first.
+        threshold: Rectify when ``rho_t > threshold`` (``>=`` with ``threshold_inclusive``).
+            At least 4, since r_t is real only for ``rho_t >= 4``.
+        threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
+        below_threshold: ``"sgd"``: SGD with momentum, ``theta -= lr * m_hat``;
+            ``"skip"``: no parameter change at all (weight decay included); the moments
+            still advance.
+        eps_placement: ``"raw"``: ``eps`` on the raw ``sqrt(v_t)`` (torch, the authors);
+            ``"corrected"``: on ``sqrt(v_t / bc2 + eps_root)`` (optax, TF Addons).
+        eps_root: Added to the (raw or bias-corrected) ``v_t`` inside the square root.
+        amsgrad: Use ``max(v_1, ..., v_t)`` in place of ``v_t`` in the denominator.
+        nesterov: Use optax's Nesterov momentum,
+            ``m_hat = beta1 m_t / (1 - beta1^(t+1)) + (1 - beta1) g_t / (1 - beta1^t)``.
+    """
+
+    lr: Any = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    decoupled_weight_decay: bool = False
+    maximize: bool = False
+    threshold: float = 5.0
+    threshold_inclusive: bool = False
+    below_threshold: BelowThreshold = "sgd"
+    eps_placement: EpsPlacement = "raw"
+    eps_root: float = 0.0
+    amsgrad: bool = False
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        """Validate every field; raise ``TypeError``/``ValueError`` naming it and its value."""
+        if _is_number(self.lr):
+            _check_non_negative("lr", self.lr)
+        elif getattr(self.lr, "shape", None) != ():
+            raise TypeError(f"lr must be a real number or a 0-d array, got {self.lr!r}")
+        betas = self.betas
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for index, beta in enumerate(betas):
+            if not _is_number(beta):
+                raise TypeError(f"betas[{index}] must be a real number, got {beta!r}")
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"betas[{index}] must be in [0, 1), got {beta!r}")
+        object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))
+        for name in ("eps", "weight_decay", "eps_root"):
+            _check_non_negative(name, getattr(self, name))
+        if not _is_number(self.threshold):
+            raise TypeError(f"threshold must be a real number, got {self.threshold!r}")
+        if not MIN_THRESHOLD <= self.threshold < math.inf:
+            raise ValueError(
+                f"threshold must be finite and >= {MIN_THRESHOLD} (r_t is real only for "
+                f"rho_t >= 4), got {self.threshold!r}"
+            )
+        for name in (
+            "decoupled_weight_decay",
+            "maximize",
+            "threshold_inclusive",
+            "amsgrad",
+            "nesterov",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        _check_choice("below_threshold", self.below_threshold, BELOW_THRESHOLD_MODES)
+        _check_choice("eps_placement", self.eps_placement, EPS_PLACEMENTS)
+
+    def replace(self, **changes: Any) -> Hyperparameters:
+        """Return a validated copy with ``changes`` applied (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_non_negative(name: str, value: object) -> None:
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not 0.0 <= value < math.inf:  # type: ignore[operator]
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
