@@ -5,7 +5,7 @@ Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
 :func:`step_coefficients` and :func:`update_leaf`).
 """
 
-from radam_core.coefficients import StepCoefficients, bias_correction, step_coefficients
+from radam_core.coefficients import StepCoefficients, step_coefficients
 from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
 from radam_core.hyperparameters import Hyperparameters
 from radam_core.presets import PRESETS, Preset, hyperparameters_for
@@ -24,7 +24,6 @@ __all__ = [
     "Rectification",
     "ScheduleRow",
     "StepCoefficients",
-    "bias_correction",
     "check_params",
     "check_step_inputs",
     "first_rectified_step",

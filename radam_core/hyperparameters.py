@@ -101,10 +101,6 @@ class Hyperparameters:
         _check_choice("below_threshold", self.below_threshold, BELOW_THRESHOLD_MODES)
         _check_choice("eps_placement", self.eps_placement, EPS_PLACEMENTS)
 
-    def replace(self, **changes: Any) -> Hyperparameters:
-        """Return a validated copy with ``changes`` applied (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **changes)
-
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
