@@ -47,6 +47,9 @@ _Q_SERIES = tuple(
     float(-2 * b / math.factorial(2 * k)) for k, b in enumerate(_BERNOULLI_EVEN, start=1)
 )
 _Q_SERIES_LIMIT = 0.5
+# Above this x, x e^-x / (1 - e^-x) < 1e-33 is 0 to every float's precision; exp(-x) would
+# underflow (a FloatingPointError under np.errstate(all="raise")).
+_Q_EXP_LIMIT = 80.0
 # Gregory coefficients G_2..G_6 of 1/ln(1+x) = 1/x + 1/2 + sum_n G_n x^(n-1); with them
 # K = rho_inf - 2/c = 2 sum_n G_n (-delta)^(n-1), delta = 1 - beta2 (error < 1e-14 below 0.01).
 _GREGORY = (
@@ -125,7 +128,10 @@ def rectification(
 ) -> Rectification:
     """:func:`rectify` on a real 0-d count ``t`` (see :mod:`radam_core.count`), as arrays."""
     rho_t = _rho(t, beta2, xp)
-    rectified = rho_t >= threshold if inclusive else rho_t > threshold
+    if rho_inf(beta2) <= 4.0:  # rho_t < rho_inf <= 4: never rectified, even where it rounds to 4
+        rectified = xp.zeros_like(rho_t) != 0.0
+    else:
+        rectified = rho_t >= threshold if inclusive else rho_t > threshold
     return Rectification(rho_t, _r(rho_t, beta2, xp), rectified)
 
 
@@ -152,7 +158,9 @@ def _q(x: Array, xp: Namespace) -> Array:
     for coefficient in reversed(_Q_SERIES[:-1]):
         series = series * small2 + coefficient
     large = xp.clip(x, min=_Q_SERIES_LIMIT)
-    closed = 2.0 * (1.0 - large * xp.exp(-large) / -xp.expm1(-large)) / large
+    moderate = xp.clip(large, max=_Q_EXP_LIMIT)
+    ratio = xp.where(large < _Q_EXP_LIMIT, moderate * xp.exp(-moderate) / -xp.expm1(-moderate), 0.0)
+    closed = 2.0 * (1.0 - ratio) / large
     return xp.where(x < _Q_SERIES_LIMIT, 1.0 + small * series, closed)
 
 

@@ -94,13 +94,14 @@ def update_leaf(
     if not _is(c.momentum_step, 0.0):
         new_theta = new_theta - c.momentum_step * n
 
+    # asarray, not astype: NumPy arithmetic on 0-d arrays gives scalars; this gives arrays back.
     return LeafUpdate(
-        param=xp.astype(new_theta, param.dtype, copy=False),
-        exp_avg=xp.astype(m, exp_avg.dtype, copy=False),
-        exp_avg_sq=xp.astype(v, exp_avg_sq.dtype, copy=False),
+        param=xp.asarray(new_theta, dtype=param.dtype),
+        exp_avg=xp.asarray(m, dtype=exp_avg.dtype),
+        exp_avg_sq=xp.asarray(v, dtype=exp_avg_sq.dtype),
         max_exp_avg_sq=None
         if max_exp_avg_sq is None
-        else xp.astype(v_max, max_exp_avg_sq.dtype, copy=False),
+        else xp.asarray(v_max, dtype=max_exp_avg_sq.dtype),
     )
 
 

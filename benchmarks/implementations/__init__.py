@@ -1,0 +1,1 @@
+"""Benchmarked implementations, one module per library; each registers its own entries."""

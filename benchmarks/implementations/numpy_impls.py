@@ -1,0 +1,45 @@
+"""NumPy implementations: the pure core step and the in-place ``radam_numpy.RAdam``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import radam_core
+import radam_numpy
+from benchmarks.registry import Stepper, register
+
+
+@register("radam_core.step[numpy]", "pure radam_core.step on whole arrays (allocating)")
+def core_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :func:`radam_core.step` (torch preset) on ``params``.
+
+    Args:
+        params: This implementation's copies of the parameters.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`; each step replaces the parameters and the state.
+    """
+    current = tuple(params)
+    state = radam_core.init_state(current)
+
+    def step() -> None:
+        nonlocal current, state
+        current, state = radam_core.step(current, grads, state)
+
+    return Stepper(step=step, params=lambda: current)
+
+
+@register("radam_numpy.RAdam", "in place, blocked, threaded (default settings)")
+def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :class:`radam_numpy.RAdam` with its defaults on ``params``.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    opt = radam_numpy.RAdam(params)
+    return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)

@@ -1,0 +1,95 @@
+"""The one registry of benchmarked implementations.
+
+An implementation is a setup function registered under a name: it receives its own
+copies of a problem's parameters and gradients and returns a :class:`Stepper`.
+Each module in :data:`MODULES` registers its implementations when imported::
+
+    @register("radam_numpy.RAdam", "in place, blocked, threaded")
+    def radam_numpy_step(params, grads):
+        opt = RAdam(params)
+        return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+# Modules that register implementations, imported in this order (the table's order).
+MODULES: tuple[str, ...] = (
+    "benchmarks.naive",
+    "benchmarks.implementations.numpy_impls",
+)
+
+
+class Stepper(NamedTuple):
+    """One implementation, set up on its own arrays.
+
+    Attributes:
+        step: Takes one optimizer step with the fixed gradients; returns when the new
+            parameters are computed (an asynchronous backend must synchronize).
+        params: Returns the current parameters, as arrays ``np.asarray`` accepts.
+    """
+
+    step: Callable[[], object]
+    params: Callable[[], Sequence[Any]]
+
+
+Setup = Callable[[list[np.ndarray], list[np.ndarray]], Stepper]
+
+
+@dataclasses.dataclass(frozen=True)
+class Implementation:
+    """A registered implementation.
+
+    Attributes:
+        name: The name shown in the table, the JSON and ``--only``.
+        description: What is timed, in a few words.
+        setup: Builds a :class:`Stepper` from fresh copies of the parameters and
+            gradients (which it may update in place).
+    """
+
+    name: str
+    description: str
+    setup: Setup
+
+
+_REGISTRY: dict[str, Implementation] = {}
+
+
+def register(name: str, description: str) -> Callable[[Setup], Setup]:
+    """Decorator: register a setup function as implementation ``name``.
+
+    Args:
+        name: Unique name of the implementation.
+        description: What is timed, in a few words.
+
+    Returns:
+        A decorator that registers the setup function and returns it unchanged.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+
+    def decorate(setup: Setup) -> Setup:
+        if name in _REGISTRY:
+            raise ValueError(f"implementation {name!r} is registered twice")
+        _REGISTRY[name] = Implementation(name, description, setup)
+        return setup
+
+    return decorate
+
+
+def implementations() -> list[Implementation]:
+    """Every registered implementation, in registration order.
+
+    Returns:
+        The implementations of all :data:`MODULES` (imported on first call).
+    """
+    for module in MODULES:
+        importlib.import_module(module)
+    return list(_REGISTRY.values())

@@ -1,0 +1,120 @@
+"""Smoke tests of the benchmark harness (``python -m benchmarks --quick``)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import harness, naive
+from benchmarks.bandwidth import Triad
+from benchmarks.problems import QUICK_PROBLEMS
+from benchmarks.registry import Implementation, Stepper, implementations
+from benchmarks.targets import TARGETS, evaluate
+
+
+def test_quick_run_writes_consistent_json(tmp_path, capsys):
+    path = tmp_path / "out" / "bench.json"
+    assert harness.main(["--quick", "--problem", "all", "--json", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "targets" in printed
+
+    document = json.loads(path.read_text())
+    assert document["machine"]["cpu_count"] >= 1
+    assert document["machine"]["numpy"] == np.__version__
+    bandwidth = document["bandwidth"]
+    assert bandwidth["bytes_per_second"] > 0
+    assert bandwidth["runs"] == 2 * 2  # one per round: 2 rounds on each of 2 problems
+    assert bandwidth["method"]
+    assert math.isclose(
+        bandwidth["bytes_per_second"], 12 * bandwidth["elements"] / bandwidth["best_seconds"]
+    )
+
+    names = [impl.name for impl in implementations()]
+    results = document["results"]
+    for problem in ("large", "many-small"):
+        rows = {r["implementation"]: r for r in results if r["problem"] == problem}
+        assert sorted(rows) == sorted(names)
+        t_naive = rows[naive.NAME]["median_s"]
+        for row in rows.values():
+            times = row["times_s"]
+            assert len(times) == document["settings"]["repeats"] == 2
+            assert all(math.isfinite(t) and t > 0 for t in times)
+            assert row["min_s"] == min(times)
+            assert row["median_s"] > 0
+            assert math.isclose(row["speedup_vs_naive"], t_naive / row["median_s"])
+            achieved = 28 * row["n_params"] / row["median_s"]
+            assert math.isclose(row["bytes_per_second"], achieved)
+            assert math.isclose(row["bandwidth_fraction"], achieved / bandwidth["bytes_per_second"])
+
+    targets = document["targets"]
+    assert len(targets) == len(TARGETS)
+    for target in targets:
+        assert target["status"] in {"PASS", "FAIL"}
+        assert target["value"] > 0
+
+
+def test_only_keeps_the_reference(tmp_path):
+    path = tmp_path / "bench.json"
+    harness.main(
+        ["--quick", "--only", "radam_numpy.RAdam", "--triad", "numpy", "--json", str(path)]
+    )
+    document = json.loads(path.read_text())
+    assert [r["implementation"] for r in document["results"]] == [
+        naive.NAME,
+        "radam_numpy.RAdam",
+    ]
+    assert document["bandwidth"]["method"].startswith("np.add")
+
+
+def test_a_step_that_changes_nothing_is_an_error():
+    def setup(params, grads):
+        return Stepper(step=lambda: None, params=lambda: params)
+
+    noop = Implementation("noop", "does nothing", setup)
+    with Triad(1 << 10, "numpy") as triad, pytest.raises(RuntimeError, match="did not change"):
+        harness.time_problem(QUICK_PROBLEMS["large"], [noop], 1, triad)
+
+
+def test_targets_of_implementations_not_run():
+    outcomes = evaluate(TARGETS, {})
+    assert [o.status for o in outcomes] == ["NOT RUN"] * len(TARGETS)
+    assert all(o.value is None for o in outcomes)
+
+
+@pytest.mark.parametrize("method", ["numpy", "torch"])
+def test_triad_methods(method):
+    if method == "torch":
+        pytest.importorskip("torch")
+    with Triad(1 << 16, method) as triad:
+        for _ in range(3):
+            triad.run()
+        measured = triad.bandwidth()
+    assert measured.runs == 3
+    assert measured.best_seconds == min(triad.times) > 0
+    assert measured.bytes_per_second == 12 * (1 << 16) / measured.best_seconds
+    assert measured.threads >= 1
+
+
+def test_triad_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        Triad(16, "fortran")
+
+
+def test_naive_step_is_torch_radam():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    shapes = [(3, 4), (5,)]
+    params = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+    reference = [torch.tensor(p, requires_grad=True) for p in params]
+    torch_opt = torch.optim.RAdam(reference)
+    opt = naive.NaiveRAdam([p.copy() for p in params])
+    for _ in range(8):  # 5 steps below torch's threshold, then rectified steps
+        grads = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+        opt.step(grads)
+        for tensor, g in zip(reference, grads, strict=True):
+            tensor.grad = torch.from_numpy(g)
+        torch_opt.step()
+    for ours, theirs in zip(opt.params, reference, strict=True):
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
