@@ -29,16 +29,16 @@ _B, _C, _S = 1.0, 2.0, 3.0  # the inputs and the scalar: a = b + s c = 7 (numpy:
 
 @dataclasses.dataclass(frozen=True)
 class Bandwidth:
-    """A triad measurement: the best of several runs.
+    """A triad measurement: the median of several runs (steps are timed by median too).
 
     Attributes:
         method: What was run, e.g. ``"torch.add(b, c, alpha=s, out=a), torch 2.13.0"``.
         threads: Threads it ran on.
         elements: fp32 elements per array.
         runs: Timed runs.
-        best_seconds: The fastest run.
-        bytes_per_second: ``BYTES_PER_ELEMENT * elements / best_seconds``: the bandwidth.
-        median_bytes_per_second: The same from the median run, for information (on a
+        median_seconds: The median run.
+        bytes_per_second: ``BYTES_PER_ELEMENT * elements / median_seconds``: the bandwidth.
+        best_bytes_per_second: The same from the fastest run, for information (on a
             shared host the bandwidth can vary severalfold within seconds).
         times_s: Every run, in seconds.
     """
@@ -47,9 +47,9 @@ class Bandwidth:
     threads: int
     elements: int
     runs: int
-    best_seconds: float
+    median_seconds: float
     bytes_per_second: float
-    median_bytes_per_second: float
+    best_bytes_per_second: float
     times_s: tuple[float, ...]
 
 
@@ -135,7 +135,7 @@ class Triad:
         self.times.append(time.perf_counter() - start)
 
     def bandwidth(self) -> Bandwidth:
-        """The best of the runs so far, after checking that they computed ``b + s c``.
+        """The median of the runs so far, after checking that they computed ``b + s c``.
 
         Returns:
             The :class:`Bandwidth`.
@@ -148,16 +148,14 @@ class Triad:
         last = float(self._last[-1])
         if last != self._expected:
             raise RuntimeError(f"the triad computed {last}, expected {self._expected}")
-        best = min(self.times)
+        median = statistics.median(self.times)
         return Bandwidth(
             method=self.method,
             threads=self.threads,
             elements=self.elements,
             runs=len(self.times),
-            best_seconds=best,
-            bytes_per_second=BYTES_PER_ELEMENT * self.elements / best,
-            median_bytes_per_second=BYTES_PER_ELEMENT
-            * self.elements
-            / statistics.median(self.times),
+            median_seconds=median,
+            bytes_per_second=BYTES_PER_ELEMENT * self.elements / median,
+            best_bytes_per_second=BYTES_PER_ELEMENT * self.elements / min(self.times),
             times_s=tuple(self.times),
         )

@@ -24,8 +24,8 @@ from benchmarks.targets import METRICS, TARGETS, evaluate
 # Untimed steps first: torch's rule rectifies from t = 6, so every timed step is rectified,
 # and the first rectified steps (new temporaries, first page touches) stay untimed too.
 WARMUP_STEPS = 10
-# A pause before each timed operation: OpenMP workers (torch's) spin for milliseconds after
-# a parallel region and would take a core from whatever runs next.
+# A pause before each implementation's turn: OpenMP workers (torch's) spin for milliseconds
+# after a parallel region and would take a core from whatever runs next.
 SETTLE_SECONDS = 0.03
 DEFAULT_REPEATS = 20
 QUICK_REPEATS = 2
@@ -70,10 +70,13 @@ def time_problem(
     """Time every implementation in ``selected`` on the same arrays of ``problem``.
 
     Each implementation gets fresh copies of the arrays and takes :data:`WARMUP_STEPS`
-    untimed steps. Then ``repeats`` rounds each run the triad once and time one step of
-    every implementation with ``time.perf_counter``, each after a pause of
-    :data:`SETTLE_SECONDS`: interleaved, all of them see the same state of the machine.
-    Finally every parameter must have changed and be finite.
+    untimed steps. Then ``repeats`` rounds each run the triad once and, for every
+    implementation in turn, pause :data:`SETTLE_SECONDS`, take one untimed step and
+    then one step timed with ``time.perf_counter``: interleaved, all of them see the same
+    state of the machine, and each timed step directly follows a step of its own, as in a
+    run of consecutive steps (an idle pause just before a timed step lets a virtual CPU
+    go idle and halves a threaded step's speed at random). Finally every parameter must
+    have changed and be finite.
 
     Args:
         problem: The problem.
@@ -101,6 +104,7 @@ def time_problem(
         triad.run()
         for name, stepper in steppers.items():
             time.sleep(SETTLE_SECONDS)
+            stepper.step()
             start = time.perf_counter()
             stepper.step()
             times[name].append(time.perf_counter() - start)

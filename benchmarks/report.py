@@ -34,9 +34,9 @@ def header(machine: Mapping[str, Any], settings: Mapping[str, Any], bandwidth: B
             f"Python {machine['python']}, NumPy {machine['numpy']}",
             f"problems{mode}: {problems}; fp32, seed {settings['seed']}",
             f"steps: {settings['warmup_steps']} warm-up, then {settings['repeats']} timed",
-            f"triad bandwidth: {bandwidth.bytes_per_second / GB:.1f} GB/s (median run: "
-            f"{bandwidth.median_bytes_per_second / GB:.1f}) at "
-            f"{BYTES_PER_ELEMENT} B/element, {bandwidth.threads} threads, best of "
+            f"triad bandwidth: {bandwidth.bytes_per_second / GB:.1f} GB/s (best run: "
+            f"{bandwidth.best_bytes_per_second / GB:.1f}) at "
+            f"{BYTES_PER_ELEMENT} B/element, {bandwidth.threads} threads, median of "
             f"{bandwidth.runs} runs (one per round of steps) over "
             f"3 x {4 * bandwidth.elements / MiB:.0f} MiB arrays: {bandwidth.method}",
             "",
