@@ -5,6 +5,7 @@ Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
 :func:`step_coefficients` and :func:`update_leaf`).
 """
 
+from radam_core.adam_form import AdamForm, adam_form
 from radam_core.coefficients import StepCoefficients, step_coefficients
 from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
 from radam_core.hyperparameters import Hyperparameters
@@ -17,6 +18,7 @@ from radam_core.validation import check_params, check_step_inputs
 
 __all__ = [
     "PRESETS",
+    "AdamForm",
     "Hyperparameters",
     "LeafUpdate",
     "Preset",
@@ -24,6 +26,7 @@ __all__ = [
     "Rectification",
     "ScheduleRow",
     "StepCoefficients",
+    "adam_form",
     "check_params",
     "check_step_inputs",
     "first_rectified_step",

@@ -1,0 +1,5 @@
+"""radam_torch: ``RAdam``, a drop-in ``torch.optim.RAdam`` whose math is radam_core."""
+
+from radam_torch.optimizer import RAdam
+
+__all__ = ["RAdam"]

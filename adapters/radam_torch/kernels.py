@@ -1,0 +1,115 @@
+"""The two ways a list of tensors takes RAdam step t; both get their math from radam_core.
+
+``core_step``: the core's equations on the tensors (array_api_compat's torch namespace),
+each result copied back in place. Any step, any option; the count may be a Python int
+or a 0-d integer tensor (no host synchronization: capturable, ``torch.compile``).
+
+``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
+:func:`radam_core.adam_form` computes (``lr * r_t``, ``eps / sqrt(bc2)``), so PyTorch's
+maintained fused Adam kernel runs it in one pass over memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat.torch as xp
+import torch
+
+import radam_core
+from radam_core import AdamForm, Hyperparameters
+from radam_core.namespace import compute_dtype
+
+Tensors = list[torch.Tensor]
+
+
+def core_step(
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_avg_sqs: Tensors,
+    max_exp_avg_sqs: Tensors,
+    count: Any,
+    hyperparameters: Hyperparameters,
+) -> None:
+    """Step ``count + 1`` by the core's equations, written back tensor by tensor.
+
+    The step's scalars come from :func:`radam_core.step_coefficients` once, then each
+    tensor's update from :func:`radam_core.update_leaf`, copied back before the next one:
+    the temporaries never exceed a few copies of the largest tensor.
+
+    Args:
+        params: theta_{t-1}, updated in place.
+        grads: Their gradients (never modified).
+        exp_avgs: m_{t-1}, updated in place.
+        exp_avg_sqs: v_{t-1}, updated in place.
+        max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
+        count: Steps taken so far: an int, or a 0-d integer tensor.
+        hyperparameters: The group's hyperparameters.
+    """
+    hp = hyperparameters
+    state = radam_core.RAdamState(
+        count, tuple(exp_avgs), tuple(exp_avg_sqs), tuple(max_exp_avg_sqs)
+    )
+    radam_core.check_step_inputs(params, grads, state, hp, xp)
+    coefficients = radam_core.step_coefficients(count + 1, hp)
+    for index, param in enumerate(params):
+        max_sq = max_exp_avg_sqs[index] if hp.amsgrad else None
+        new = radam_core.update_leaf(
+            param,
+            grads[index],
+            exp_avgs[index],
+            exp_avg_sqs[index],
+            max_sq,
+            coefficients.cast(compute_dtype(param.dtype, xp), param.device, xp),
+            hp,
+            xp,
+        )
+        param.copy_(new.param)
+        exp_avgs[index].copy_(new.exp_avg)
+        exp_avg_sqs[index].copy_(new.exp_avg_sq)
+        if max_sq is not None and new.max_exp_avg_sq is not None:
+            max_sq.copy_(new.max_exp_avg_sq)
+
+
+def fused_adam_step(
+    params: Tensors,
+    grads: Tensors,
+    exp_avgs: Tensors,
+    exp_avg_sqs: Tensors,
+    max_exp_avg_sqs: Tensors,
+    steps: Tensors,
+    form: AdamForm,
+    hyperparameters: Hyperparameters,
+) -> None:
+    """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
+
+    Args:
+        params: theta_{t-1}, updated in place.
+        grads: Their gradients (never modified).
+        exp_avgs: m_{t-1}, updated in place.
+        exp_avg_sqs: v_{t-1}, updated in place.
+        max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
+        steps: The step tensors, already holding t (the kernel derives bc1, bc2 from them).
+        form: From :func:`radam_core.adam_form` for step t.
+        hyperparameters: The group's hyperparameters.
+    """
+    kernel = torch._fused_adamw_ if hyperparameters.decoupled_weight_decay else torch._fused_adam_
+    beta1, beta2 = hyperparameters.betas
+    kernel(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        steps,
+        amsgrad=hyperparameters.amsgrad,
+        lr=form.lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=form.weight_decay,
+        eps=form.eps,
+        maximize=hyperparameters.maximize,
+        grad_scale=None,
+        found_inf=None,
+    )

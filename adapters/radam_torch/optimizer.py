@@ -1,0 +1,303 @@
+"""``radam_torch.RAdam``: a drop-in ``torch.optim.RAdam`` whose math is radam_core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable
+
+import radam_core
+from radam_core import Hyperparameters
+from radam_torch.kernels import core_step, fused_adam_step
+
+# The core's options beyond torch's arguments; None takes the preset's value.
+CORE_OPTIONS = (
+    "threshold",
+    "threshold_inclusive",
+    "below_threshold",
+    "eps_placement",
+    "eps_root",
+    "amsgrad",
+    "nesterov",
+)
+
+
+class RAdam(Optimizer):
+    """RAdam (Liu et al. 2019) with ``torch.optim.RAdam``'s interface, state and results.
+
+    Each step is :func:`radam_core.step`: with ``rho_t`` and ``r_t`` from the core,
+    ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when ``rho_t > 5``, else
+    ``theta -= lr m_hat`` (torch's convention; ``preset`` selects another). Rectified steps
+    run in PyTorch's fused Adam kernel, fed the Adam form of the step that
+    :func:`radam_core.adam_form` computes; other steps, and every step with
+    ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
+    the tensors themselves.
+
+    Args:
+        params: Tensors, named parameters, or parameter groups (dicts).
+        lr: Learning rate, a float or a 1-element tensor.
+        betas: ``(beta1, beta2)``.
+        eps: Added to the denominator (default: the preset's, 1e-8 for torch).
+        weight_decay: Weight decay coefficient.
+        decoupled_weight_decay: AdamW-style decay ``theta *= 1 - lr wd`` instead of L2
+            (default: the preset's).
+        foreach: Accepted for compatibility; the kernels are chosen as described above.
+        maximize: Maximize the objective.
+        capturable: Keep the step count on the parameters' device and never synchronize
+            with the host (CUDA graphs).
+        differentiable: Let autograd differentiate through the step.
+        fused: None or True: rectified steps in the fused Adam kernel where the device has
+            one; False: every step by the core's reference step.
+        preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
+        threshold, threshold_inclusive, below_threshold, eps_placement, eps_root, amsgrad,
+        nesterov: The core's options (:class:`radam_core.Hyperparameters`); None takes the
+            preset's value.
+
+    Raises:
+        ValueError: torch's messages for an invalid lr, eps, beta or weight_decay; the
+            core's for its options.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float | None = None,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool | None = None,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        preset: str = "torch",
+        threshold: float | None = None,
+        threshold_inclusive: bool | None = None,
+        below_threshold: str | None = None,
+        eps_placement: str | None = None,
+        eps_root: float | None = None,
+        amsgrad: bool | None = None,
+        nesterov: bool | None = None,
+    ) -> None:
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not lr >= 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps is not None and not eps >= 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not weight_decay >= 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        options = {
+            "eps": eps,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "threshold": threshold,
+            "threshold_inclusive": threshold_inclusive,
+            "below_threshold": below_threshold,
+            "eps_placement": eps_placement,
+            "eps_root": eps_root,
+            "amsgrad": amsgrad,
+            "nesterov": nesterov,
+        }
+        resolved = radam_core.hyperparameters_for(
+            preset,
+            betas=betas,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            **{name: value for name, value in options.items() if value is not None},
+        )
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": resolved.eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": resolved.decoupled_weight_decay,
+            "differentiable": differentiable,
+            "fused": fused,
+            "preset": preset,
+            **{name: getattr(resolved, name) for name in CORE_OPTIONS},
+        }
+        super().__init__(params, defaults)
+        self.register_load_state_dict_pre_hook(_check_loaded_state)
+        self.register_load_state_dict_post_hook(_fill_missing_group_options)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, giving groups saved without the core's options the defaults."""
+        super().__setstate__(state)
+        _fill_missing_group_options(self)
+
+    @_use_grad_for_differentiable
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Take one optimization step.
+
+        Args:
+            closure: Reevaluates the model and returns the loss.
+
+        Returns:
+            The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = self._init_group(group)
+        if not params:
+            return
+        hp = _hyperparameters(group)
+        views = [_real(t) for t in params], [_real(t) for t in grads]
+        state_views = [_real(t) for t in exp_avgs], [_real(t) for t in exp_avg_sqs]
+        max_views = [_real(t) for t in max_exp_avg_sqs]
+        if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
+            # Counts stay tensors: no host synchronization, nothing to recompile on.
+            for index, step in enumerate(steps):
+                step_count = step.to(torch.int64)
+                step.add_(1)
+                core_step(
+                    [views[0][index]],
+                    [views[1][index]],
+                    [state_views[0][index]],
+                    [state_views[1][index]],
+                    max_views[index : index + 1],
+                    step_count,
+                    hp,
+                )
+            return
+        by_count: dict[int, list[int]] = {}
+        for index, step in enumerate(steps):
+            by_count.setdefault(int(step.item()), []).append(index)
+        torch._foreach_add_(steps, 1)
+        for count, indices in by_count.items():
+            pick = _picker(indices)
+            form = (
+                radam_core.adam_form(count + 1, hp) if _fusable(group, params[indices[0]]) else None
+            )
+            if form is None:
+                core_step(
+                    pick(views[0]),
+                    pick(views[1]),
+                    pick(state_views[0]),
+                    pick(state_views[1]),
+                    pick(max_views),
+                    count,
+                    hp,
+                )
+            else:
+                fused_adam_step(
+                    pick(views[0]),
+                    pick(views[1]),
+                    pick(state_views[0]),
+                    pick(state_views[1]),
+                    pick(max_views),
+                    pick(steps),
+                    form,
+                    hp,
+                )
+
+    def _init_group(self, group: dict[str, Any]) -> tuple[list[torch.Tensor], ...]:
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], [], [], []
+        for param in group["params"]:
+            if param.grad is None:
+                continue
+            if param.grad.is_sparse:
+                raise RuntimeError("RAdam does not support sparse gradients")
+            state = self.state[param]
+            if len(state) == 0:
+                state["step"] = (
+                    torch.zeros((), dtype=torch.float32, device=param.device)
+                    if group["capturable"]
+                    else torch.tensor(0.0, dtype=torch.float32)
+                )
+                state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = torch.zeros_like(
+                    param, memory_format=torch.preserve_format
+                )
+            params.append(param)
+            grads.append(param.grad)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if group["amsgrad"]:
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+            steps.append(state["step"])
+        return params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps
+
+
+def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
+    """The core's hyperparameters of a parameter group (lr may be a tensor)."""
+    lr = group["lr"]
+    if isinstance(lr, torch.Tensor):
+        lr = lr.reshape(()) if group["capturable"] or group["differentiable"] else lr.item()
+    return Hyperparameters(
+        lr=lr,
+        betas=tuple(group["betas"]),
+        eps=group["eps"],
+        weight_decay=group["weight_decay"],
+        decoupled_weight_decay=group["decoupled_weight_decay"],
+        maximize=group["maximize"],
+        **{name: group[name] for name in CORE_OPTIONS},
+    )
+
+
+def _fusable(group: dict[str, Any], param: torch.Tensor) -> bool:
+    """Whether the fused Adam kernel may run this group's rectified steps."""
+    return group["fused"] is not False and param.device.type == "cpu"
+
+
+def _picker(indices: list[int]) -> Callable[[list[torch.Tensor]], list[torch.Tensor]]:
+    """Select ``indices`` of a list of tensors (an empty list stays empty)."""
+    return lambda tensors: [tensors[i] for i in indices] if tensors else []
+
+
+def _real(tensor: torch.Tensor) -> torch.Tensor:
+    """A complex tensor's real view (torch's convention), else the tensor."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
+
+
+def _check_loaded_state(optimizer: Optimizer, state_dict: dict[str, Any]) -> None:
+    """Refuse a state whose tensors do not fit the parameters, before anything changes."""
+    groups = state_dict["param_groups"]
+    if len(groups) != len(optimizer.param_groups):
+        raise ValueError("loaded state dict has a different number of parameter groups")
+    for group, saved in zip(optimizer.param_groups, groups, strict=True):
+        if len(group["params"]) != len(saved["params"]):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size "
+                "of optimizer's group"
+            )
+        for param, key in zip(group["params"], saved["params"], strict=True):
+            for name, value in state_dict["state"].get(key, {}).items():
+                if (
+                    name != "step"
+                    and isinstance(value, torch.Tensor)
+                    and value.shape != param.shape
+                ):
+                    raise ValueError(
+                        f"loaded state {name!r} of parameter {key} has shape "
+                        f"{tuple(value.shape)}, expected {tuple(param.shape)}"
+                    )
+
+
+def _fill_missing_group_options(optimizer: Optimizer) -> None:
+    """Groups saved by torch.optim.RAdam lack the core's options: use the defaults."""
+    for group in optimizer.param_groups:
+        for name, value in optimizer.defaults.items():
+            group.setdefault(name, value)
+
+
+__all__ = ["RAdam"]
