@@ -23,6 +23,7 @@ import numpy as np
 MODULES: tuple[str, ...] = (
     "benchmarks.naive",
     "benchmarks.implementations.numpy_impls",
+    "benchmarks.implementations.torch_impls",
 )
 
 

@@ -102,6 +102,6 @@ def targets(outcomes: Sequence[Outcome], *, quick: bool) -> str:
         value = "-" if outcome.value is None else f"{outcome.value:.2f}"
         lines.append(
             f"  {outcome.status:7}  {target.implementation} on {target.problem}: "
-            f"{target.metric} = {value} (target >= {target.minimum})"
+            f"{target.metric} = {value} (target: {target.describe()})"
         )
     return "\n".join(lines)

@@ -9,29 +9,48 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-METRICS = ("speedup_vs_naive", "bandwidth_fraction")
+# Ratios where higher is better: the target is a minimum.
+AT_LEAST = ("speedup_vs_naive", "bandwidth_fraction")
+# median step time / the reference implementation's: the target is a maximum.
+TIME_RATIO = "time_ratio"
+METRICS = (*AT_LEAST, TIME_RATIO)
 
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A lower bound on one metric of one implementation on one problem.
+    """A bound on one ratio of one implementation on one problem.
 
     Attributes:
         implementation: A registered implementation's name.
         problem: A problem's name.
-        metric: One of :data:`METRICS` (both are ratios, higher is better).
-        minimum: The metric must be ``>= minimum`` to pass.
+        metric: One of :data:`METRICS`.
+        bound: ``metric >= bound`` passes for :data:`AT_LEAST` metrics;
+            ``time_ratio <= bound`` for :data:`TIME_RATIO`.
+        reference: For ``time_ratio``: the implementation whose median time divides.
     """
 
     implementation: str
     problem: str
     metric: str
-    minimum: float
+    bound: float
+    reference: str | None = None
 
     def __post_init__(self) -> None:
-        """Reject an unknown metric."""
+        """Reject an unknown metric, or a time ratio without a reference."""
         if self.metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if (self.metric == TIME_RATIO) != (self.reference is not None):
+            raise ValueError("a reference implementation goes with metric 'time_ratio' only")
+
+    def describe(self) -> str:
+        """The target in words, e.g. ``time / torch.optim.Adam(fused) <= 1.2``."""
+        if self.metric == TIME_RATIO:
+            return f"time / {self.reference} <= {self.bound}"
+        return f"{self.metric} >= {self.bound}"
+
+    def passes(self, value: float) -> bool:
+        """Whether a measured ``value`` meets the bound."""
+        return value <= self.bound if self.metric == TIME_RATIO else value >= self.bound
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +59,7 @@ class Outcome:
 
     Attributes:
         target: The :class:`Target`.
-        value: The measured metric, or None when the run did not measure it.
+        value: The measured ratio, or None when the run did not measure it.
         status: ``"PASS"``, ``"FAIL"`` or ``"NOT RUN"``.
     """
 
@@ -52,6 +71,9 @@ class Outcome:
 TARGETS: tuple[Target, ...] = (
     Target("radam_numpy.RAdam", "large", "bandwidth_fraction", 0.33),
     Target("radam_numpy.RAdam", "large", "speedup_vs_naive", 4.0),
+    Target("radam_torch.RAdam", "large", TIME_RATIO, 1.2, "torch.optim.Adam(fused)"),
+    Target("radam_torch.RAdam", "large", TIME_RATIO, 0.25, "torch.optim.RAdam(foreach)"),
+    Target("radam_torch.RAdam", "many-small", TIME_RATIO, 1.0, "torch.optim.RAdam(foreach)"),
 )
 
 
@@ -62,7 +84,8 @@ def evaluate(
 
     Args:
         targets: The targets to check.
-        metrics: The metrics of each ``(implementation, problem)`` that ran.
+        metrics: For each ``(implementation, problem)`` that ran: its
+            :data:`AT_LEAST` ratios and ``median_s``.
 
     Returns:
         One :class:`Outcome` per target, in order.
@@ -70,9 +93,13 @@ def evaluate(
     outcomes = []
     for target in targets:
         measured = metrics.get((target.implementation, target.problem))
-        if measured is None:
+        reference = metrics.get((target.reference or target.implementation, target.problem))
+        if measured is None or reference is None:
             outcomes.append(Outcome(target, None, "NOT RUN"))
             continue
-        value = measured[target.metric]
-        outcomes.append(Outcome(target, value, "PASS" if value >= target.minimum else "FAIL"))
+        if target.metric == TIME_RATIO:
+            value = measured["median_s"] / reference["median_s"]
+        else:
+            value = measured[target.metric]
+        outcomes.append(Outcome(target, value, "PASS" if target.passes(value) else "FAIL"))
     return outcomes

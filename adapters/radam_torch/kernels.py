@@ -11,6 +11,7 @@ maintained fused Adam kernel runs it in one pass over memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat.torch as xp
@@ -21,6 +22,7 @@ from radam_core import AdamForm, Hyperparameters
 from radam_core.namespace import compute_dtype
 
 Tensors = list[torch.Tensor]
+BLOCK_SIZE = 1 << 16  # elements per block of the core step: 256 KiB of float32
 
 
 def core_step(
@@ -31,12 +33,16 @@ def core_step(
     max_exp_avg_sqs: Tensors,
     count: Any,
     hyperparameters: Hyperparameters,
+    *,
+    blocked: bool = True,
 ) -> None:
-    """Step ``count + 1`` by the core's equations, written back tensor by tensor.
+    """Step ``count + 1`` by the core's equations, written back in place.
 
     The step's scalars come from :func:`radam_core.step_coefficients` once, then each
-    tensor's update from :func:`radam_core.update_leaf`, copied back before the next one:
-    the temporaries never exceed a few copies of the largest tensor.
+    tensor's update from :func:`radam_core.update_leaf`. With ``blocked``, contiguous
+    tensors are updated in flat blocks of :data:`BLOCK_SIZE` elements, each copied back
+    before the next, so temporaries stay cache-sized; without it (for graphs: capturable,
+    ``torch.compile``) whole tensors are updated.
 
     Args:
         params: theta_{t-1}, updated in place.
@@ -46,6 +52,7 @@ def core_step(
         max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
         count: Steps taken so far: an int, or a 0-d integer tensor.
         hyperparameters: The group's hyperparameters.
+        blocked: Update contiguous tensors block by block.
     """
     hp = hyperparameters
     state = radam_core.RAdamState(
@@ -54,22 +61,29 @@ def core_step(
     radam_core.check_step_inputs(params, grads, state, hp, xp)
     coefficients = radam_core.step_coefficients(count + 1, hp)
     for index, param in enumerate(params):
-        max_sq = max_exp_avg_sqs[index] if hp.amsgrad else None
-        new = radam_core.update_leaf(
-            param,
-            grads[index],
-            exp_avgs[index],
-            exp_avg_sqs[index],
-            max_sq,
-            coefficients.cast(compute_dtype(param.dtype, xp), param.device, xp),
-            hp,
-            xp,
-        )
-        param.copy_(new.param)
-        exp_avgs[index].copy_(new.exp_avg)
-        exp_avg_sqs[index].copy_(new.exp_avg_sq)
-        if max_sq is not None and new.max_exp_avg_sq is not None:
-            max_sq.copy_(new.max_exp_avg_sq)
+        tensors = [param, grads[index], exp_avgs[index], exp_avg_sqs[index]]
+        if hp.amsgrad:
+            tensors.append(max_exp_avg_sqs[index])
+        cast = coefficients.cast(compute_dtype(param.dtype, xp), param.device, xp)
+        for param_, grad, exp_avg, exp_avg_sq, *max_sq in _blocks(tensors, blocked):
+            new = radam_core.update_leaf(
+                param_, grad, exp_avg, exp_avg_sq, max_sq[0] if max_sq else None, cast, hp, xp
+            )
+            param_.copy_(new.param)
+            exp_avg.copy_(new.exp_avg)
+            exp_avg_sq.copy_(new.exp_avg_sq)
+            if max_sq and new.max_exp_avg_sq is not None:
+                max_sq[0].copy_(new.max_exp_avg_sq)
+
+
+def _blocks(tensors: Tensors, blocked: bool) -> Iterator[Tensors]:
+    """Aligned flat blocks of same-shaped tensors, or the tensors whole."""
+    if not blocked or not all(t.is_contiguous() for t in tensors):
+        yield tensors
+        return
+    flat = [t.view(-1) for t in tensors]
+    for start in range(0, max(flat[0].numel(), 1), BLOCK_SIZE):
+        yield [t[start : start + BLOCK_SIZE] for t in flat]
 
 
 def fused_adam_step(

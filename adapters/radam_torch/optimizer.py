@@ -175,6 +175,7 @@ class RAdam(Optimizer):
                     max_views[index : index + 1],
                     step_count,
                     hp,
+                    blocked=False,
                 )
             return
         by_count: dict[int, list[int]] = {}

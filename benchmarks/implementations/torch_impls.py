@@ -1,0 +1,69 @@
+"""torch implementations: radam_torch.RAdam and the peers it is measured against.
+
+All run on CPU float32 tensors that share memory with the harness's NumPy copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import radam_torch
+import torch
+
+from benchmarks.registry import Stepper, register
+
+
+def _stepper(
+    make: Callable[[list[torch.Tensor]], torch.optim.Optimizer],
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+) -> Stepper:
+    """Wrap the arrays as tensors with gradients and step ``make(tensors)``."""
+    tensors = [torch.from_numpy(p).requires_grad_() for p in params]
+    for tensor, grad in zip(tensors, grads, strict=True):
+        tensor.grad = torch.from_numpy(grad)
+    optimizer = make(tensors)
+    return Stepper(step=optimizer.step, params=lambda: [t.detach().numpy() for t in tensors])
+
+
+@register("radam_torch.RAdam", "radam_torch.RAdam, default settings")
+def radam_torch_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :class:`radam_torch.RAdam` with its defaults.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    return _stepper(radam_torch.RAdam, params, grads)
+
+
+@register("torch.optim.RAdam(foreach)", "torch's own RAdam, foreach=True (no fused kernel)")
+def torch_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up ``torch.optim.RAdam(foreach=True)``.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    return _stepper(lambda t: torch.optim.RAdam(t, foreach=True), params, grads)
+
+
+@register("torch.optim.Adam(fused)", "torch's fused Adam: the memory-bound reference")
+def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up ``torch.optim.Adam(fused=True)``.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    return _stepper(lambda t: torch.optim.Adam(t, fused=True), params, grads)
