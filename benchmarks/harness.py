@@ -9,17 +9,17 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks import naive, report
+from benchmarks import footprint, naive, report
 from benchmarks.bandwidth import METHODS, Bandwidth, Triad
 from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
 from benchmarks.registry import Implementation, implementations
-from benchmarks.targets import AT_LEAST, TARGETS, evaluate
+from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, evaluate
 
 # Untimed steps first: torch's rule rectifies from t = 6, so every timed step is rectified,
 # and the first rectified steps (new temporaries, first page touches) stay untimed too.
@@ -157,6 +157,23 @@ def results(problem: Problem, times: dict[str, list[float]], bandwidth: Bandwidt
     return rows
 
 
+def measure_footprints(
+    ran: Mapping[tuple[str, str], object], *, quick: bool
+) -> list[footprint.Footprint]:
+    """Measure the footprint of every ``(implementation, problem)`` a target asks about.
+
+    Args:
+        ran: The ``(implementation, problem)`` pairs that ran.
+        quick: Use the tiny problems.
+
+    Returns:
+        One :class:`benchmarks.footprint.Footprint` per pair measured.
+    """
+    wanted = {(t.implementation, t.problem) for t in TARGETS if t.metric in FOOTPRINT}
+    measured = (footprint.measure(*pair, quick=quick) for pair in sorted(wanted) if pair in ran)
+    return [fp for fp in measured if fp is not None]
+
+
 def machine() -> dict[str, Any]:
     """Describe the machine and the software the run used.
 
@@ -241,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (r.implementation, r.problem): {m: getattr(r, m) for m in (*AT_LEAST, "median_s")}
         for r in rows
     }
+    footprints = measure_footprints(metrics, quick=args.quick)
+    for fp in footprints:
+        metrics[fp.implementation, fp.problem].update({m: getattr(fp, m) for m in FOOTPRINT})
     outcomes = evaluate(TARGETS, metrics)
 
     settings = {
@@ -255,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = machine()
     print(report.header(host, settings, bandwidth))
     print(report.table(rows))
+    print(report.footprints(footprints))
     print(report.targets(outcomes, quick=args.quick))
 
     document = {
@@ -262,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": settings,
         "bandwidth": dataclasses.asdict(bandwidth),
         "results": [dataclasses.asdict(r) for r in rows],
+        "footprints": [dataclasses.asdict(fp) for fp in footprints],
         "targets": [
             {**dataclasses.asdict(o.target), "value": o.value, "status": o.status} for o in outcomes
         ],

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-# Modules that register implementations, imported in this order (the table's order).
-MODULES: tuple[str, ...] = (
-    "benchmarks.naive",
-    "benchmarks.implementations.numpy_impls",
-    "benchmarks.implementations.torch_impls",
+# Modules that register implementations, imported in this order (the table's order), each
+# with the package it needs: a module whose package is not installed is left out.
+MODULES: tuple[tuple[str, str], ...] = (
+    ("benchmarks.naive", "numpy"),
+    ("benchmarks.implementations.numpy_impls", "numpy"),
+    ("benchmarks.implementations.torch_impls", "torch"),
 )
 
 
@@ -89,8 +91,10 @@ def implementations() -> list[Implementation]:
     """Every registered implementation, in registration order.
 
     Returns:
-        The implementations of all :data:`MODULES` (imported on first call).
+        The implementations of the :data:`MODULES` whose package is installed
+        (imported on first call).
     """
-    for module in MODULES:
-        importlib.import_module(module)
+    for module, package in MODULES:
+        if importlib.util.find_spec(package) is not None:
+            importlib.import_module(module)
     return list(_REGISTRY.values())

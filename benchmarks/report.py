@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.bandwidth import BYTES_PER_ELEMENT, Bandwidth
+from benchmarks.footprint import Footprint
 from benchmarks.targets import Outcome
 
 if TYPE_CHECKING:
@@ -83,6 +84,27 @@ def table(results: Sequence[Result]) -> str:
             "vs naive: naive median / median; GB/s: 28 B/param / median; of triad: GB/s / triad",
         ]
     )
+
+
+def footprints(measured: Sequence[Footprint]) -> str:
+    """The first-step and peak-memory table (empty when nothing was measured).
+
+    Args:
+        measured: The footprints measured.
+
+    Returns:
+        The table's text.
+    """
+    if not measured:
+        return ""
+    lines = ["", "first step and peak extra memory during a step (fresh process each):"]
+    for fp in measured:
+        lines.append(
+            f"  {fp.problem:10}  {fp.implementation:24}  first step "
+            f"{1e3 * fp.first_step_s:8.1f} ms (later {1e3 * fp.later_step_s:6.1f} ms)  peak extra "
+            f"{fp.peak_extra_bytes / MiB:7.1f} MiB = {fp.memory_fraction:.2f} x params"
+        )
+    return "\n".join(lines)
 
 
 def targets(outcomes: Sequence[Outcome], *, quick: bool) -> str:

@@ -11,7 +11,7 @@ from benchmarks import harness, naive
 from benchmarks.bandwidth import Triad
 from benchmarks.problems import QUICK_PROBLEMS
 from benchmarks.registry import Implementation, Stepper, implementations
-from benchmarks.targets import TARGETS, evaluate
+from benchmarks.targets import FOOTPRINT, TARGETS, evaluate
 
 
 def test_quick_run_writes_consistent_json(tmp_path, capsys):
@@ -48,11 +48,22 @@ def test_quick_run_writes_consistent_json(tmp_path, capsys):
             assert math.isclose(row["bytes_per_second"], achieved)
             assert math.isclose(row["bandwidth_fraction"], achieved / bandwidth["bytes_per_second"])
 
+    footprints = {(f["implementation"], f["problem"]): f for f in document["footprints"]}
+    assert set(footprints) == {
+        (t.implementation, t.problem) for t in TARGETS if t.metric in FOOTPRINT
+    }
+    for fp in footprints.values():
+        assert fp["first_step_s"] > 0
+        assert fp["later_step_s"] > 0
+        assert math.isclose(fp["first_step_excess_s"], fp["first_step_s"] - fp["later_step_s"])
+        assert fp["peak_extra_bytes"] >= 0
+        assert math.isclose(fp["memory_fraction"], fp["peak_extra_bytes"] / fp["param_bytes"])
+
     targets = document["targets"]
     assert len(targets) == len(TARGETS)
     for target in targets:
         assert target["status"] in {"PASS", "FAIL"}
-        assert target["value"] > 0
+        assert math.isfinite(target["value"])
 
 
 def test_only_keeps_the_reference(tmp_path):
