@@ -94,15 +94,20 @@ def update_leaf(
     if not _is(c.momentum_step, 0.0):
         new_theta = new_theta - c.momentum_step * n
 
-    # asarray, not astype: NumPy arithmetic on 0-d arrays gives scalars; this gives arrays back.
     return LeafUpdate(
-        param=xp.asarray(new_theta, dtype=param.dtype),
-        exp_avg=xp.asarray(m, dtype=exp_avg.dtype),
-        exp_avg_sq=xp.asarray(v, dtype=exp_avg_sq.dtype),
-        max_exp_avg_sq=None
-        if max_exp_avg_sq is None
-        else xp.asarray(v_max, dtype=max_exp_avg_sq.dtype),
+        param=_array_like(new_theta, param, xp),
+        exp_avg=_array_like(m, exp_avg, xp),
+        exp_avg_sq=_array_like(v, exp_avg_sq, xp),
+        max_exp_avg_sq=None if max_exp_avg_sq is None else _array_like(v_max, max_exp_avg_sq, xp),
     )
+
+
+def _array_like(value: Array, like: Array, xp: Namespace) -> Array:
+    """``value`` as an array of ``like``'s dtype: ``like`` itself where nothing changed it.
+
+    asarray, not astype: NumPy arithmetic on 0-d arrays gives scalars; this gives arrays.
+    """
+    return like if value is like else xp.asarray(value, dtype=like.dtype)
 
 
 def _is(coefficient: object, value: float) -> bool:

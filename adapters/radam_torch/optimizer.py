@@ -128,13 +128,35 @@ class RAdam(Optimizer):
             **{name: getattr(resolved, name) for name in CORE_OPTIONS},
         }
         super().__init__(params, defaults)
-        self.register_load_state_dict_pre_hook(_check_loaded_state)
-        self.register_load_state_dict_post_hook(_fill_missing_group_options)
+        self._register_load_hooks()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle, giving groups saved without the core's options the defaults."""
+        """Unpickle (or deepcopy): fill groups saved without the core's options, hook again."""
         super().__setstate__(state)
-        _fill_missing_group_options(self)
+        _complete_loaded_state(self)
+        self._register_load_hooks()
+
+    def _register_load_hooks(self) -> None:
+        self.register_load_state_dict_pre_hook(_check_loaded_state)
+        self.register_load_state_dict_post_hook(_complete_loaded_state)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group; a ``preset`` of its own sets the options the group does not give.
+
+        Args:
+            param_group: ``params`` and any option of the constructor, ``preset`` included.
+        """
+        preset = param_group.get("preset")
+        if preset is not None and preset != self.defaults["preset"]:
+            given = {
+                name: param_group[name]
+                for name in ("eps", "decoupled_weight_decay", *CORE_OPTIONS)
+                if name in param_group
+            }
+            resolved = radam_core.hyperparameters_for(preset, **given)
+            for name in ("eps", "decoupled_weight_decay", *CORE_OPTIONS):
+                param_group[name] = getattr(resolved, name)
+        super().add_param_group(param_group)
 
     @_use_grad_for_differentiable
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -282,7 +304,12 @@ def _check_loaded_state(optimizer: Optimizer, state_dict: dict[str, Any]) -> Non
                 "of optimizer's group"
             )
         for param, key in zip(group["params"], saved["params"], strict=True):
-            for name, value in state_dict["state"].get(key, {}).items():
+            entry = state_dict["state"].get(key, {})
+            required = ("step", "exp_avg", "exp_avg_sq") if entry else ()
+            missing = [name for name in required if name not in entry]
+            if missing:
+                raise ValueError(f"loaded state of parameter {key} lacks {', '.join(missing)}")
+            for name, value in entry.items():
                 if (
                     name != "step"
                     and isinstance(value, torch.Tensor)
@@ -294,11 +321,18 @@ def _check_loaded_state(optimizer: Optimizer, state_dict: dict[str, Any]) -> Non
                     )
 
 
-def _fill_missing_group_options(optimizer: Optimizer) -> None:
-    """Groups saved by torch.optim.RAdam lack the core's options: use the defaults."""
+def _complete_loaded_state(optimizer: Optimizer) -> None:
+    """Complete a loaded state: the core's options, and ``step`` as a tensor.
+
+    Groups saved by torch.optim.RAdam lack the core's options (the defaults fill them);
+    older torch checkpoints store ``step`` as a plain number (torch's tensor form then).
+    """
     for group in optimizer.param_groups:
         for name, value in optimizer.defaults.items():
             group.setdefault(name, value)
+    for state in optimizer.state.values():
+        if "step" in state and not isinstance(state["step"], torch.Tensor):
+            state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
 
 
 __all__ = ["RAdam"]
