@@ -33,14 +33,16 @@ class RealCount(NamedTuple):
 
 
 def is_host_count(t: Any) -> bool:
-    """True for a Python (or NumPy scalar) integer, False for arrays."""
-    if isinstance(t, (bool, np.bool_)):
+    """True for a Python (or NumPy scalar) integer, False for arrays (never read)."""
+    if isinstance(t, np.integer):
+        return True
+    if isinstance(t, (bool, np.bool_)) or hasattr(t, "shape"):
         return False
     try:
         operator.index(t)
     except TypeError:
         return False
-    return not hasattr(t, "shape") or isinstance(t, np.integer)
+    return True
 
 
 def real_count(t: Any, xp: Namespace | None = None) -> RealCount:

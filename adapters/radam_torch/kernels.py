@@ -16,6 +16,7 @@ from typing import Any
 
 import array_api_compat.torch as xp
 import torch
+from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 import radam_core
 from radam_core import AdamForm, Hyperparameters
@@ -77,8 +78,13 @@ def core_step(
 
 
 def _blocks(tensors: Tensors, blocked: bool) -> Iterator[Tensors]:
-    """Aligned flat blocks of same-shaped tensors, or the tensors whole."""
-    if not blocked or not all(t.is_contiguous() for t in tensors):
+    """Aligned flat blocks of same-shaped plain tensors, or the tensors whole.
+
+    Tensor subclasses (a sharded DTensor, say) are never flattened.
+    """
+    if not blocked or not all(
+        t.is_contiguous() and not is_traceable_wrapper_subclass(t) for t in tensors
+    ):
         yield tensors
         return
     flat = [t.view(-1) for t in tensors]

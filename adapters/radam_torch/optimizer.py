@@ -177,7 +177,13 @@ class RAdam(Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = self._init_group(group)
+        params: list[torch.Tensor] = []
+        grads: list[torch.Tensor] = []
+        exp_avgs: list[torch.Tensor] = []
+        exp_avg_sqs: list[torch.Tensor] = []
+        max_exp_avg_sqs: list[torch.Tensor] = []
+        steps: list[torch.Tensor] = []
+        self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)
         if not params:
             return
         hp = _hyperparameters(group)
@@ -231,8 +237,25 @@ class RAdam(Optimizer):
                     hp,
                 )
 
-    def _init_group(self, group: dict[str, Any]) -> tuple[list[torch.Tensor], ...]:
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], [], [], []
+    def _init_group(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        grads: list[torch.Tensor],
+        exp_avgs: list[torch.Tensor],
+        exp_avg_sqs: list[torch.Tensor],
+        max_exp_avg_sqs: list[torch.Tensor],
+        steps: list[torch.Tensor],
+    ) -> bool:
+        """Append the group's tensors that have gradients, creating state lazily.
+
+        torch's signature and contract (lists filled in place, a constant returned), which
+        ``torch.compile`` relies on to run it eagerly.
+
+        Returns:
+            Whether any parameter is complex.
+        """
+        has_complex = False
         for param in group["params"]:
             if param.grad is None:
                 continue
@@ -251,6 +274,7 @@ class RAdam(Optimizer):
                 state["max_exp_avg_sq"] = torch.zeros_like(
                     param, memory_format=torch.preserve_format
                 )
+            has_complex |= param.is_complex()
             params.append(param)
             grads.append(param.grad)
             exp_avgs.append(state["exp_avg"])
@@ -258,7 +282,7 @@ class RAdam(Optimizer):
             if group["amsgrad"]:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
             steps.append(state["step"])
-        return params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps
+        return has_complex
 
 
 def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
