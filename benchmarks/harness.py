@@ -8,25 +8,19 @@ import json
 import os
 import platform
 import statistics
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks import footprint, naive, report
+from benchmarks import naive, report
 from benchmarks.bandwidth import METHODS, Bandwidth, Triad
 from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
 from benchmarks.registry import Implementation, implementations
 from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, evaluate
+from benchmarks.worker import WARMUP_STEPS, Measurement, measure
 
-# Untimed steps first: torch's rule rectifies from t = 6, so every timed step is rectified,
-# and the first rectified steps (new temporaries, first page touches) stay untimed too.
-WARMUP_STEPS = 10
-# A pause before each implementation's turn: OpenMP workers (torch's) spin for milliseconds
-# after a parallel region and would take a core from whatever runs next.
-SETTLE_SECONDS = 0.03
 DEFAULT_REPEATS = 20
 QUICK_REPEATS = 2
 BYTES_PER_PARAM = 28  # fp32: read p, g, m, v; write p, m, v
@@ -50,6 +44,11 @@ class Result:
         speedup_vs_naive: ``median_s`` of the naive step divided by this ``median_s``.
         bytes_per_second: ``BYTES_PER_PARAM * n_params / median_s``.
         bandwidth_fraction: ``bytes_per_second`` over the measured triad bandwidth.
+        first_step_s: The very first step, state allocation included.
+        first_step_excess_s: ``first_step_s - median_s``.
+        peak_extra_bytes: Peak memory above the resident set during a step (None where
+            it cannot be measured).
+        memory_fraction: ``peak_extra_bytes`` over the parameters' bytes (or None).
     """
 
     problem: str
@@ -62,83 +61,55 @@ class Result:
     speedup_vs_naive: float
     bytes_per_second: float
     bandwidth_fraction: float
+    first_step_s: float
+    first_step_excess_s: float
+    peak_extra_bytes: int | None
+    memory_fraction: float | None
 
 
 def time_problem(
-    problem: Problem, selected: Sequence[Implementation], repeats: int, triad: Triad
-) -> dict[str, list[float]]:
-    """Time every implementation in ``selected`` on the same arrays of ``problem``.
+    problem: Problem, selected: Sequence[Implementation], repeats: int, triad: Triad, quick: bool
+) -> dict[str, Measurement]:
+    """Measure every implementation in ``selected`` on ``problem``, each in its own process.
 
-    Each implementation gets fresh copies of the arrays and takes :data:`WARMUP_STEPS`
-    untimed steps. Then ``repeats`` rounds each run the triad once and, for every
-    implementation in turn, pause :data:`SETTLE_SECONDS`, take one untimed step and
-    then one step timed with ``time.perf_counter``: interleaved, all of them see the same
-    state of the machine, and each timed step directly follows a step of its own, as in a
-    run of consecutive steps (an idle pause just before a timed step lets a virtual CPU
-    go idle and halves a threaded step's speed at random). Finally every parameter must
-    have changed and be finite.
+    The triad runs once before each implementation, so the bandwidth is sampled across
+    the same stretch of time as the steps (see :mod:`benchmarks.worker`).
 
     Args:
         problem: The problem.
         selected: The implementations.
-        repeats: Rounds, i.e. timed steps of each implementation.
-        triad: The run's bandwidth measurement, run once per round.
+        repeats: Timed steps of each implementation.
+        triad: The run's bandwidth measurement.
+        quick: ``problem`` is one of the tiny problems.
 
     Returns:
-        The step times of each implementation in seconds, by name, in order.
-
-    Raises:
-        RuntimeError: An implementation left a parameter unchanged or not finite.
+        Each implementation's :class:`benchmarks.worker.Measurement`, by name, in order.
     """
-    params, grads = problem.arrays(SEED)
-    steppers = {
-        impl.name: impl.setup([p.copy() for p in params], [g.copy() for g in grads])
-        for impl in selected
-    }
-    for stepper in steppers.values():
-        for _ in range(WARMUP_STEPS):
-            stepper.step()
-    times: dict[str, list[float]] = {name: [] for name in steppers}
-    for _ in range(repeats):
-        time.sleep(SETTLE_SECONDS)
+    measured = {}
+    for impl in selected:
         triad.run()
-        for name, stepper in steppers.items():
-            time.sleep(SETTLE_SECONDS)
-            stepper.step()
-            start = time.perf_counter()
-            stepper.step()
-            times[name].append(time.perf_counter() - start)
-    for name, stepper in steppers.items():
-        _verify(name, params, stepper.params())
-    return times
+        measured[impl.name] = measure(impl.name, problem, repeats, quick=quick)
+    return measured
 
 
-def _verify(name: str, before: Sequence[np.ndarray], after: Sequence[Any]) -> None:
-    if len(after) != len(before):
-        raise RuntimeError(f"{name} returned {len(after)} parameters, expected {len(before)}")
-    for index, (old, current) in enumerate(zip(before, after, strict=True)):
-        new = np.asarray(current)
-        if new.shape != old.shape or not np.isfinite(new).all():
-            raise RuntimeError(f"{name}: params[{index}] has a wrong shape or is not finite")
-        if np.array_equal(new, old):
-            raise RuntimeError(f"{name}: params[{index}] did not change")
-
-
-def results(problem: Problem, times: dict[str, list[float]], bandwidth: Bandwidth) -> list[Result]:
-    """Derive the ratios of one problem's step times.
+def results(
+    problem: Problem, measured: Mapping[str, Measurement], bandwidth: Bandwidth
+) -> list[Result]:
+    """Derive the ratios of one problem's measurements.
 
     Args:
         problem: The problem.
-        times: From :func:`time_problem`; the naive reference among them.
+        measured: From :func:`time_problem`; the naive reference among them.
         bandwidth: The run's triad measurement.
 
     Returns:
         One :class:`Result` per implementation, in order.
     """
-    naive_median = statistics.median(times[naive.NAME])
+    naive_median = statistics.median(measured[naive.NAME].times_s)
+    param_bytes = 4 * problem.n_params
     rows = []
-    for name, steps in times.items():
-        median = statistics.median(steps)
+    for name, m in measured.items():
+        median = statistics.median(m.times_s)
         achieved = BYTES_PER_PARAM * problem.n_params / median
         rows.append(
             Result(
@@ -146,32 +117,21 @@ def results(problem: Problem, times: dict[str, list[float]], bandwidth: Bandwidt
                 implementation=name,
                 n_params=problem.n_params,
                 n_tensors=len(problem.shapes),
-                times_s=tuple(steps),
+                times_s=m.times_s,
                 median_s=median,
-                min_s=min(steps),
+                min_s=min(m.times_s),
                 speedup_vs_naive=naive_median / median,
                 bytes_per_second=achieved,
                 bandwidth_fraction=achieved / bandwidth.bytes_per_second,
+                first_step_s=m.first_step_s,
+                first_step_excess_s=m.first_step_s - median,
+                peak_extra_bytes=m.peak_extra_bytes,
+                memory_fraction=None
+                if m.peak_extra_bytes is None
+                else m.peak_extra_bytes / param_bytes,
             )
         )
     return rows
-
-
-def measure_footprints(
-    ran: Mapping[tuple[str, str], object], *, quick: bool
-) -> list[footprint.Footprint]:
-    """Measure the footprint of every ``(implementation, problem)`` a target asks about.
-
-    Args:
-        ran: The ``(implementation, problem)`` pairs that ran.
-        quick: Use the tiny problems.
-
-    Returns:
-        One :class:`benchmarks.footprint.Footprint` per pair measured.
-    """
-    wanted = {(t.implementation, t.problem) for t in TARGETS if t.metric in FOOTPRINT}
-    measured = (footprint.measure(*pair, quick=quick) for pair in sorted(wanted) if pair in ran)
-    return [fp for fp in measured if fp is not None]
 
 
 def machine() -> dict[str, Any]:
@@ -251,16 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
 
     with Triad(QUICK_TRIAD_ELEMENTS if args.quick else TRIAD_ELEMENTS, args.triad) as triad:
-        timed = [(p, time_problem(p, selected, repeats, triad)) for p in problems]
+        timed = [(p, time_problem(p, selected, repeats, triad, args.quick)) for p in problems]
         bandwidth = triad.bandwidth()
     rows = [row for problem, times in timed for row in results(problem, times, bandwidth)]
     metrics = {
-        (r.implementation, r.problem): {m: getattr(r, m) for m in (*AT_LEAST, "median_s")}
+        (r.implementation, r.problem): {
+            m: getattr(r, m)
+            for m in (*AT_LEAST, *FOOTPRINT, "median_s")
+            if getattr(r, m) is not None
+        }
         for r in rows
     }
-    footprints = measure_footprints(metrics, quick=args.quick)
-    for fp in footprints:
-        metrics[fp.implementation, fp.problem].update({m: getattr(fp, m) for m in FOOTPRINT})
     outcomes = evaluate(TARGETS, metrics)
 
     settings = {
@@ -268,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "problems": {p.name: p.description for p in problems},
         "repeats": repeats,
         "warmup_steps": WARMUP_STEPS,
+        "isolation": "each implementation in a fresh process",
         "seed": SEED,
         "bytes_per_param": BYTES_PER_PARAM,
         "reference": naive.NAME,
@@ -275,7 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = machine()
     print(report.header(host, settings, bandwidth))
     print(report.table(rows))
-    print(report.footprints(footprints))
     print(report.targets(outcomes, quick=args.quick))
 
     document = {
@@ -283,7 +244,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": settings,
         "bandwidth": dataclasses.asdict(bandwidth),
         "results": [dataclasses.asdict(r) for r in rows],
-        "footprints": [dataclasses.asdict(fp) for fp in footprints],
         "targets": [
             {**dataclasses.asdict(o.target), "value": o.value, "status": o.status} for o in outcomes
         ],

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.bandwidth import BYTES_PER_ELEMENT, Bandwidth
-from benchmarks.footprint import Footprint
 from benchmarks.targets import Outcome
 
 if TYPE_CHECKING:
@@ -54,7 +53,17 @@ def table(results: Sequence[Result]) -> str:
     Returns:
         The table, with a legend line.
     """
-    columns = ("problem", "implementation", "median ms", "min ms", "vs naive", "GB/s", "of triad")
+    columns = (
+        "problem",
+        "implementation",
+        "median ms",
+        "min ms",
+        "vs naive",
+        "GB/s",
+        "of triad",
+        "first ms",
+        "peak MiB",
+    )
     rows = [
         (
             r.problem,
@@ -64,6 +73,8 @@ def table(results: Sequence[Result]) -> str:
             f"{r.speedup_vs_naive:.2f}x",
             f"{r.bytes_per_second / GB:.1f}",
             f"{r.bandwidth_fraction:.2f}",
+            f"{1e3 * r.first_step_s:.1f}",
+            "-" if r.peak_extra_bytes is None else f"{r.peak_extra_bytes / MiB:.1f}",
         )
         for r in results
     ]
@@ -81,30 +92,10 @@ def table(results: Sequence[Result]) -> str:
             line(columns),
             line(["-" * w for w in widths]),
             *(line(row) for row in rows),
-            "vs naive: naive median / median; GB/s: 28 B/param / median; of triad: GB/s / triad",
+            "vs naive: naive median / median; GB/s: 28 B/param / median; of triad: GB/s / "
+            "triad; first ms: the first step; peak MiB: peak extra memory during a step",
         ]
     )
-
-
-def footprints(measured: Sequence[Footprint]) -> str:
-    """The first-step and peak-memory table (empty when nothing was measured).
-
-    Args:
-        measured: The footprints measured.
-
-    Returns:
-        The table's text.
-    """
-    if not measured:
-        return ""
-    lines = ["", "first step and peak extra memory during a step (fresh process each):"]
-    for fp in measured:
-        lines.append(
-            f"  {fp.problem:10}  {fp.implementation:24}  first step "
-            f"{1e3 * fp.first_step_s:8.1f} ms (later {1e3 * fp.later_step_s:6.1f} ms)  peak extra "
-            f"{fp.peak_extra_bytes / MiB:7.1f} MiB = {fp.memory_fraction:.2f} x params"
-        )
-    return "\n".join(lines)
 
 
 def targets(outcomes: Sequence[Outcome], *, quick: bool) -> str:

@@ -1,0 +1,148 @@
+"""Time one implementation on one problem in a fresh Python process.
+
+Each implementation runs alone in its own process (``python -m benchmarks.worker``), so
+that no other implementation's allocations change its conditions: a NumPy step that frees
+large arrays, for instance, leaves glibc's heap so that torch's temporaries then come
+without page faults, which made ``torch.optim.RAdam(foreach=True)`` twice as fast as in a
+process of its own. In that process the worker times the very first step (state
+allocation included), takes :data:`WARMUP_STEPS` untimed steps, times ``repeats``
+consecutive steps, and measures the peak extra memory of one more step: the resident-set
+high-water mark, reset through ``/proc/self/clear_refs`` (Linux) after the allocator's free
+memory is returned to the system (glibc ``malloc_trim``),
+
+    peak extra = VmHWM after the step - VmRSS before it.
+
+Finally every parameter must have changed and be finite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
+from benchmarks.registry import Setup, implementations
+
+# Untimed steps after the first: torch's rule rectifies from t = 6, so every timed step is
+# rectified, and the first rectified steps (new temporaries, first page touches) are untimed.
+WARMUP_STEPS = 10
+STATUS = Path("/proc/self/status")
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """What one worker measured.
+
+    Attributes:
+        first_step_s: The very first step, state allocation included.
+        times_s: The timed steps, in seconds.
+        peak_extra_bytes: Peak memory above the resident set during one step, or None
+            where ``/proc/self/clear_refs`` is unavailable.
+    """
+
+    first_step_s: float
+    times_s: tuple[float, ...]
+    peak_extra_bytes: int | None
+
+
+def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool) -> Measurement:
+    """Run :func:`run` for a registered implementation in a fresh process.
+
+    Args:
+        implementation: The implementation's name.
+        problem: The problem.
+        repeats: Timed steps.
+        quick: ``problem`` is one of the tiny problems.
+
+    Returns:
+        The :class:`Measurement`.
+
+    Raises:
+        RuntimeError: The worker failed (its error output is included).
+    """
+    command = [sys.executable, "-m", "benchmarks.worker", implementation, problem.name]
+    command += [str(repeats), *(["--quick"] if quick else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{implementation} on {problem.name} failed:\n{done.stderr}")
+    fields = json.loads(done.stdout)
+    return Measurement(fields["first_step_s"], tuple(fields["times_s"]), fields["peak_extra_bytes"])
+
+
+def run(setup: Setup, problem: Problem, repeats: int) -> Measurement:
+    """Set up on fresh arrays of ``problem``, then time and measure (see the module).
+
+    Args:
+        setup: The implementation's setup function.
+        problem: The problem.
+        repeats: Timed steps.
+
+    Returns:
+        The :class:`Measurement`.
+
+    Raises:
+        RuntimeError: A parameter did not change or is not finite.
+    """
+    params, grads = problem.arrays(SEED)
+    stepper = setup([p.copy() for p in params], [g.copy() for g in grads])
+    start = time.perf_counter()
+    stepper.step()
+    first = time.perf_counter() - start
+    for _ in range(WARMUP_STEPS):
+        stepper.step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        stepper.step()
+        times.append(time.perf_counter() - start)
+    peak = _peak_extra_bytes(stepper.step)
+    _verify(params, stepper.params())
+    return Measurement(first, tuple(times), peak)
+
+
+def _peak_extra_bytes(step: Any) -> int | None:
+    if not STATUS.exists():
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _kib("VmRSS")
+    step()
+    return max(0, _kib("VmHWM") - before) * 1024
+
+
+def _kib(field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", STATUS.read_text(), re.M)
+    if match is None:
+        raise RuntimeError(f"no {field} in {STATUS}")
+    return int(match.group(1))
+
+
+def _verify(before: Sequence[np.ndarray], after: Sequence[Any]) -> None:
+    if len(after) != len(before):
+        raise RuntimeError(f"{len(after)} parameters came back, expected {len(before)}")
+    for index, (old, current) in enumerate(zip(before, after, strict=True)):
+        new = np.asarray(current)
+        if new.shape != old.shape or not np.isfinite(new).all():
+            raise RuntimeError(f"params[{index}] has a wrong shape or is not finite")
+        if np.array_equal(new, old):
+            raise RuntimeError(f"params[{index}] did not change")
+
+
+if __name__ == "__main__":
+    name, problem_name, repeats_text, *flags = sys.argv[1:]
+    catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
+    (chosen,) = [impl.setup for impl in implementations() if impl.name == name]
+    result = run(chosen, catalogue[problem_name], int(repeats_text))
+    print(json.dumps(dataclasses.asdict(result)))
