@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable
 
 import radam_core
 from radam_core import Hyperparameters
-from radam_torch.kernels import core_step, fused_adam_step
+from radam_torch.kernels import Tensors, core_step, fused_adam_step
 
 # The core's options beyond torch's arguments; None takes the preset's value.
 CORE_OPTIONS = (
@@ -22,6 +22,42 @@ CORE_OPTIONS = (
     "amsgrad",
     "nesterov",
 )
+
+
+class GroupTensors(NamedTuple):
+    """The tensors of a group's parameters that have gradients, in step order.
+
+    Attributes:
+        params: The parameters.
+        grads: Their gradients.
+        exp_avgs: m of each.
+        exp_avg_sqs: v of each.
+        max_exp_avg_sqs: max(v_1..v_t) of each with amsgrad, else empty.
+        steps: Their step counts (torch's 0-d float tensors).
+    """
+
+    params: list[torch.Tensor]
+    grads: list[torch.Tensor]
+    exp_avgs: list[torch.Tensor]
+    exp_avg_sqs: list[torch.Tensor]
+    max_exp_avg_sqs: list[torch.Tensor]
+    steps: list[torch.Tensor]
+
+    def real_views(self) -> GroupTensors:
+        """Complex tensors as their real views (torch's convention); steps unchanged."""
+        params, grads, exp_avgs, exp_avg_sqs, max_sqs = (
+            [_real(t) for t in tensors] for tensors in self.moments()
+        )
+        return GroupTensors(params, grads, exp_avgs, exp_avg_sqs, max_sqs, self.steps)
+
+    def select(self, indices: list[int]) -> GroupTensors:
+        """The tensors at ``indices`` (an empty list stays empty)."""
+        picked = [[tensors[i] for i in indices] if tensors else [] for tensors in self]
+        return GroupTensors(*picked)
+
+    def moments(self) -> tuple[Tensors, Tensors, Tensors, Tensors, Tensors]:
+        """``(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)``."""
+        return self.params, self.grads, self.exp_avgs, self.exp_avg_sqs, self.max_exp_avg_sqs
 
 
 class RAdam(Optimizer):
@@ -177,65 +213,31 @@ class RAdam(Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        params: list[torch.Tensor] = []
-        grads: list[torch.Tensor] = []
-        exp_avgs: list[torch.Tensor] = []
-        exp_avg_sqs: list[torch.Tensor] = []
-        max_exp_avg_sqs: list[torch.Tensor] = []
-        steps: list[torch.Tensor] = []
-        self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)
-        if not params:
+        tensors = GroupTensors([], [], [], [], [], [])
+        self._init_group(group, *tensors)
+        if not tensors.params:
             return
         hp = _hyperparameters(group)
-        views = [_real(t) for t in params], [_real(t) for t in grads]
-        state_views = [_real(t) for t in exp_avgs], [_real(t) for t in exp_avg_sqs]
-        max_views = [_real(t) for t in max_exp_avg_sqs]
+        real = tensors.real_views()
         if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
             # Counts stay tensors: no host synchronization, nothing to recompile on.
-            for index, step in enumerate(steps):
+            for index, step in enumerate(tensors.steps):
                 step_count = step.to(torch.int64)
                 step.add_(1)
-                core_step(
-                    [views[0][index]],
-                    [views[1][index]],
-                    [state_views[0][index]],
-                    [state_views[1][index]],
-                    max_views[index : index + 1],
-                    step_count,
-                    hp,
-                    blocked=False,
-                )
+                core_step(*real.select([index]).moments(), step_count, hp, blocked=False)
             return
         by_count: dict[int, list[int]] = {}
-        for index, step in enumerate(steps):
+        for index, step in enumerate(tensors.steps):
             by_count.setdefault(int(step.item()), []).append(index)
-        torch._foreach_add_(steps, 1)
+        torch._foreach_add_(tensors.steps, 1)
         for count, indices in by_count.items():
-            pick = _picker(indices)
-            form = (
-                radam_core.adam_form(count + 1, hp) if _fusable(group, params[indices[0]]) else None
-            )
+            chosen = real.select(indices)
+            fusable = group["fused"] is not False and chosen.params[0].device.type == "cpu"
+            form = radam_core.adam_form(count + 1, hp) if fusable else None
             if form is None:
-                core_step(
-                    pick(views[0]),
-                    pick(views[1]),
-                    pick(state_views[0]),
-                    pick(state_views[1]),
-                    pick(max_views),
-                    count,
-                    hp,
-                )
+                core_step(*chosen.moments(), count, hp)
             else:
-                fused_adam_step(
-                    pick(views[0]),
-                    pick(views[1]),
-                    pick(state_views[0]),
-                    pick(state_views[1]),
-                    pick(max_views),
-                    pick(steps),
-                    form,
-                    hp,
-                )
+                fused_adam_step(*chosen.moments(), chosen.steps, form, hp)
 
     def _init_group(
         self,
@@ -299,16 +301,6 @@ def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
         maximize=group["maximize"],
         **{name: group[name] for name in CORE_OPTIONS},
     )
-
-
-def _fusable(group: dict[str, Any], param: torch.Tensor) -> bool:
-    """Whether the fused Adam kernel may run this group's rectified steps."""
-    return group["fused"] is not False and param.device.type == "cpu"
-
-
-def _picker(indices: list[int]) -> Callable[[list[torch.Tensor]], list[torch.Tensor]]:
-    """Select ``indices`` of a list of tensors (an empty list stays empty)."""
-    return lambda tensors: [tensors[i] for i in indices] if tensors else []
 
 
 def _real(tensor: torch.Tensor) -> torch.Tensor:
