@@ -21,9 +21,10 @@ def install_groups(session: nox.Session, *groups: str) -> None:
 
 @nox.session(default=True)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and mypy over the whole project."""
+    """ruff (lint and format) and mypy over the whole project (with torch's types)."""
+    session.install(TORCH)
     install_groups(session, "lint")
-    session.install("-e", ".")
+    session.install("-e", ".[torch]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
