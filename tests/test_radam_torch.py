@@ -5,11 +5,17 @@ trajectories of a real small model against ``torch.optim.RAdam`` in float64, the
 against ``radam_core.step``, torch's state format and checkpoints both ways, determinism,
 stepping rules, groups, schedulers, hooks, complex and low-precision parameters,
 ``GradScaler``, torch's errors for bad input, and the fused path's memory.
+
+The tests of the numbers and the state run once per device (the ``device`` fixture: "cpu",
+and "cuda", which skips when there is no GPU), each against ``torch.optim.RAdam`` on that
+same device (foreach by default on CUDA). The tests of Python-level behaviour (bad input,
+repr, copies, hooks) and those of the CPU fused path run on the CPU only.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import pickle
 import subprocess
 import sys
@@ -33,11 +39,56 @@ RTOL, ATOL = 1e-10, 1e-13
 PRESET_RTOL, PRESET_ATOL = 1e-12, 1e-14
 
 
+# ----------------------------------------------------------------------------- device
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request: pytest.FixtureRequest) -> str:
+    """The device a test builds its models, tensors and data on: "cpu", then "cuda"."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip(
+            "CUDA is not available (torch.cuda.is_available() is False): the cuda cases of "
+            "this suite need a GPU that this build of torch can use"
+        )
+    return request.param
+
+
+# Ours with capturable=True is compared, number by number, with torch's plain RAdam on every
+# device. torch's capturable RAdam (accelerators only: on the CPU it refuses to step) computes
+# the step's scalars (bias corrections, rho_t) in float32 from the float32 step count: about
+# 1e-7 off its own plain trajectory in the first steps, 1e-3 from the first rectified step
+# (rho_t just above 5). Ours computes them in float64 for float64 parameters, as torch's plain
+# path does. Where ours keeps ``step`` is checked against torch's capturable RAdam in
+# test_state_has_torch_format.
+
+
+def step_on_device(device: str, ours_kwargs: dict[str, Any]) -> bool:
+    """Whether ours keeps ``step`` on ``device`` where torch's plain RAdam keeps it on the CPU.
+
+    torch's non-capturable state keeps ``step`` on the CPU; capturable puts it on the
+    parameter's device (the CPU too, on the CPU).
+    """
+    return device != "cpu" and bool(ours_kwargs.get("capturable"))
+
+
+def tensor_lr(value: float) -> torch.Tensor:
+    """A tensor lr in float64, the parameters' dtype.
+
+    torch's foreach path (CUDA's default) computes its step sizes as 0-d tensors of the lr's
+    dtype (``lr * rect / bc``): a float32 lr rounds them to float32, 2e-9 off torch's own
+    for-loop path after 20 steps. ``tensor_lr_float32`` compares a float32 lr with that path.
+    """
+    return torch.tensor(value, dtype=F64)
+
+
 # ----------------------------------------------------------------------------- helpers
 
 
-def mlp(seed: int = 0, dtype: torch.dtype = F64) -> torch.nn.Module:
-    """A real small model: three Linear layers with Tanh and SiLU, seeded."""
+def mlp(seed: int = 0, dtype: torch.dtype = F64, device: str = "cpu") -> torch.nn.Module:
+    """A real small model: three Linear layers with Tanh and SiLU, seeded.
+
+    Initialized on the CPU and then moved, so every device starts from the same weights.
+    """
     torch.manual_seed(seed)
     return torch.nn.Sequential(
         torch.nn.Linear(6, 16),
@@ -45,21 +96,27 @@ def mlp(seed: int = 0, dtype: torch.dtype = F64) -> torch.nn.Module:
         torch.nn.Linear(16, 8),
         torch.nn.SiLU(),
         torch.nn.Linear(8, 1),
-    ).to(dtype)
+    ).to(device=device, dtype=dtype)
 
 
-def data(seed: int = 1, dtype: torch.dtype = F64) -> tuple[torch.Tensor, torch.Tensor]:
+def data(
+    seed: int = 1, dtype: torch.dtype = F64, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(64, 6, generator=generator, dtype=F64)
     y = torch.sin(x.sum(dim=1, keepdim=True)) + 0.1 * torch.randn(64, 1, generator=generator)
-    return x.to(dtype), y.to(dtype)
+    return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
 
-DATA = data()
+@functools.cache
+def data_on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The default batch, ``data()``, on ``device`` (made once per device)."""
+    return data(device=device)
 
 
-def loss_of(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor] = DATA):
-    x, y = batch
+def loss_of(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """The model's loss on ``batch``; by default ``data()`` on the model's device."""
+    x, y = batch if batch is not None else data_on(next(model.parameters()).device)
     return torch.nn.functional.mse_loss(model(x), y)
 
 
@@ -96,8 +153,13 @@ def assert_params_moved(model: torch.nn.Module, initial: torch.nn.Module) -> Non
     assert moved > 1e-3, moved
 
 
-def assert_same_state(ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer) -> None:
-    """Each parameter's state: same keys, shapes, dtypes and (close) values."""
+def assert_same_state(
+    ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer, *, step_device: bool = True
+) -> None:
+    """Each parameter's state: same keys, shapes, dtypes, devices and (close) values.
+
+    ``step_device=False`` leaves out where ``step`` is (see :func:`step_on_device`).
+    """
     so, st = ours.state_dict()["state"], theirs.state_dict()["state"]
     assert so.keys() == st.keys()
     for index in so:
@@ -106,10 +168,11 @@ def assert_same_state(ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer
             mine = so[index][key]
             assert mine.shape == value.shape, (index, key)
             assert mine.dtype == value.dtype, (index, key)
-            assert mine.device == value.device, (index, key)
+            if step_device or key != "step":
+                assert mine.device == value.device, (index, key)
             # Moments pass through 0: their atol scales with the tensor's largest entry.
             atol = RTOL * value.abs().max().item() if value.numel() else 0.0
-            torch.testing.assert_close(mine, value, rtol=RTOL, atol=atol)
+            torch.testing.assert_close(mine, value, rtol=RTOL, atol=atol, check_device=False)
 
 
 def assert_equal_nested(a: Any, b: Any, where: str = "") -> None:
@@ -131,15 +194,24 @@ def assert_equal_nested(a: Any, b: Any, where: str = "") -> None:
         assert a == b, where
 
 
-def tensors(seed: int = 0, dtype: torch.dtype = F64) -> list[torch.Tensor]:
-    """Plain tensors of awkward shapes: a matrix, a vector, a 0-d scalar and an empty one."""
+def tensors(seed: int = 0, dtype: torch.dtype = F64, device: str = "cpu") -> list[torch.Tensor]:
+    """Plain tensors of awkward shapes: a matrix, a vector, a 0-d scalar and an empty one.
+
+    Drawn on the CPU and then moved, so every device gets the same values.
+    """
     generator = torch.Generator().manual_seed(seed)
     shapes = [(7, 3), (5,), (), (0, 2)]
-    return [torch.randn(shape, generator=generator, dtype=F64).to(dtype) for shape in shapes]
+    return [
+        torch.randn(shape, generator=generator, dtype=F64).to(device=device, dtype=dtype)
+        for shape in shapes
+    ]
 
 
 def grad_of(param: torch.Tensor, t: int) -> torch.Tensor:
-    """A deterministic gradient that depends on the parameter, so trajectories feed back."""
+    """A deterministic gradient that depends on the parameter, so trajectories feed back.
+
+    Computed on the parameter's device.
+    """
     p = param.detach().to(torch.float32 if param.dtype in LOW else param.dtype)
     return (torch.sin(3.0 * p + 0.1 * t) + 0.5 * p).to(param.dtype)
 
@@ -197,11 +269,16 @@ TRAJECTORIES = [
         },
         {"maximize": True, "lr": 1e-3, "weight_decay": 0.1, "decoupled_weight_decay": True},
     ),
-    ("tensor_lr", {"lr": torch.tensor(0.01)}, {"lr": torch.tensor(0.01)}),
+    ("tensor_lr", {"lr": tensor_lr(0.01)}, {"lr": tensor_lr(0.01)}),
     (
         "tensor_lr_capturable",
-        {"lr": torch.tensor(0.01), "capturable": True},
+        {"lr": tensor_lr(0.01), "capturable": True},
+        {"lr": tensor_lr(0.01)},
+    ),
+    (
+        "tensor_lr_float32",
         {"lr": torch.tensor(0.01)},
+        {"lr": torch.tensor(0.01), "foreach": False},
     ),
     ("foreach_true", {"foreach": True}, {"foreach": True}),
     ("foreach_false", {"foreach": False}, {"foreach": False}),
@@ -212,10 +289,10 @@ TRAJECTORIES = [
     ("ours_kwargs", "torch_kwargs"),
     [pytest.param(o, t, id=name) for name, o, t in TRAJECTORIES],
 )
-def test_trajectory_matches_torch_radam(ours_kwargs, torch_kwargs):
+def test_trajectory_matches_torch_radam(ours_kwargs, torch_kwargs, device):
     ours_kwargs = {"lr": 1e-2, **fresh(ours_kwargs)}
     torch_kwargs = {"lr": 1e-2, **fresh(torch_kwargs)}
-    initial = mlp()
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     ours = RAdam(model.parameters(), **ours_kwargs)
     theirs = torch.optim.RAdam(reference.parameters(), **torch_kwargs)
@@ -224,7 +301,7 @@ def test_trajectory_matches_torch_radam(ours_kwargs, torch_kwargs):
         train(reference, theirs, 20)
         assert_params_close(model, reference)
     assert_params_moved(model, initial)
-    assert_same_state(ours, theirs)
+    assert_same_state(ours, theirs, step_device=not step_on_device(device, ours_kwargs))
 
 
 # ------------------------------------------------------------------- 2. presets
@@ -254,11 +331,12 @@ PRESETS = [
 
 
 @pytest.mark.parametrize("options", PRESETS)
-def test_presets_fused_and_reference_paths_equal_core_step(options):
+def test_presets_fused_and_reference_paths_equal_core_step(options, device):
+    # On CUDA the default path runs the core's step too (the fused Adam path is CPU-only).
     lr = 0.05
-    fused = leaves(tensors())
-    reference = leaves(tensors())
-    core = tensors()
+    fused = leaves(tensors(device=device))
+    reference = leaves(tensors(device=device))
+    core = tensors(device=device)
     opt_fused = RAdam(fused, lr=lr, **options)
     opt_reference = RAdam(reference, lr=lr, fused=False, **options)
     state = radam_core.init_state(core, amsgrad=options.get("amsgrad", False))
@@ -271,7 +349,7 @@ def test_presets_fused_and_reference_paths_equal_core_step(options):
         for a, b, c in zip(fused, reference, core, strict=True):
             torch.testing.assert_close(a.detach(), c, rtol=PRESET_RTOL, atol=PRESET_ATOL)
             torch.testing.assert_close(b.detach(), c, rtol=PRESET_RTOL, atol=PRESET_ATOL)
-    assert not torch.equal(core[0], tensors()[0])
+    assert not torch.equal(core[0], tensors(device=device)[0])
     for index, p in enumerate(fused):
         s = opt_fused.state[p]
         assert s["step"].item() == state.count == 30
@@ -295,6 +373,8 @@ def test_presets_fused_and_reference_paths_equal_core_step(options):
 )
 def test_fused_kernel_runs_rectified_steps_only(monkeypatch, options, expected_calls):
     # The equality above compares two different paths only if the fused one really runs.
+    # CPU only: our fused Adam path is used on the CPU only for now; on CUDA the adapter runs
+    # the core's own step, and no fused kernel is called.
     calls = []
     for name in ("_fused_adam_", "_fused_adamw_"):
         kernel = getattr(torch, name)
@@ -315,8 +395,8 @@ def test_fused_kernel_runs_rectified_steps_only(monkeypatch, options, expected_c
 # --------------------------------------------------------------------- 3. state
 
 
-def stepped_pair(steps: int = 7, ours_kwargs=None, torch_kwargs=None):
-    initial = mlp()
+def stepped_pair(steps: int = 7, ours_kwargs=None, torch_kwargs=None, device: str = "cpu"):
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     ours = RAdam(model.parameters(), lr=1e-2, **(ours_kwargs or {}))
     theirs = torch.optim.RAdam(reference.parameters(), lr=1e-2, **(torch_kwargs or {}))
@@ -326,15 +406,28 @@ def stepped_pair(steps: int = 7, ours_kwargs=None, torch_kwargs=None):
 
 
 @pytest.mark.parametrize("capturable", [False, True])
-def test_state_has_torch_format(capturable):
-    model, ours, _, theirs = stepped_pair(7, {"capturable": capturable}, {})
-    assert_same_state(ours, theirs)
-    for p in model.parameters():
-        step = ours.state[p]["step"]
+def test_state_has_torch_format(capturable, device):
+    ours_kwargs = {"capturable": capturable}
+    model, ours, _, theirs = stepped_pair(7, ours_kwargs, {}, device)
+    assert_same_state(ours, theirs, step_device=not step_on_device(device, ours_kwargs))
+    # The format is that of torch.optim.RAdam with the same capturable on the same device
+    # (torch has no capturable RAdam on the CPU: there both keep step on the CPU).
+    like = {"capturable": True} if step_on_device(device, ours_kwargs) else {}
+    _, _, reference, torch_like = stepped_pair(7, {}, like, device)
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        mine, torch_state = ours.state[p], torch_like.state[q]
+        assert mine.keys() == torch_state.keys()
+        for key, value in torch_state.items():
+            assert mine[key].shape == value.shape, key
+            assert mine[key].dtype == value.dtype, key
+            assert mine[key].device == value.device, key
+        step = mine["step"]
         assert torch.is_tensor(step)
         assert step.shape == ()
         assert step.dtype == torch.float32
         assert step.item() == 7
+        # torch's placement: on the CPU, or on the parameter's device when capturable.
+        assert step.device.type == (device if capturable else "cpu")
     # Every group key torch saves is there with torch's value; ours adds only its options.
     group, torch_group = (
         ours.state_dict()["param_groups"][0],
@@ -358,25 +451,26 @@ def radam_torch_core_options() -> set[str]:
     }
 
 
-def test_amsgrad_state_uses_torch_adam_key():
-    model = mlp()
+def test_amsgrad_state_uses_torch_adam_key(device):
+    model = mlp(device=device)
     ours = RAdam(model.parameters(), amsgrad=True)
     train(model, ours, 3)
-    adam_model = mlp()
+    adam_model = mlp(device=device)
     adam = torch.optim.Adam(adam_model.parameters(), amsgrad=True)
     train(adam_model, adam, 3)
     for p, q in zip(model.parameters(), adam_model.parameters(), strict=True):
         assert ours.state[p].keys() == adam.state[q].keys()
         assert ours.state[p]["max_exp_avg_sq"].shape == p.shape
         assert ours.state[p]["max_exp_avg_sq"].dtype == p.dtype
+        assert ours.state[p]["max_exp_avg_sq"].device == adam.state[q]["max_exp_avg_sq"].device
         assert (ours.state[p]["max_exp_avg_sq"] >= ours.state[p]["exp_avg_sq"]).all()
 
 
 @pytest.mark.parametrize("saved_steps", [3, 12])
-def test_torch_checkpoint_loads_into_ours_and_continues_like_torch(saved_steps):
+def test_torch_checkpoint_loads_into_ours_and_continues_like_torch(saved_steps, device):
     # Saved below the threshold (3) the continuation crosses it; at 12 it is rectified.
     options = {"weight_decay": 0.1, "decoupled_weight_decay": True}
-    _, _, reference, theirs = stepped_pair(saved_steps, {}, options)
+    _, _, reference, theirs = stepped_pair(saved_steps, {}, options, device)
     model = copy.deepcopy(reference)
     ours = RAdam(model.parameters())  # defaults: the checkpoint's groups must win
     # state_dict() hands out the live tensors: a checkpoint is a copy of them.
@@ -390,9 +484,9 @@ def test_torch_checkpoint_loads_into_ours_and_continues_like_torch(saved_steps):
 
 
 @pytest.mark.parametrize("saved_steps", [3, 12])
-def test_our_checkpoint_loads_into_torch_and_continues_like_ours(saved_steps):
+def test_our_checkpoint_loads_into_torch_and_continues_like_ours(saved_steps, device):
     options = {"weight_decay": 0.1}
-    model, ours, _, _ = stepped_pair(saved_steps, options, {})
+    model, ours, _, _ = stepped_pair(saved_steps, options, {}, device)
     reference = copy.deepcopy(model)
     theirs = torch.optim.RAdam(reference.parameters())
     theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
@@ -402,8 +496,8 @@ def test_our_checkpoint_loads_into_torch_and_continues_like_ours(saved_steps):
     assert_same_state(ours, theirs)
 
 
-def test_checkpoint_with_python_number_step_loads_like_torch():
-    _, _, reference, theirs = stepped_pair(7)
+def test_checkpoint_with_python_number_step_loads_like_torch(device):
+    _, _, reference, theirs = stepped_pair(7, device=device)
     saved = theirs.state_dict()
     for param_state in saved["state"].values():
         param_state["step"] = param_state["step"].item()
@@ -417,8 +511,8 @@ def test_checkpoint_with_python_number_step_loads_like_torch():
     assert_same_state(ours, theirs)
 
 
-def test_state_dict_round_trips_through_torch_save_weights_only(tmp_path):
-    model = mlp()
+def test_state_dict_round_trips_through_torch_save_weights_only(tmp_path, device):
+    model = mlp(device=device)
     opt = RAdam(model.parameters(), lr=torch.tensor(0.02), preset="tfa", amsgrad=True)
     train(model, opt, 8)
     path = tmp_path / "radam.pt"
@@ -440,9 +534,9 @@ def test_state_dict_round_trips_through_torch_save_weights_only(tmp_path):
 # --------------------------------------------------------------- 4. determinism
 
 
-def test_state_dict_is_deterministic():
-    model_a, opt_a, _, _ = stepped_pair(9, {"amsgrad": True})
-    _, opt_b, _, _ = stepped_pair(9, {"amsgrad": True})
+def test_state_dict_is_deterministic(device):
+    model_a, opt_a, _, _ = stepped_pair(9, {"amsgrad": True}, device=device)
+    _, opt_b, _, _ = stepped_pair(9, {"amsgrad": True}, device=device)
     assert_equal_nested(opt_a.state_dict(), opt_a.state_dict())
     assert_equal_nested(opt_a.state_dict(), opt_b.state_dict())
     train(model_a, opt_a, 1)
@@ -525,8 +619,8 @@ def test_repr_prints_the_groups():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"fused": False}, {"capturable": True}])
-def test_params_without_grads_are_untouched_and_get_no_state(kwargs):
-    model = mlp()
+def test_params_without_grads_are_untouched_and_get_no_state(kwargs, device):
+    model = mlp(device=device)
     frozen = list(model.parameters())[2:4]  # the middle Linear
     for p in frozen:
         p.requires_grad_(False)
@@ -537,12 +631,12 @@ def test_params_without_grads_are_untouched_and_get_no_state(kwargs):
         assert torch.equal(p, b)
         assert p not in opt.state
     assert len(opt.state) == 4
-    assert_params_moved(model, mlp())
+    assert_params_moved(model, mlp(device=device))
 
 
-def test_intermittent_grads_match_torch():
+def test_intermittent_grads_match_torch(device):
     # Parameters that get a gradient only on some steps keep their own step counts.
-    ours_params, torch_params = leaves(tensors()), leaves(tensors())
+    ours_params, torch_params = leaves(tensors(device=device)), leaves(tensors(device=device))
     ours = RAdam(ours_params, lr=0.05, weight_decay=0.1)
     theirs = torch.optim.RAdam(torch_params, lr=0.05, weight_decay=0.1)
     for t in range(1, 41):
@@ -558,8 +652,8 @@ def test_intermittent_grads_match_torch():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"fused": False}, {"capturable": True}, {"amsgrad": True}])
-def test_zero_grads_without_weight_decay_leave_params_unchanged(kwargs):
-    params = leaves(tensors())
+def test_zero_grads_without_weight_decay_leave_params_unchanged(kwargs, device):
+    params = leaves(tensors(device=device))
     before = [p.detach().clone() for p in params]
     opt = RAdam(params, lr=0.1, **kwargs)
     for _ in range(30):
@@ -583,8 +677,8 @@ GRAD_CASES = [
 
 @pytest.mark.parametrize("kwargs", GRAD_CASES)
 @pytest.mark.parametrize("dtype", [F64, torch.complex128])
-def test_grads_are_never_modified(kwargs, dtype):
-    params = leaves([t.to(dtype) for t in tensors()])
+def test_grads_are_never_modified(kwargs, dtype, device):
+    params = leaves(tensors(dtype=dtype, device=device))
     opt = RAdam(params, lr=0.05, **kwargs)
     for t in range(1, 12):
         set_grads(params, t)
@@ -596,8 +690,8 @@ def test_grads_are_never_modified(kwargs, dtype):
             assert torch.equal(g, c)
 
 
-def test_step_with_closure_returns_loss_and_matches_torch():
-    initial = mlp()
+def test_step_with_closure_returns_loss_and_matches_torch(device):
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     ours = RAdam(model.parameters(), lr=1e-2)
     theirs = torch.optim.RAdam(reference.parameters(), lr=1e-2)
@@ -641,8 +735,8 @@ def grouped(model: torch.nn.Module) -> list[dict[str, Any]]:
     ]
 
 
-def test_param_groups_with_own_options_match_torch():
-    initial = mlp()
+def test_param_groups_with_own_options_match_torch(device):
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     ours = RAdam(grouped(model), lr=1e-2)
     theirs = torch.optim.RAdam(grouped(reference), lr=1e-2)
@@ -663,14 +757,14 @@ SCHEDULERS = {
 }
 
 
-@pytest.mark.parametrize("tensor_lr", [False, True])
+@pytest.mark.parametrize("use_tensor_lr", [False, True])
 @pytest.mark.parametrize("name", list(SCHEDULERS))
-def test_lr_schedulers_give_torch_trajectory(name, tensor_lr):
-    initial = mlp()
+def test_lr_schedulers_give_torch_trajectory(name, use_tensor_lr, device):
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
 
     def lr():
-        return torch.tensor(0.01) if tensor_lr else 0.01
+        return tensor_lr(0.01) if use_tensor_lr else 0.01
 
     ours = RAdam(grouped(model), lr=lr())
     theirs = torch.optim.RAdam(grouped(reference), lr=lr())
@@ -709,8 +803,8 @@ def test_step_hooks_are_called():
     assert len(events) == 4
 
 
-def test_add_param_group_matches_torch():
-    initial = mlp()
+def test_add_param_group_matches_torch(device):
+    initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     groups_a, groups_b = grouped(model), grouped(reference)
     ours = RAdam([groups_a[0]], lr=1e-2, preset="torch", weight_decay=0.05)
@@ -732,9 +826,9 @@ def test_add_param_group_matches_torch():
         ours.add_param_group({"params": next(model.parameters())})
 
 
-def test_group_preset_is_honoured():
-    per_group = leaves(tensors())
-    whole = leaves(tensors())
+def test_group_preset_is_honoured(device):
+    per_group = leaves(tensors(device=device))
+    whole = leaves(tensors(device=device))
     opt_group = RAdam([{"params": per_group, "preset": "paper"}], lr=0.05)
     opt_whole = RAdam(whole, lr=0.05, preset="paper")
     for t in range(1, 8):  # "paper" rectifies step 5, "torch" does not
@@ -763,12 +857,13 @@ COMPLEX_CASES = [
 
 
 @pytest.mark.parametrize(("ours_kwargs", "torch_kwargs"), COMPLEX_CASES)
-def test_complex_params_match_torch(ours_kwargs, torch_kwargs):
-    generator = torch.Generator().manual_seed(3)
+def test_complex_params_match_torch(ours_kwargs, torch_kwargs, device):
+    generator = torch.Generator().manual_seed(3)  # drawn on the CPU, then moved
     shape = (4, 3)
-    w0 = torch.randn(shape, generator=generator, dtype=torch.complex128)
-    x = torch.randn(3, 16, generator=generator, dtype=torch.complex128)
-    y = torch.randn(4, 16, generator=generator, dtype=torch.complex128)
+    w0, x, y = (
+        torch.randn(size, generator=generator, dtype=torch.complex128).to(device)
+        for size in (shape, (3, 16), (4, 16))
+    )
     w_ours, w_torch = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
     ours = RAdam([w_ours], lr=0.05, **ours_kwargs)
     theirs = torch.optim.RAdam([w_torch], lr=0.05, **torch_kwargs)
@@ -779,7 +874,7 @@ def test_complex_params_match_torch(ours_kwargs, torch_kwargs):
             opt.step()
     torch.testing.assert_close(w_ours, w_torch, rtol=RTOL, atol=ATOL)
     assert (w_ours - w0).abs().max() > 1e-2
-    assert_same_state(ours, theirs)
+    assert_same_state(ours, theirs, step_device=not step_on_device(device, ours_kwargs))
     assert ours.state[w_ours]["exp_avg"].dtype == torch.complex128
 
 
@@ -810,8 +905,8 @@ def float32_step_rounded(
 
 @pytest.mark.parametrize("fused", [None, False])
 @pytest.mark.parametrize("dtype", LOW, ids=str)
-def test_low_precision_tracks_float32(dtype, fused):
-    base = 0.25 * torch.randn(256, generator=torch.Generator().manual_seed(0))
+def test_low_precision_tracks_float32(dtype, fused, device):
+    base = 0.25 * torch.randn(256, generator=torch.Generator().manual_seed(0)).to(device)
     low, full = torch.nn.Parameter(base.to(dtype)), torch.nn.Parameter(base.clone())
     opt_low = RAdam([low], lr=1e-2, weight_decay=0.01, fused=fused)
     opt_full = RAdam([full], lr=1e-2, weight_decay=0.01, fused=fused)
@@ -837,9 +932,9 @@ def test_low_precision_tracks_float32(dtype, fused):
 
 @pytest.mark.parametrize("fused", [None, False])
 @pytest.mark.parametrize("dtype", LOW, ids=str)
-def test_low_precision_zero_grads_keep_params_finite_and_unchanged(dtype, fused):
+def test_low_precision_zero_grads_keep_params_finite_and_unchanged(dtype, fused, device):
     # eps = 1e-8 underflows in float16 (torch.optim.RAdam's own float16 run gives NaN here).
-    base = torch.randn(64, generator=torch.Generator().manual_seed(0)).to(dtype)
+    base = torch.randn(64, generator=torch.Generator().manual_seed(0)).to(device, dtype)
     param = torch.nn.Parameter(base.clone())
     opt = RAdam([param], fused=fused)
     for _ in range(300):
@@ -856,13 +951,13 @@ def test_low_precision_zero_grads_keep_params_finite_and_unchanged(dtype, fused)
     assert torch.isfinite(opt.state[moving]["exp_avg_sq"]).all()
 
 
-def test_grad_scaler_skips_inf_steps_and_steps_normally_otherwise():
-    initial = mlp(dtype=torch.float32)
-    batch = data(dtype=torch.float32)
+def test_grad_scaler_skips_inf_steps_and_steps_normally_otherwise(device):
+    initial = mlp(dtype=torch.float32, device=device)
+    batch = data(dtype=torch.float32, device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     ours = RAdam(model.parameters(), lr=1e-2)
     plain = RAdam(reference.parameters(), lr=1e-2)
-    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=1000)
+    scaler = torch.amp.GradScaler(device, init_scale=2.0**10, growth_interval=1000)
     assert scaler.is_enabled()
 
     def scaled_step(inject_inf: bool) -> None:
@@ -953,10 +1048,10 @@ def test_duplicate_params_warn_like_torch():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"fused": False}, {"capturable": True}])
-def test_sparse_gradients_raise(kwargs):
-    embedding = torch.nn.Embedding(10, 3, sparse=True)
+def test_sparse_gradients_raise(kwargs, device):
+    embedding = torch.nn.Embedding(10, 3, sparse=True, device=device)
     opt = RAdam(embedding.parameters(), **kwargs)
-    embedding(torch.tensor([1, 4])).sum().backward()
+    embedding(torch.tensor([1, 4], device=device)).sum().backward()
     before = embedding.weight.detach().clone()
     with pytest.raises(RuntimeError, match="RAdam does not support sparse gradients"):
         opt.step()
