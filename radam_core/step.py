@@ -49,11 +49,6 @@ def step(
     params, grads = tuple(params), tuple(grads)
     xp = namespace_of(*params, xp=xp) if params else xp
     check_step_inputs(params, grads, state, hp, xp)
-    if params and hp.amsgrad != bool(state.max_exp_avg_sq):
-        raise ValueError(
-            f"amsgrad={hp.amsgrad} but the state {'lacks' if hp.amsgrad else 'has'} "
-            "max_exp_avg_sq; build it with init_state(params, amsgrad=...)"
-        )
 
     t = state.count + 1
     coefficients = step_coefficients(t, hp)

@@ -35,8 +35,8 @@ def check_step_inputs(
     Raises:
         TypeError: A non-float parameter, a state that is not a ``RAdamState``, or a
             count that is neither an int nor a 0-d integer array.
-        ValueError: Different lengths, or an array whose shape, dtype or device differs
-            from its parameter's.
+        ValueError: Different lengths, an array whose shape, dtype or device differs
+            from its parameter's, or ``max_exp_avg_sq`` without amsgrad.
     """
     if not isinstance(state, RAdamState):
         raise TypeError(f"state must be a RAdamState (from init_state), got {type(state).__name__}")
@@ -45,6 +45,11 @@ def check_step_inputs(
     slots = {"grads": grads, "state.exp_avg": state.exp_avg, "state.exp_avg_sq": state.exp_avg_sq}
     if hyperparameters.amsgrad:
         slots["state.max_exp_avg_sq"] = state.max_exp_avg_sq
+    elif state.max_exp_avg_sq:
+        raise ValueError(
+            "amsgrad=False but the state has max_exp_avg_sq; build it with "
+            "init_state(params, amsgrad=False)"
+        )
     for name, arrays in slots.items():
         if len(arrays) != len(params):
             raise ValueError(f"{name} has {len(arrays)} arrays, but params has {len(params)}")
