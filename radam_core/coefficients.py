@@ -106,6 +106,8 @@ def step_coefficients(
     nesterov_momentum = beta1 * bc1 / bias_correction(beta1, t_real + 1.0, xp)
 
     lr, decay_rate = hp.lr, hp.weight_decay if hp.decoupled_weight_decay else 0.0
+    if not count.on_host and not isinstance(lr, (int, float)):
+        lr = xp.astype(lr, t_real.dtype)  # an array lr (a schedule's) joins the count's math
     return StepCoefficients(
         adaptive_step=lr * count.result(adaptive_step),
         momentum_step=lr * count.result(momentum_step),

@@ -1,0 +1,5 @@
+"""radam_keras: ``RAdam``, a Keras 3 optimizer whose math is radam_core."""
+
+from radam_keras.optimizer import RAdam
+
+__all__ = ["RAdam"]

@@ -1,0 +1,167 @@
+"""``radam_keras.RAdam``: a Keras 3 optimizer whose math is radam_core, on every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import keras
+from keras import ops
+
+import radam_core
+from radam_keras import namespace as xp
+
+
+@keras.saving.register_keras_serializable(package="radam")
+class RAdam(keras.optimizers.Optimizer):
+    """RAdam (Liu et al. 2019) for Keras 3: ``model.compile(optimizer=RAdam())``.
+
+    Each variable's update is :func:`radam_core.update_leaf` with the step's scalars from
+    :func:`radam_core.step_coefficients`, computed from the integer iteration count (a
+    tensor under ``tf.function`` and ``jax.jit``; nothing branches on it): with rho_t and
+    r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + epsilon)`` when
+    rho_t > 5, else ``theta -= lr m_hat`` (torch's convention with Keras's ``epsilon=1e-7``
+    on the raw sqrt(v_t), where ``keras.optimizers.Adam`` puts it; ``preset`` selects
+    another). Weight decay, clipping, EMA, gradient accumulation and loss scaling are the
+    base class's (``weight_decay`` is decoupled: ``theta -= lr wd theta``).
+
+    Args:
+        learning_rate: A float, a ``LearningRateSchedule``, or a callable.
+        beta_1: Decay rate of the first moment.
+        beta_2: Decay rate of the second moment.
+        epsilon: Added to the denominator (default: 1e-7, or the preset's if it sets one).
+        preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
+        threshold, threshold_inclusive, below_threshold, eps_placement, eps_root, amsgrad,
+        nesterov: The core's options; None takes the preset's value.
+        **kwargs: The base class's arguments: ``weight_decay``, ``clipnorm``,
+            ``clipvalue``, ``global_clipnorm``, ``use_ema``, ``ema_momentum``,
+            ``ema_overwrite_frequency``, ``loss_scale_factor``,
+            ``gradient_accumulation_steps``, ``name``.
+
+    Raises:
+        ValueError, TypeError: An invalid value, named with its argument, when built.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float | None = None,
+        preset: str = "torch",
+        threshold: float | None = None,
+        threshold_inclusive: bool | None = None,
+        below_threshold: str | None = None,
+        eps_placement: str | None = None,
+        eps_root: float | None = None,
+        amsgrad: bool | None = None,
+        nesterov: bool | None = None,
+        name: str = "radam",
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(learning_rate, (int, float)) and not learning_rate >= 0:
+            raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}")
+        given = {
+            "threshold": threshold,
+            "threshold_inclusive": threshold_inclusive,
+            "below_threshold": below_threshold,
+            "eps_placement": eps_placement,
+            "eps_root": eps_root,
+            "amsgrad": amsgrad,
+            "nesterov": nesterov,
+        }
+        preset_eps = (
+            radam_core.PRESETS[preset].overrides.get("eps")
+            if preset in radam_core.PRESETS
+            else None
+        )
+        hyperparameters = radam_core.hyperparameters_for(
+            preset,
+            betas=(beta_1, beta_2),
+            eps=epsilon if epsilon is not None else preset_eps if preset_eps is not None else 1e-7,
+            **{key: value for key, value in given.items() if value is not None},
+        )
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self._hyperparameters = hyperparameters
+        self.preset = preset
+        self.beta_1, self.beta_2 = beta_1, beta_2
+
+    @property
+    def epsilon(self) -> float:
+        """The epsilon in use."""
+        return float(self._hyperparameters.eps)
+
+    def build(self, var_list: list[Any]) -> None:
+        """Create m and v (and max v with amsgrad) for each variable.
+
+        Args:
+            var_list: The model's trainable variables.
+        """
+        if self.built:
+            return
+        super().build(var_list)
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"]
+        )
+        if self._hyperparameters.amsgrad:
+            self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """Apply step ``t = iterations + 1`` to one variable, by radam_core.
+
+        Args:
+            gradient: The variable's gradient.
+            variable: The model variable.
+            learning_rate: This step's learning rate (a tensor).
+        """
+        index = self._get_variable_index(variable)
+        hp = self._hyperparameters
+        count = ops.convert_to_tensor(self.iterations)
+        coefficients = radam_core.step_coefficients(
+            count + 1, dataclasses.replace(hp, lr=learning_rate), xp
+        )
+        value = ops.convert_to_tensor(variable)
+        dtype = radam_core.namespace.compute_dtype(value.dtype, xp)
+        m, v = self._momentums[index], self._velocities[index]
+        max_v = self._velocity_hats[index] if hp.amsgrad else None
+        new = radam_core.update_leaf(
+            value,
+            ops.cast(gradient, value.dtype),
+            ops.convert_to_tensor(m),
+            ops.convert_to_tensor(v),
+            None if max_v is None else ops.convert_to_tensor(max_v),
+            coefficients.cast(dtype, None, xp),
+            hp,
+            xp,
+        )
+        self.assign(m, new.exp_avg)
+        self.assign(v, new.exp_avg_sq)
+        if max_v is not None:
+            self.assign(max_v, new.max_exp_avg_sq)
+        self.assign(variable, new.param)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, for ``from_config`` and ``model.save``."""
+        config = super().get_config()
+        hp = self._hyperparameters
+        config.update(
+            {
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": hp.eps,
+                "preset": self.preset,
+                **{
+                    key: getattr(hp, key)
+                    for key in (
+                        "threshold",
+                        "threshold_inclusive",
+                        "below_threshold",
+                        "eps_placement",
+                        "eps_root",
+                        "amsgrad",
+                        "nesterov",
+                    )
+                },
+            }
+        )
+        return config
