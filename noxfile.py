@@ -39,6 +39,22 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@nox.session(default=True)
+def keras(session: nox.Session) -> None:
+    """radam_keras on each Keras backend, one process per backend (KERAS_BACKEND).
+
+    One environment serves the three backends: Keras reads KERAS_BACKEND per process.
+    """
+    session.install(TORCH)
+    session.install("-e", ".[torch,keras,jax]", "tensorflow-cpu")
+    install_groups(session, "test")
+    for backend in KERAS_BACKENDS:
+        session.run("pytest", "tests/keras", *session.posargs, env={"KERAS_BACKEND": backend})
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark harness: step times as ratios to a naive step and to memory bandwidth."""

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 import radam_core
@@ -75,12 +76,19 @@ class RAdam(keras.optimizers.Optimizer):
             if preset in radam_core.PRESETS
             else None
         )
-        hyperparameters = radam_core.hyperparameters_for(
-            preset,
-            betas=(beta_1, beta_2),
-            eps=epsilon if epsilon is not None else preset_eps if preset_eps is not None else 1e-7,
-            **{key: value for key, value in given.items() if value is not None},
-        )
+        try:
+            hyperparameters = radam_core.hyperparameters_for(
+                preset,
+                betas=(beta_1, beta_2),
+                eps=epsilon
+                if epsilon is not None
+                else preset_eps
+                if preset_eps is not None
+                else 1e-7,
+                **{key: value for key, value in given.items() if value is not None},
+            )
+        except (TypeError, ValueError) as error:
+            raise type(error)(_keras_names(str(error))) from None
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self._hyperparameters = hyperparameters
         self.preset = preset
@@ -117,6 +125,10 @@ class RAdam(keras.optimizers.Optimizer):
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
         count = ops.convert_to_tensor(self.iterations)
+        # JAX and torch count in int32: saturate (Keras's own counter wraps to negative);
+        # bias corrections and rho_t reached their limits long before 2**31 steps.
+        ceiling = np.iinfo(keras.backend.standardize_dtype(count.dtype)).max - 1
+        count = ops.where(count < 0, ceiling, ops.minimum(count, ceiling))
         coefficients = radam_core.step_coefficients(
             count + 1, dataclasses.replace(hp, lr=learning_rate), xp
         )
@@ -165,3 +177,14 @@ class RAdam(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _keras_names(message: str) -> str:
+    """The core's message with the Keras argument names (betas[0] is beta_1, ...)."""
+    for core_name, keras_name in (
+        ("betas[0]", "beta_1"),
+        ("betas[1]", "beta_2"),
+        ("eps ", "epsilon "),
+    ):
+        message = message.replace(core_name, keras_name)
+    return message

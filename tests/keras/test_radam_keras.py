@@ -1,0 +1,787 @@
+"""radam_keras.RAdam on the Keras 3 backend chosen by KERAS_BACKEND (tensorflow, jax, torch).
+
+Run once per backend::
+
+    KERAS_BACKEND=tensorflow python -m pytest tests/keras
+    KERAS_BACKEND=jax python -m pytest tests/keras
+    KERAS_BACKEND=torch python -m pytest tests/keras
+
+Golden values come from the independent float64 oracle (tests/oracle.py). Keras's
+variables are float32, so trajectories are compared within float32 tolerance:
+``|keras - oracle| <= TOL (|oracle| + max|oracle|)`` with ``TOL = 1e-5`` (the core's own
+float32 golden tests measure ~2e-7 over 25 fed-back steps); every convention the cases
+tell apart moves the trajectory by far more (``test_golden_cases_are_distinguishable``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+if not hasattr(keras, "ops"):  # tests/keras itself seen as a namespace package: no Keras
+    sys.modules.pop("keras", None)
+    pytest.skip("keras is not installed", allow_module_level=True)
+
+from radam_keras import RAdam  # noqa: E402
+
+import radam_core  # noqa: E402
+from tests.oracle import (  # noqa: E402
+    OracleState,
+    is_rectified,
+    oracle_step,
+    oracle_trajectory,
+    resolve,
+)
+
+BACKEND = keras.backend.backend()
+TOL = 1e-5
+LR = 0.05
+KERAS_EPS = 1e-7  # Keras's default epsilon (keras.optimizers.Adam's), RAdam's default too
+
+ops = keras.ops
+
+# Keras's own BaseOptimizer.get_config does float(variable.numpy()) = np.array(Variable),
+# which NumPy 2 warns about on JAX and torch (and keras.saving does it on TensorFlow):
+# Keras's, not the adapter's, so ignored where the tests serialize.
+keras_numpy2_warning = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def to_np(x: Any) -> np.ndarray:
+    """A float64 NumPy copy of a Keras variable or tensor."""
+    return np.asarray(to_np32(x), dtype=np.float64)
+
+
+def to_np32(x: Any) -> np.ndarray:
+    """A NumPy copy (half floats as float32) through a tensor.
+
+    On TensorFlow, NumPy 2's ``np.array`` of a Keras variable or of a bfloat16 tensor
+    raises a DeprecationWarning (their ``__array__`` takes no ``copy``); a float32 or
+    integer tensor converts cleanly.
+    """
+    x = ops.copy(x)
+    if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        x = ops.cast(x, "float32")
+    if BACKEND == "torch":  # np.array(torch.Tensor) warns too
+        return x.detach().cpu().numpy().copy()
+    return np.array(ops.convert_to_numpy(x))
+
+
+def variables(values: Sequence[Any], dtype: str = "float32") -> list[Any]:
+    return [
+        keras.Variable(np.asarray(v, dtype=np.float64), dtype=dtype, name=f"p{i}")
+        for i, v in enumerate(values)
+    ]
+
+
+def apply(opt: Any, grads: Sequence[Any], vars_: Sequence[Any]) -> None:
+    opt.apply_gradients(
+        [
+            (ops.convert_to_tensor(np.asarray(g), dtype=v.dtype), v)
+            for g, v in zip(grads, vars_, strict=False)
+        ]
+    )
+
+
+def assert_traj_close(actual: Any, expected: Any, tol: float = TOL, msg: str = "") -> None:
+    """Arrays (or lists of arrays) within ``tol (|expected| + max|expected|)``."""
+    a = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _flat(actual)])
+    e = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in _flat(expected)])
+    assert a.shape == e.shape
+    assert np.all(np.isfinite(a)), f"non-finite values {a} {msg}"
+    scale = max(float(np.max(np.abs(e), initial=0.0)), 1e-30)
+    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * scale, err_msg=msg)
+
+
+def _flat(x: Any) -> list[Any]:
+    if isinstance(x, (list, tuple)):
+        return [y for item in x for y in _flat(item)]
+    return [x]
+
+
+_rng = np.random.default_rng(1908_03265)
+# A vector, a matrix, a 0-d scalar, and a leaf whose gradient is ~1e-6 (sqrt(v) ~ eps,
+# so where eps goes shows).
+P0 = [
+    _rng.uniform(-2.0, 2.0, size=5),
+    _rng.uniform(-2.0, 2.0, size=(2, 3)),
+    np.asarray(1.25),
+    _rng.uniform(0.5, 1.5, size=3),
+]
+P0 = [p.astype(np.float32).astype(np.float64) for p in P0]
+_CENTERS = [_rng.uniform(-1.0, 1.0, size=np.shape(p)) for p in P0]
+_TINY = (1.0, 1.0, 1.0, 1e-6)
+
+
+def grad_fn(params: Sequence[np.ndarray], t: int) -> list[np.ndarray]:
+    """A quadratic plus a cosine, ten times larger for t <= 3 (so v_t later shrinks and
+    amsgrad's max(v) shows); the last leaf's gradient is ~1e-6."""
+    scale = 10.0 if t <= 3 else 1.0
+    return [
+        scale * tiny * ((np.asarray(p, np.float64) - c) + 0.5 * np.cos(3.0 * np.asarray(p)))
+        for p, c, tiny in zip(params, _CENTERS, _TINY, strict=False)
+    ]
+
+
+def keras_trajectory(
+    steps: int, grads: Callable[..., Any] = grad_fn, p0: Sequence[Any] = P0, **kwargs: Any
+) -> list[list[np.ndarray]]:
+    """Parameters after each of ``steps`` apply_gradients calls of RAdam(**kwargs)."""
+    opt = RAdam(**kwargs)
+    vars_ = variables(p0)
+    out = []
+    for t in range(1, steps + 1):
+        params = [to_np(v) for v in vars_]
+        apply(opt, grads(params, t), vars_)
+        out.append([to_np(v) for v in vars_])
+    assert int(to_np(opt.iterations)) == steps
+    return out
+
+
+# (RAdam kwargs, oracle preset, oracle overrides). Keras's default epsilon is 1e-7 for
+# every preset that sets none (tfa's is 1e-7 too).
+GOLDEN_CASES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
+    "torch": ({}, "torch", {"eps": KERAS_EPS}),
+    "torch-eps1e-8": ({"epsilon": 1e-8}, "torch", {}),
+    "paper": ({"preset": "paper"}, "paper", {"eps": KERAS_EPS}),
+    "authors": ({"preset": "authors"}, "authors", {"eps": KERAS_EPS}),
+    "optax": ({"preset": "optax"}, "optax", {"eps": KERAS_EPS}),
+    "tfa": ({"preset": "tfa"}, "tfa", {}),
+    # beta2 = 0.95 so that v_t shrinks enough after t = 3 for max(v) to show.
+    "beta2": ({"beta_2": 0.95}, "torch", {"eps": KERAS_EPS, "betas": (0.9, 0.95)}),
+    "amsgrad": (
+        {"amsgrad": True, "beta_2": 0.95},
+        "torch",
+        {"eps": KERAS_EPS, "amsgrad": True, "betas": (0.9, 0.95)},
+    ),
+    "nesterov": ({"nesterov": True}, "torch", {"eps": KERAS_EPS, "nesterov": True}),
+    "optax-nesterov": (
+        {"preset": "optax", "nesterov": True, "beta_1": 0.8},
+        "optax",
+        {"eps": KERAS_EPS, "nesterov": True, "betas": (0.8, 0.999)},
+    ),
+}
+GOLDEN_STEPS = 12
+
+
+def _oracle(case: str, steps: int = GOLDEN_STEPS) -> list[list[np.ndarray]]:
+    _, preset, overrides = GOLDEN_CASES[case]
+    return oracle_trajectory(P0, grad_fn, steps, preset=preset, lr=LR, **overrides)
+
+
+# ----------------------------------------------------------------------------- 1. fit
+
+
+def _regression_data(n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    w = np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    y = (x @ w + 0.1 * np.sin(3 * x[:, :1])).astype("float32")
+    return x, y
+
+
+def _small_model(seed: int = 0) -> Any:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
+    )
+
+
+@pytest.mark.parametrize("preset", ["torch", "authors", "tfa"])
+def test_compile_fit_loss_goes_down(preset: str) -> None:
+    x, y = _regression_data()
+    model = _small_model()
+    model.compile(optimizer=RAdam(learning_rate=0.05, preset=preset), loss="mse")
+    history = model.fit(x, y, batch_size=32, epochs=8, verbose=0, shuffle=False)
+    losses = history.history["loss"]
+    assert all(math.isfinite(loss) for loss in losses), losses
+    assert losses[-1] < 0.3 * losses[0], losses
+    assert int(to_np(model.optimizer.iterations)) == 8 * 256 // 32
+
+
+# ----------------------------------------------------------------------------- 2. golden
+
+
+def test_single_step_is_sgd_momentum_below_threshold() -> None:
+    # t = 1 < 5: theta -= lr * m_hat = lr * g (torch's convention).
+    g = [np.array([0.5, -1.0, 2.0]), np.array(3.0)]
+    vars_ = variables([[1.0, 2.0, 3.0], 0.5])
+    opt = RAdam(learning_rate=0.1)
+    apply(opt, g, vars_)
+    assert_traj_close([to_np(v) for v in vars_], [[0.95, 2.1, 2.8], 0.2], tol=1e-7)
+    assert int(to_np(opt.iterations)) == 1
+
+
+@pytest.mark.parametrize("case", list(GOLDEN_CASES))
+def test_single_step_matches_oracle(case: str) -> None:
+    kwargs = GOLDEN_CASES[case][0]
+    actual = keras_trajectory(1, learning_rate=LR, **kwargs)
+    assert_traj_close(actual, _oracle(case, 1), msg=case)
+
+
+@pytest.mark.parametrize("case", list(GOLDEN_CASES))
+def test_golden_trajectory(case: str) -> None:
+    """12 fed-back steps crossing the threshold (t = 5 for paper, t = 6 for the others)."""
+    kwargs = GOLDEN_CASES[case][0]
+    actual = keras_trajectory(GOLDEN_STEPS, learning_rate=LR, **kwargs)
+    expected = _oracle(case)
+    for t, (a, e) in enumerate(zip(actual, expected, strict=False), start=1):
+        assert_traj_close(a, e, msg=f"{case}, step {t}")
+
+
+DISTINGUISHABLE = [
+    *(("torch", case) for case in GOLDEN_CASES if case not in ("torch", "amsgrad")),
+    ("beta2", "amsgrad"),
+    ("optax", "optax-nesterov"),
+    ("paper", "authors"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), DISTINGUISHABLE)
+def test_golden_cases_are_distinguishable(a: str, b: str) -> None:
+    """Each case moves the oracle trajectory from its neighbour by far more than TOL."""
+    ta, tb = (np.concatenate([p.ravel() for p in _oracle(c)[-1]]) for c in (a, b))
+    diff = np.max(np.abs(ta - tb) / (np.abs(tb) + np.max(np.abs(tb))))
+    assert diff > 100 * TOL, (a, b, diff)
+
+
+def test_golden_trajectories_cross_the_threshold() -> None:
+    # The threshold is crossed inside the trajectory: steps 1..4 never rectify, 7.. always.
+    for preset in ("torch", "paper", "authors", "optax", "tfa"):
+        flags = [is_rectified(t, resolve(preset)) for t in range(1, GOLDEN_STEPS + 1)]
+        assert not any(flags[:4]), (preset, flags)
+        assert all(flags[6:]), (preset, flags)
+
+
+def test_learning_rate_schedule_matches_oracle() -> None:
+    """A schedule's lr (a tensor inside update_step) is the lr of step t = iterations + 1."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    steps = 9
+    actual = keras_trajectory(steps, learning_rate=schedule)
+    params = [p.copy() for p in P0]
+    state = OracleState(params, amsgrad=False)
+    for t in range(1, steps + 1):
+        hp = resolve("torch", eps=KERAS_EPS, lr=0.1 * 0.5 ** ((t - 1) / 2))
+        params = oracle_step(params, grad_fn(params, t), state, hp)
+        assert_traj_close(actual[t - 1], params, msg=f"step {t}")
+
+
+# ----------------------------------------------------------------------------- 3. serialization
+
+
+def _configured() -> Any:
+    return RAdam(
+        learning_rate=0.01,
+        beta_1=0.8,
+        beta_2=0.99,
+        epsilon=1e-6,
+        preset="optax",
+        amsgrad=True,
+        nesterov=True,
+        eps_root=1e-12,
+        weight_decay=0.01,
+        clipnorm=1.5,
+        name="my_radam",
+    )
+
+
+@keras_numpy2_warning
+def test_get_config_from_config_round_trip() -> None:
+    opt = _configured()
+    config = opt.get_config()
+    assert config["preset"] == "optax"
+    assert config["beta_1"] == 0.8
+    assert config["beta_2"] == 0.99
+    assert config["epsilon"] == 1e-6
+    assert config["amsgrad"] is True
+    assert config["nesterov"] is True
+    assert config["threshold_inclusive"] is True
+    assert config["eps_placement"] == "corrected"
+    assert config["eps_root"] == 1e-12
+    assert config["weight_decay"] == 0.01
+    assert config["clipnorm"] == 1.5
+    clone = RAdam.from_config(config)
+    assert type(clone) is RAdam
+    assert clone.get_config() == config
+    json.dumps(config)  # plain JSON types only
+
+
+@keras_numpy2_warning
+@pytest.mark.parametrize("preset", ["torch", "tfa", "authors"])
+def test_default_config_round_trip(preset: str) -> None:
+    opt = RAdam(preset=preset)
+    clone = RAdam.from_config(opt.get_config())
+    assert clone.get_config() == opt.get_config()
+    assert clone.epsilon == opt.epsilon == KERAS_EPS
+
+
+@keras_numpy2_warning
+def test_serialize_deserialize_round_trip() -> None:
+    opt = _configured()
+    serialized = keras.optimizers.serialize(opt)
+    json.dumps(serialized)
+    clone = keras.optimizers.deserialize(json.loads(json.dumps(serialized)))
+    assert type(clone) is RAdam
+    assert clone.get_config() == opt.get_config()
+    # Both take identical steps.
+    grads = grad_fn(P0, 1)
+    va, vb = variables(P0), variables(P0)
+    for _ in range(7):
+        apply(opt, grads, va)
+        apply(clone, grads, vb)
+    for a, b in zip(va, vb, strict=False):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+@keras_numpy2_warning
+def test_serialize_with_schedule_round_trip() -> None:
+    schedule = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=100)
+    opt = RAdam(learning_rate=schedule, preset="paper")
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert isinstance(clone._learning_rate, keras.optimizers.schedules.CosineDecay)
+    assert clone.get_config() == opt.get_config()
+
+
+def _batches(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    x, y = _regression_data(32 * n)
+    return [(x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32]) for i in range(n)]
+
+
+@keras_numpy2_warning
+@pytest.mark.parametrize("kwargs", [{}, {"preset": "paper", "amsgrad": True}])
+def test_save_load_restores_optimizer_and_resumes_exactly(kwargs: dict, tmp_path: Any) -> None:
+    before, after = 4, 8  # stop at t = 4 (below the threshold), resume across it
+    batches = _batches(before + after)
+    model = _small_model()
+    model.compile(optimizer=RAdam(learning_rate=0.01, **kwargs), loss="mse")
+    for x, y in batches[:before]:
+        model.train_on_batch(x, y)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+
+    opt, new = model.optimizer, loaded.optimizer
+    assert type(new) is RAdam
+    assert new.get_config() == opt.get_config()
+    assert int(to_np(new.iterations)) == int(to_np(opt.iterations)) == before
+    assert len(new.variables) == len(opt.variables)
+    for a, b in zip(opt.variables, new.variables, strict=False):
+        np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=a.path)
+
+    for x, y in batches[before:]:
+        model.train_on_batch(x, y)
+        loaded.train_on_batch(x, y)
+    assert int(to_np(new.iterations)) == before + after
+    for a, b in zip(model.weights, loaded.weights, strict=False):
+        np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=a.path)
+    for a, b in zip(opt.variables, new.variables, strict=False):
+        np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=a.path)
+
+
+# ----------------------------------------------------------------------------- 4. base class
+
+
+def test_weight_decay_with_exclusions() -> None:
+    """Decoupled, by the base class before the step: theta -= lr wd theta, except 'bias'."""
+    wd, steps = 0.3, 9
+    opt = RAdam(learning_rate=LR, weight_decay=wd)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    kernel = keras.Variable(P0[0], dtype="float32", name="kernel")
+    bias = keras.Variable(P0[1], dtype="float32", name="bias")
+    for t in range(1, steps + 1):
+        g = grad_fn([to_np(kernel), to_np(bias)], t)[:2]
+        apply(opt, g, [kernel, bias])
+    # The oracle's torch convention with decoupled decay decays every step, before the update.
+    decayed = oracle_trajectory(
+        P0[:1],
+        lambda p, t: grad_fn([p[0], P0[1]], t)[:1],
+        steps,
+        lr=LR,
+        eps=KERAS_EPS,
+        weight_decay=wd,
+        decoupled_weight_decay=True,
+    )[-1][0]
+    plain = oracle_trajectory(
+        P0[1:2], lambda p, t: grad_fn([P0[0], p[0]], t)[1:2], steps, lr=LR, eps=KERAS_EPS
+    )[-1][0]
+    assert_traj_close(to_np(kernel), decayed)
+    assert_traj_close(to_np(bias), plain)
+
+
+def test_weight_decay_alone_with_zero_gradients() -> None:
+    opt = RAdam(learning_rate=0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    kernel = keras.Variable(np.ones(3), dtype="float32", name="kernel")
+    bias = keras.Variable(np.ones(3), dtype="float32", name="bias")
+    for _ in range(8):
+        apply(opt, [np.zeros(3), np.zeros(3)], [kernel, bias])
+    np.testing.assert_allclose(to_np(kernel), 0.95**8 * np.ones(3), rtol=1e-6)
+    np.testing.assert_array_equal(to_np(bias), np.ones(3))
+
+
+def _clip_norm(g: np.ndarray, c: float) -> np.ndarray:
+    return g * c / max(float(np.linalg.norm(g)), c)
+
+
+def _global_clip(gs: list[np.ndarray], c: float) -> list[np.ndarray]:
+    norm = math.sqrt(sum(float(np.sum(g * g)) for g in gs))
+    return [g * c / max(norm, c) for g in gs]
+
+
+CLIP_CASES = {
+    "clipnorm": ({"clipnorm": 1.0}, lambda gs: [_clip_norm(g, 1.0) for g in gs]),
+    "clipvalue": ({"clipvalue": 0.5}, lambda gs: [np.clip(g, -0.5, 0.5) for g in gs]),
+    "global_clipnorm": ({"global_clipnorm": 1.0}, lambda gs: _global_clip(gs, 1.0)),
+}
+
+
+@pytest.mark.parametrize("case", list(CLIP_CASES))
+def test_gradient_clipping(case: str) -> None:
+    kwargs, clip = CLIP_CASES[case]
+    steps = 8
+    actual = keras_trajectory(steps, learning_rate=LR, **kwargs)
+    expected = oracle_trajectory(P0, lambda p, t: clip(grad_fn(p, t)), steps, lr=LR, eps=KERAS_EPS)
+    unclipped = _oracle("torch", steps)
+    assert_traj_close(actual, expected, msg=case)
+    assert not np.allclose(
+        np.concatenate([p.ravel() for p in expected[-1]]),
+        np.concatenate([p.ravel() for p in unclipped[-1]]),
+        rtol=100 * TOL,
+    ), "the clipping did not bite"
+
+
+@pytest.mark.parametrize("frequency", [None, 3])
+def test_ema(frequency: int | None) -> None:
+    """average_1 = theta_1, then average = 0.9 average + 0.1 theta; overwritten every 3."""
+    steps, momentum = 7, 0.9
+    opt = RAdam(
+        learning_rate=LR, use_ema=True, ema_momentum=momentum, ema_overwrite_frequency=frequency
+    )
+    vars_ = variables(P0)
+    params = [p.copy() for p in P0]
+    state = OracleState(params, amsgrad=False)
+    hp = resolve("torch", lr=LR, eps=KERAS_EPS)
+    average = None
+    for t in range(1, steps + 1):
+        grads = grad_fn([to_np(v) for v in vars_], t)
+        apply(opt, grads, vars_)
+        params = oracle_step(params, grads, state, hp)
+        if average is None:
+            average = [p.copy() for p in params]
+        else:
+            average = [
+                momentum * a + (1 - momentum) * p for a, p in zip(average, params, strict=False)
+            ]
+        if frequency is not None and t % frequency == 0:
+            params = [a.copy() for a in average]
+        assert_traj_close([to_np(v) for v in vars_], params, msg=f"step {t}")
+    opt.finalize_variable_values(vars_)
+    assert_traj_close([to_np(v) for v in vars_], average)
+
+
+def test_gradient_accumulation_applies_every_k_calls() -> None:
+    """The base class's accumulation: variables move only on every k-th call, with the mean."""
+    k = 3
+    opt = RAdam(learning_rate=LR, gradient_accumulation_steps=k)
+    vars_ = variables(P0)
+    grads = [grad_fn(P0, t) for t in range(1, k + 1)]
+    for i, g in enumerate(grads[:-1], start=1):
+        apply(opt, g, vars_)
+        assert int(to_np(opt._iterations)) == i
+        assert int(to_np(opt.iterations)) == 0  # counts updates: _iterations // k
+        for v, p in zip(vars_, P0, strict=False):
+            np.testing.assert_array_equal(to_np(v), p.astype(np.float32))
+    apply(opt, grads[-1], vars_)
+    assert int(to_np(opt._iterations)) == k
+    assert int(to_np(opt.iterations)) == 1
+    assert not np.allclose(to_np(vars_[0]), P0[0])
+
+
+def test_gradient_accumulation_equals_steps_on_the_mean_gradient() -> None:
+    """k micro-batches accumulated = one step on their mean: update n is RAdam step n.
+
+    ``optimizer.iterations`` is ``_iterations // k`` with accumulation, so update_step's
+    t = iterations + 1 counts updates, not micro-batches.
+    """
+    k, updates = 2, 8
+    opt = RAdam(learning_rate=LR, gradient_accumulation_steps=k)
+    vars_ = variables(P0)
+    params = [p.copy() for p in P0]
+    state = OracleState(params, amsgrad=False)
+    hp = resolve("torch", lr=LR, eps=KERAS_EPS)
+    for n in range(1, updates + 1):
+        micro = [grad_fn(params, 2 * n - 1), grad_fn(params, 2 * n)]
+        for g in micro:
+            apply(opt, g, vars_)
+        mean = [(a + b) / 2 for a, b in zip(*micro, strict=False)]
+        params = oracle_step(params, mean, state, hp)
+        assert_traj_close([to_np(v) for v in vars_], params, msg=f"update {n}")
+
+
+def test_iterations_counter() -> None:
+    opt = RAdam()
+    vars_ = variables(P0)
+    assert int(to_np(opt.iterations)) == 0
+    for n in range(1, 4):
+        apply(opt, grad_fn(P0, n), vars_)
+        assert int(to_np(opt.iterations)) == n
+    assert "int" in str(opt.iterations.dtype)
+
+
+def test_empty_gradient_list_is_a_no_op() -> None:
+    opt = RAdam()
+    vars_ = variables(P0)
+    opt.build(vars_)
+    opt.apply([], vars_)
+    assert int(to_np(opt.iterations)) == 0
+    for v, p in zip(vars_, P0, strict=False):
+        np.testing.assert_array_equal(to_np(v), p)
+
+
+def test_none_gradients() -> None:
+    """A None gradient leaves its variable (and moments) alone; the others still step."""
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0[:2])
+    g = grad_fn(P0, 1)[0]
+    with pytest.warns(UserWarning, match="Gradients do not exist for variables"):
+        opt.apply_gradients([(ops.convert_to_tensor(g, "float32"), vars_[0]), (None, vars_[1])])
+    np.testing.assert_array_equal(to_np(vars_[1]), P0[1])
+    assert_traj_close(to_np(vars_[0]), P0[0] - LR * g, tol=1e-6)
+    for m in opt._momentums[1:] + opt._velocities[1:]:
+        np.testing.assert_array_equal(to_np(m), np.zeros_like(P0[1]))
+    with pytest.raises(ValueError, match="No gradients provided"):
+        opt.apply_gradients([(None, vars_[0]), (None, vars_[1])])
+
+
+# ----------------------------------------------------------------------------- 5. JAX
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="stateless_apply under jax.jit is JAX-only")
+@pytest.mark.parametrize("case", ["torch", "amsgrad", "tfa"])
+def test_jax_stateless_apply_under_jit(case: str) -> None:
+    import jax
+
+    opt = RAdam(learning_rate=LR, **GOLDEN_CASES[case][0])
+    vars_ = variables(P0)
+    opt.build(vars_)
+    opt_values = [v.value for v in opt.variables]
+    values = [v.value for v in vars_]
+    stateless = jax.jit(opt.stateless_apply)
+    out = []
+    for t in range(1, GOLDEN_STEPS + 1):
+        grads = [
+            jax.numpy.asarray(g, dtype="float32")
+            for g in grad_fn([np.asarray(v, np.float64) for v in values], t)
+        ]
+        values, opt_values = stateless(opt_values, grads, values)
+        out.append([np.asarray(v, np.float64) for v in values])
+    assert_traj_close(out, _oracle(case))
+    # The stateful variables are untouched; the returned count is the new iterations.
+    for v, p in zip(vars_, P0, strict=False):
+        np.testing.assert_array_equal(to_np(v), p)
+    index = [v.path for v in opt.variables].index(opt.iterations.path)
+    assert int(opt_values[index]) == GOLDEN_STEPS
+
+
+# ----------------------------------------------------------------------------- 6. mixed precision
+
+
+@pytest.fixture
+def policy(request: pytest.FixtureRequest) -> Any:
+    keras.mixed_precision.set_global_policy(request.param)
+    try:
+        yield request.param
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"], indirect=True)
+def test_mixed_precision_fit(policy: str) -> None:
+    x, y = _regression_data()
+    model = _small_model()
+    assert model.layers[0].compute_dtype == policy.removeprefix("mixed_")
+    optimizer = RAdam(learning_rate=0.05)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="mse")
+    losses = model.fit(x, y, batch_size=32, epochs=8, verbose=0).history["loss"]
+    assert all(math.isfinite(loss) for loss in losses), losses
+    assert losses[-1] < 0.5 * losses[0], losses
+    for w in model.weights:
+        assert np.all(np.isfinite(to_np(w)))
+
+
+def _lso_apply(opt: Any, grads: Sequence[Any], vars_: Sequence[Any]) -> None:
+    """apply_gradients; on JAX, stateless_apply under jit (Keras's LossScaleOptimizer
+    cannot apply_gradients eagerly on JAX: its cond leaks a tracer, with Adam too)."""
+    if BACKEND != "jax":
+        apply(opt, grads, vars_)
+        return
+    import jax
+
+    new_values, new_opt_values = jax.jit(opt.stateless_apply)(
+        [v.value for v in opt.variables],
+        [jax.numpy.asarray(g, dtype="float32") for g in grads],
+        [v.value for v in vars_],
+    )
+    for v, value in zip([*vars_, *opt.variables], [*new_values, *new_opt_values], strict=False):
+        v.assign(value)
+
+
+def test_loss_scale_optimizer_skips_non_finite_steps() -> None:
+    inner = RAdam(learning_rate=LR)
+    opt = keras.optimizers.LossScaleOptimizer(inner, initial_scale=2.0**10)
+    vars_ = variables(P0[:2])
+    opt.build(vars_)
+    scale = float(to_np(opt.dynamic_scale))
+    assert scale == 2.0**10
+    for bad in (np.inf, np.nan):
+        g = [np.full(np.shape(P0[0]), bad), np.ones(np.shape(P0[1]))]
+        _lso_apply(opt, g, vars_)
+        for v, p in zip(vars_, P0, strict=False):
+            np.testing.assert_array_equal(to_np(v), p)
+        assert int(to_np(inner.iterations)) == 0
+        for m in inner.variables:
+            assert np.all(np.isfinite(to_np(m)))
+    assert float(to_np(opt.dynamic_scale)) == scale / 4
+    # A finite (scaled) gradient then takes RAdam's first step with the unscaled gradient.
+    g = grad_fn(P0, 1)[:2]
+    _lso_apply(opt, [x * scale / 4 for x in g], vars_)
+    assert int(to_np(inner.iterations)) == 1
+    assert_traj_close(
+        [to_np(v) for v in vars_], [p - LR * x for p, x in zip(P0, g, strict=False)], tol=1e-6
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("case", ["torch", "tfa", "optax", "amsgrad"])
+def test_zero_gradients_in_half_precision_never_nan(dtype: str, case: str) -> None:
+    """eps = 1e-7 underflows in float16 (0/0 without the core's float32 arithmetic)."""
+    opt = RAdam(learning_rate=LR, **GOLDEN_CASES[case][0])
+    vars_ = variables(P0[:3], dtype=dtype)
+    start = [to_np(v) for v in vars_]
+    for _ in range(8):  # across the threshold
+        apply(opt, [np.zeros(np.shape(p)) for p in P0[:3]], vars_)
+    for v, s in zip(vars_, start, strict=False):
+        assert v.dtype == dtype
+        np.testing.assert_array_equal(to_np(v), s)
+    for m in opt.variables:
+        assert np.all(np.isfinite(to_np(m)))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_steps_are_finite_and_close(dtype: str) -> None:
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0[:2], dtype=dtype)
+    for t in range(1, 9):
+        apply(opt, grad_fn([to_np(v) for v in vars_], t)[:2], vars_)
+    expected = oracle_trajectory(P0[:2], lambda p, t: grad_fn(p, t)[:2], 8, lr=LR, eps=KERAS_EPS)
+    half_ulp = 2.0**-8 if dtype == "bfloat16" else 2.0**-11
+    assert_traj_close([to_np(v) for v in vars_], expected[-1], tol=16 * half_ulp)
+
+
+# ----------------------------------------------------------------------------- 8. vs the core
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["torch", "authors", "tfa"])
+def test_long_trajectory_agrees_with_radam_core(case: str) -> None:
+    """1000 steps of a small problem: Keras (float32) vs radam_core.step (NumPy, float32)."""
+    steps = 1000
+    kwargs, preset, _ = GOLDEN_CASES[case]
+    p0 = [p.astype(np.float32) for p in P0[:2]]
+    centers = [c.astype(np.float32) for c in _CENTERS[:2]]
+
+    def grads32(params: Sequence[np.ndarray], t: int) -> list[np.ndarray]:
+        return [
+            ((np.asarray(p, np.float32) - c) + np.float32(0.5) * np.cos(np.float32(3) * p)).astype(
+                np.float32
+            )
+            for p, c in zip(params, centers, strict=False)
+        ]
+
+    params = list(p0)
+    state = radam_core.init_state(params)
+    opt = RAdam(learning_rate=0.01, **kwargs)
+    vars_ = variables(p0)
+    for t in range(1, steps + 1):
+        apply(opt, grads32([to_np32(v) for v in vars_], t), vars_)
+        params, state = radam_core.step(
+            params, grads32(params, t), state, preset=preset, lr=0.01, eps=KERAS_EPS
+        )
+    assert state.count == steps == int(to_np(opt.iterations))
+    assert_traj_close([to_np(v) for v in vars_], params, tol=1e-5, msg=case)
+    for mk, mc in zip(opt._momentums, state.exp_avg, strict=False):
+        assert_traj_close(to_np(mk), mc, tol=1e-4)
+    for vk, vc in zip(opt._velocities, state.exp_avg_sq, strict=False):
+        assert_traj_close(to_np(vk), vc, tol=1e-4)
+
+
+# ----------------------------------------------------------------------------- 9. step count
+
+
+BIG_STEPS = [5, 6, 2**24 + 1, 2**31 - 1, 2**31, 2**33 + 1]
+
+
+@pytest.mark.parametrize("t", BIG_STEPS)
+@pytest.mark.parametrize("preset", ["torch", "paper"])
+def test_step_uses_the_assigned_iteration_count(t: int, preset: str) -> None:
+    """One step at t = iterations + 1 (assigned), from zero moments, against the oracle."""
+    opt = RAdam(learning_rate=LR, preset=preset)
+    vars_ = variables(P0[:2])
+    opt.build(vars_)
+    dtype = str(opt.iterations.dtype)
+    limit = np.iinfo(dtype).max
+    if t - 1 > limit:
+        pytest.skip(f"iterations is {dtype} on {BACKEND}: t - 1 = {t - 1} does not fit")
+    opt.iterations.assign(t - 1)
+    grads = grad_fn(P0, 4)[:2]
+    apply(opt, grads, vars_)
+
+    state = OracleState(P0[:2], amsgrad=False)
+    state.t = t - 1
+    expected = oracle_step(P0[:2], grads, state, resolve(preset, lr=LR, eps=KERAS_EPS))
+    assert_traj_close([to_np(v) for v in vars_], expected, msg=f"t = {t}")
+    if t in (5, 6):  # the threshold decision itself: paper rectifies t = 5, torch from 6
+        rectified = preset == "paper" or t == 6
+        m_hat = [0.1 * g / (1.0 - 0.9**t) for g in grads]  # m_t = (1 - b1) g from m = 0
+        sgd = [p - LR * m for p, m in zip(P0, m_hat, strict=False)]
+        assert np.allclose(to_np(vars_[0]), sgd[0], rtol=1e-6) != rectified
+
+
+# ----------------------------------------------------------------------------- 10. bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"learning_rate": -1.0}, ValueError, "learning_rate must be >= 0"),
+        ({"learning_rate": -1}, ValueError, "learning_rate must be >= 0"),
+        ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
+        ({"beta_1": 1.0}, ValueError, r"beta_1 must be in \[0, 1\), got 1.0"),
+        ({"beta_1": -0.1}, ValueError, r"beta_1 must be in \[0, 1\), got -0.1"),
+        ({"beta_2": 1.5}, ValueError, r"beta_2 must be in \[0, 1\), got 1.5"),
+        ({"epsilon": -1e-8}, ValueError, "epsilon must be finite and >= 0, got -1e-08"),
+        ({"preset": "adamw"}, ValueError, "preset must be one of .*'torch'.*got 'adamw'"),
+        ({"threshold": 3.0}, ValueError, "threshold must be finite and >= 4"),
+        ({"below_threshold": "nothing"}, ValueError, "below_threshold must be one of"),
+        ({"eps_placement": "inside"}, ValueError, "eps_placement must be one of"),
+        ({"eps_root": -1.0}, ValueError, "eps_root must be finite and >= 0"),
+        ({"amsgrad": 1}, TypeError, "amsgrad must be a bool"),
+        ({"beta_1": "0.9"}, TypeError, r"beta_1 must be a real number"),
+    ],
+)
+def test_bad_input_raises_when_built(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        RAdam(**kwargs)
