@@ -12,6 +12,8 @@ from keras import ops
 import radam_core
 from radam_keras import namespace as xp
 
+KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default, on the raw sqrt(v_t) as here
+
 
 @keras.saving.register_keras_serializable(package="radam")
 class RAdam(keras.optimizers.Optimizer):
@@ -70,21 +72,17 @@ class RAdam(keras.optimizers.Optimizer):
             "eps_root": eps_root,
             "amsgrad": amsgrad,
             "nesterov": nesterov,
+            "eps": epsilon,
         }
-        preset_eps = (
-            radam_core.PRESETS[preset].overrides.get("eps")
-            if preset in radam_core.PRESETS
-            else None
+        preset_sets_eps = (
+            preset in radam_core.PRESETS and "eps" in radam_core.PRESETS[preset].overrides
         )
+        if epsilon is None and not preset_sets_eps:
+            given["eps"] = KERAS_EPSILON
         try:
             hyperparameters = radam_core.hyperparameters_for(
                 preset,
                 betas=(beta_1, beta_2),
-                eps=epsilon
-                if epsilon is not None
-                else preset_eps
-                if preset_eps is not None
-                else 1e-7,
                 **{key: value for key, value in given.items() if value is not None},
             )
         except (TypeError, ValueError) as error:
