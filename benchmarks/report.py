@@ -33,11 +33,12 @@ def header(machine: Mapping[str, Any], settings: Mapping[str, Any], bandwidth: B
             f"machine: {machine['cpu_count']} CPUs, {machine['platform']}, "
             f"Python {machine['python']}, NumPy {machine['numpy']}",
             f"problems{mode}: {problems}; fp32, seed {settings['seed']}",
-            f"steps: {settings['warmup_steps']} warm-up, then {settings['repeats']} timed",
+            f"steps: the first, {settings['warmup_steps']} warm-up, then "
+            f"{settings['repeats']} timed, each implementation in a fresh process",
             f"triad bandwidth: {bandwidth.bytes_per_second / GB:.1f} GB/s (best run: "
             f"{bandwidth.best_bytes_per_second / GB:.1f}) at "
             f"{BYTES_PER_ELEMENT} B/element, {bandwidth.threads} threads, median of "
-            f"{bandwidth.runs} runs (one per round of steps) over "
+            f"{bandwidth.runs} runs (one before each implementation) over "
             f"3 x {4 * bandwidth.elements / MiB:.0f} MiB arrays: {bandwidth.method}",
             "",
         ]
