@@ -8,7 +8,7 @@ Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
 from radam_core.adam_form import AdamForm, adam_form
 from radam_core.coefficients import StepCoefficients, step_coefficients
 from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
-from radam_core.hyperparameters import Hyperparameters
+from radam_core.hyperparameters import CONVENTION_FIELDS, Hyperparameters
 from radam_core.presets import PRESETS, Preset, hyperparameters_for
 from radam_core.rectification import Rectification, rectify, rho, rho_inf
 from radam_core.state import RAdamState, init_state
@@ -17,6 +17,7 @@ from radam_core.update import LeafUpdate, update_leaf
 from radam_core.validation import check_params, check_step_inputs
 
 __all__ = [
+    "CONVENTION_FIELDS",
     "PRESETS",
     "AdamForm",
     "Hyperparameters",

@@ -15,6 +15,18 @@ EPS_PLACEMENTS: tuple[str, ...] = ("raw", "corrected")
 # The paper's r_t = sqrt((rho_t - 4)(rho_t - 2) ...) is real only for rho_t >= 4.
 MIN_THRESHOLD = 4.0
 
+# The fields beyond torch.optim.RAdam's arguments: the conventions presets choose between,
+# which every adapter takes as options of its own.
+CONVENTION_FIELDS: tuple[str, ...] = (
+    "threshold",
+    "threshold_inclusive",
+    "below_threshold",
+    "eps_placement",
+    "eps_root",
+    "amsgrad",
+    "nesterov",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:

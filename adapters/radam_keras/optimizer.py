@@ -160,18 +160,7 @@ class RAdam(keras.optimizers.Optimizer):
                 "beta_2": self.beta_2,
                 "epsilon": hp.eps,
                 "preset": self.preset,
-                **{
-                    key: getattr(hp, key)
-                    for key in (
-                        "threshold",
-                        "threshold_inclusive",
-                        "below_threshold",
-                        "eps_placement",
-                        "eps_root",
-                        "amsgrad",
-                        "nesterov",
-                    )
-                },
+                **{key: getattr(hp, key) for key in radam_core.CONVENTION_FIELDS},
             }
         )
         return config

@@ -12,17 +12,6 @@ import radam_core
 from radam_core import Hyperparameters
 from radam_torch.kernels import Tensors, core_step, fused_adam_step
 
-# The core's options beyond torch's arguments; None takes the preset's value.
-CORE_OPTIONS = (
-    "threshold",
-    "threshold_inclusive",
-    "below_threshold",
-    "eps_placement",
-    "eps_root",
-    "amsgrad",
-    "nesterov",
-)
-
 
 class GroupTensors(NamedTuple):
     """The tensors of a group's parameters that have gradients, in step order.
@@ -161,7 +150,7 @@ class RAdam(Optimizer):
             "differentiable": differentiable,
             "fused": fused,
             "preset": preset,
-            **{name: getattr(resolved, name) for name in CORE_OPTIONS},
+            **{name: getattr(resolved, name) for name in radam_core.CONVENTION_FIELDS},
         }
         super().__init__(params, defaults)
         self._register_load_hooks()
@@ -186,11 +175,11 @@ class RAdam(Optimizer):
         if preset is not None and preset != self.defaults["preset"]:
             given = {
                 name: param_group[name]
-                for name in ("eps", "decoupled_weight_decay", *CORE_OPTIONS)
+                for name in ("eps", "decoupled_weight_decay", *radam_core.CONVENTION_FIELDS)
                 if name in param_group
             }
             resolved = radam_core.hyperparameters_for(preset, **given)
-            for name in ("eps", "decoupled_weight_decay", *CORE_OPTIONS):
+            for name in ("eps", "decoupled_weight_decay", *radam_core.CONVENTION_FIELDS):
                 param_group[name] = getattr(resolved, name)
         super().add_param_group(param_group)
 
@@ -299,7 +288,7 @@ def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
         weight_decay=group["weight_decay"],
         decoupled_weight_decay=group["decoupled_weight_decay"],
         maximize=group["maximize"],
-        **{name: group[name] for name in CORE_OPTIONS},
+        **{name: group[name] for name in radam_core.CONVENTION_FIELDS},
     )
 
 
