@@ -26,6 +26,7 @@ MODULES: tuple[tuple[str, str], ...] = (
     ("benchmarks.naive", "numpy"),
     ("benchmarks.implementations.numpy_impls", "numpy"),
     ("benchmarks.implementations.torch_impls", "torch"),
+    ("benchmarks.implementations.keras_impls", "keras"),
 )
 
 

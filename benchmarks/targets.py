@@ -78,6 +78,17 @@ TARGETS: tuple[Target, ...] = (
     Target("radam_torch.RAdam", "many-small", TIME_RATIO, 1.0, "torch.optim.RAdam(foreach)"),
     Target("radam_torch.RAdam", "large", "memory_fraction", 1.0),
     Target("radam_torch.RAdam", "large", "first_step_excess_s", 1.0),
+    *(
+        Target(
+            f"radam_keras.RAdam[{backend}]",
+            "large",
+            TIME_RATIO,
+            1.1,
+            f"keras.optimizers.Adam[{backend}]",
+        )
+        for backend in ("tensorflow", "jax", "torch")
+    ),
+    Target("radam_optax.radam", "large", TIME_RATIO, 1.0, "optax.radam"),
 )
 
 

@@ -120,16 +120,63 @@ class RAdam(keras.optimizers.Optimizer):
             variable: The model variable.
             learning_rate: This step's learning rate (a tensor).
         """
+        self._update_variable(gradient, variable, self._step_coefficients(learning_rate))
+
+    def _backend_update_step(
+        self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any
+    ) -> None:
+        """Update every variable, with the step's scalars computed once.
+
+        On torch, all variables at once by radam_torch's kernels
+        (:mod:`radam_keras.torch_update`); on JAX, one :meth:`_update_variable` per
+        variable; TensorFlow keeps the base class's loop over :meth:`update_step`, which
+        ``tf.distribute`` needs.
+        """
+        backend = keras.backend.backend()
+        if backend == "torch":
+            from radam_keras.torch_update import update_variables
+
+            indices = [self._get_variable_index(v) for v in trainable_variables]
+            hats = (
+                [self._velocity_hats[i] for i in indices] if self._hyperparameters.amsgrad else []
+            )
+            update_variables(
+                grads,
+                trainable_variables,
+                [self._momentums[i] for i in indices],
+                [self._velocities[i] for i in indices],
+                hats,
+                self._count(),
+                ops.convert_to_tensor(learning_rate),
+                self._hyperparameters,
+            )
+        elif backend == "jax":
+            coefficients = self._step_coefficients(learning_rate)
+            for gradient, variable in zip(grads, trainable_variables, strict=True):
+                self._update_variable(gradient, variable, coefficients)
+        else:
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+
+    def _step_coefficients(self, learning_rate: Any) -> radam_core.StepCoefficients:
+        """The scalars of step t = iterations + 1, from the integer count.
+
+        JAX without x64 has no float64: there they are computed on the host
+        (:mod:`radam_keras.host_coefficients`), so rho_t and the threshold decision are
+        float64-exact on every backend.
+        """
+        hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
+        if keras.backend.backend() == "jax" and not _jax_has_float64():
+            from radam_keras.host_coefficients import host_step_coefficients
+
+            return host_step_coefficients(self._count(), hp)
+        return radam_core.step_coefficients(self._count() + 1, hp, xp)
+
+    def _update_variable(
+        self, gradient: Any, variable: Any, coefficients: radam_core.StepCoefficients
+    ) -> None:
+        """Assign one variable's new value and moments, by :func:`radam_core.update_leaf`."""
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
-        count = ops.convert_to_tensor(self.iterations)
-        # JAX and torch count in int32: saturate (Keras's own counter wraps to negative);
-        # bias corrections and rho_t reached their limits long before 2**31 steps.
-        ceiling = np.iinfo(keras.backend.standardize_dtype(count.dtype)).max - 1
-        count = ops.where(count < 0, ceiling, ops.minimum(count, ceiling))
-        coefficients = radam_core.step_coefficients(
-            count + 1, dataclasses.replace(hp, lr=learning_rate), xp
-        )
         value = ops.convert_to_tensor(variable)
         dtype = radam_core.namespace.compute_dtype(value.dtype, xp)
         m, v = self._momentums[index], self._velocities[index]
@@ -150,6 +197,16 @@ class RAdam(keras.optimizers.Optimizer):
             self.assign(max_v, new.max_exp_avg_sq)
         self.assign(variable, new.param)
 
+    def _count(self) -> Any:
+        """Steps taken so far, t - 1, as an integer tensor that never goes negative.
+
+        JAX and torch count in int32: saturate (Keras's own counter wraps to negative);
+        bias corrections and rho_t reached their limits long before 2**31 steps.
+        """
+        count = ops.convert_to_tensor(self.iterations)
+        ceiling = np.iinfo(keras.backend.standardize_dtype(count.dtype)).max - 1
+        return ops.where(count < 0, ceiling, ops.minimum(count, ceiling))
+
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, for ``from_config`` and ``model.save``."""
         config = super().get_config()
@@ -164,6 +221,12 @@ class RAdam(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _jax_has_float64() -> bool:
+    import jax
+
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _keras_names(message: str) -> str:

@@ -696,8 +696,12 @@ def test_half_precision_steps_are_finite_and_close(dtype: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["torch", "authors", "tfa"])
-def test_long_trajectory_agrees_with_radam_core(case: str) -> None:
-    """1000 steps of a small problem: Keras (float32) vs radam_core.step (NumPy, float32)."""
+def test_long_trajectory_agrees_with_radam_core_and_radam_torch(case: str) -> None:
+    """1000 steps of a small problem: Keras (float32) vs radam_core.step (NumPy, float32)
+    and vs radam_torch.RAdam (float32), each fed the gradient at its own parameters."""
+    torch = pytest.importorskip("torch")
+    from radam_torch import RAdam as TorchRAdam
+
     steps = 1000
     kwargs, preset, _ = GOLDEN_CASES[case]
     p0 = [p.astype(np.float32) for p in P0[:2]]
@@ -715,13 +719,21 @@ def test_long_trajectory_agrees_with_radam_core(case: str) -> None:
     state = radam_core.init_state(params)
     opt = RAdam(learning_rate=0.01, **kwargs)
     vars_ = variables(p0)
+    tensors = [torch.tensor(p, requires_grad=True) for p in p0]
+    torch_opt = TorchRAdam(tensors, lr=0.01, preset=preset, eps=KERAS_EPS)
     for t in range(1, steps + 1):
         apply(opt, grads32([to_np32(v) for v in vars_], t), vars_)
         params, state = radam_core.step(
             params, grads32(params, t), state, preset=preset, lr=0.01, eps=KERAS_EPS
         )
+        for tensor, grad in zip(
+            tensors, grads32([x.detach().numpy() for x in tensors], t), strict=True
+        ):
+            tensor.grad = torch.from_numpy(grad)
+        torch_opt.step()
     assert state.count == steps == int(to_np(opt.iterations))
     assert_traj_close([to_np(v) for v in vars_], params, tol=1e-5, msg=case)
+    assert_traj_close([to_np(v) for v in vars_], [x.detach().numpy() for x in tensors], tol=1e-5)
     for mk, mc in zip(opt._momentums, state.exp_avg, strict=False):
         assert_traj_close(to_np(mk), mc, tol=1e-4)
     for vk, vc in zip(opt._velocities, state.exp_avg_sq, strict=False):
@@ -785,3 +797,139 @@ def test_step_uses_the_assigned_iteration_count(t: int, preset: str) -> None:
 def test_bad_input_raises_when_built(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         RAdam(**kwargs)
+
+
+# ----------------------------------------------------------------------------- 11. exact rho_t
+
+
+def _exact_rho(t: int, beta2: float) -> float:
+    """rho_t in 60-digit decimal arithmetic from the textbook formula."""
+    import decimal
+
+    with decimal.localcontext() as context:
+        context.prec = 60
+        b = decimal.Decimal(beta2)  # the float's exact binary value
+        b_t = (b.ln() * t).exp()
+        rho_inf = 2 / (1 - b) - 1
+        return float(rho_inf - 2 * t * b_t / (1 - b_t))
+
+
+# (t, beta2): the threshold, then t itself, small; a count past float32's 2**24; and the
+# largest count an int32 counter holds (2**31 - 2 steps taken), with beta2 so close to 1
+# that rho_t is still far from rho_inf there.
+EXACT_CASES = [(6, 0.999), (2**24 + 3, 1 - 2.0**-26), (2**31 - 1, 1 - 2.0**-30)]
+
+
+@pytest.mark.parametrize(("t", "beta2"), EXACT_CASES)
+@pytest.mark.parametrize("side", [-1, 1])
+def test_threshold_decision_is_float64_exact(t: int, beta2: float, side: int) -> None:
+    """A threshold 1e-12 relative below rho_t rectifies step t, 1e-12 above does not.
+
+    float32 cannot tell these thresholds apart (its relative spacing is 1.2e-7): the
+    decision must come from float64 on every backend (on JAX without x64: the host).
+    """
+    rho_t = _exact_rho(t, beta2)
+    threshold = rho_t * (1 + side * 1e-12)
+    assert threshold != rho_t
+    rectified = side < 0
+    opt = RAdam(learning_rate=LR, beta_2=beta2, threshold=threshold)
+    vars_ = variables(P0[:2])
+    opt.build(vars_)
+    opt.iterations.assign(t - 1)
+    grads = grad_fn(P0, 4)[:2]
+    apply(opt, grads, vars_)
+
+    state = OracleState(P0[:2], amsgrad=False)
+    state.t = t - 1
+    hp = resolve("torch", lr=LR, eps=KERAS_EPS, betas=(0.9, beta2), threshold=threshold)
+    expected = oracle_step(P0[:2], grads, state, hp)
+    sgd = [p - LR * 0.1 * g / (1.0 - 0.9**t) for p, g in zip(P0, grads, strict=False)]
+    assert np.allclose(expected[0], sgd[0], rtol=1e-4) != rectified
+    assert_traj_close([to_np(v) for v in vars_], expected, msg=f"t = {t}, side {side}")
+
+
+# ----------------------------------------------------------------------------- 12. backend paths
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the host computation is JAX's (no float64)")
+def test_jax_computes_the_step_scalars_once_per_step_on_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without x64, one host computation (a Python-int count) per step, for all variables."""
+    import jax
+
+    assert not jax.config.jax_enable_x64
+    host_counts: list[int] = []
+    original = radam_core.step_coefficients
+
+    def counting(t: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(t, int):
+            host_counts.append(t)
+        return original(t, *args, **kwargs)
+
+    monkeypatch.setattr(radam_core, "step_coefficients", counting)
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0)
+    opt.build(vars_)
+    jitted = jax.jit(opt.stateless_apply)
+    opt_values = [v.value for v in opt.variables]
+    values = [v.value for v in vars_]
+    for t in range(1, 8):
+        values, opt_values = jitted(opt_values, grad_fn([np.asarray(v) for v in values], t), values)
+    jax.block_until_ready(values)
+    assert host_counts == list(range(1, 8))
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
+@pytest.mark.parametrize("case", ["torch", "authors", "tfa", "amsgrad", "nesterov"])
+def test_torch_backend_kernels_equal_the_per_variable_update(case: str) -> None:
+    """The torch path (fused Adam when rectified, else the core's blocks) vs the per-variable
+    ``update_step`` through ``keras.ops`` that the other backends run."""
+    kwargs = GOLDEN_CASES[case][0]
+    fast, reference = RAdam(learning_rate=LR, **kwargs), RAdam(learning_rate=LR, **kwargs)
+    fast_vars, reference_vars = variables(P0), variables(P0)
+    base = keras.optimizers.Optimizer._backend_update_step
+    reference._backend_update_step = lambda g, v, lr: base(reference, g, v, lr)
+    for t in range(1, 31):
+        grads = grad_fn([to_np(v) for v in fast_vars], t)
+        apply(fast, grads, fast_vars)
+        apply(reference, grads, reference_vars)
+        assert_traj_close(
+            [to_np(v) for v in fast_vars], [to_np(v) for v in reference_vars], msg=f"t = {t}"
+        )
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
+def test_torch_backend_uses_the_fused_kernel_when_rectified(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import radam_keras.torch_update as torch_update
+
+    calls: list[str] = []
+    for name in ("fused_adam_step", "core_step"):
+        original = getattr(torch_update, name)
+        monkeypatch.setattr(
+            torch_update,
+            name,
+            lambda *a, _name=name, _original=original, **k: (
+                calls.append(_name),
+                _original(*a, **k),
+            ),
+        )
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0)
+    for t in range(1, 9):
+        apply(opt, grad_fn([to_np(v) for v in vars_], t), vars_)
+    # torch's convention: steps 1-5 below the threshold, 6-8 rectified; one call per step
+    assert calls == ["core_step"] * 5 + ["fused_adam_step"] * 3
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
+def test_torch_backend_graph_path_keeps_the_count_a_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside torch.compile (or off the CPU) nothing reads the count on the host."""
+    import torch
+
+    expected = keras_trajectory(8)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("count read on host"))
+    assert_traj_close(keras_trajectory(8), expected)
