@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, TextIO
 
-from radam_core import PRESETS, first_rectified_step, hyperparameters_for, rho_inf, schedule
+from radam_cli.options import beta, positive_int
+from radam_core import (
+    PRESETS,
+    ScheduleRow,
+    first_rectified_step,
+    hyperparameters_for,
+    rho_inf,
+    schedule,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -16,13 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print the rectification schedule of RAdam: rho_t (the length of the "
         "approximated simple moving average), r_t (the variance rectification term), "
         "whether each step is rectified, and the linear warm-up min(t, T_w)/T_w with "
-        "T_w = 2/(1 - beta2) that r_t resembles; then say when rectification starts.",
+        "T_w = 2/(1 - beta2) that r_t resembles; then say when rectification starts, "
+        "under this preset and under every other one (threshold 4 against 5).",
     )
+    parser.add_argument("--steps", type=positive_int, default=12, help="steps to list (12)")
     parser.add_argument(
-        "--steps", type=_positive_int, default=12, help="steps to list (default 12)"
-    )
-    parser.add_argument(
-        "--beta2", type=_beta, default=0.999, help="second-moment decay in [0, 1) (default 0.999)"
+        "--beta2", type=beta, default=0.999, help="second-moment decay in [0, 1) (default 0.999)"
     )
     parser.add_argument(
         "--preset",
@@ -30,11 +38,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="torch",
         help="convention whose threshold applies (default torch: rho_t > 5)",
     )
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="also plot r_t against the linear warm-up over 4/(1 - beta2) steps (needs matplotlib)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("radam-schedule"), help="folder for schedule.png"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the schedule table for ``args`` to ``out``; return the exit status."""
+    """Print the schedule table for ``args`` to ``out`` (and plot it); return the status."""
     overrides: dict[str, Any] = {"betas": (0.9, args.beta2)}
     hp = hyperparameters_for(args.preset, **overrides)
     print(
@@ -53,21 +69,63 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     start = first_rectified_step(args.preset, **overrides)
     if start is None:
         print("Rectification never starts: rho_t stays below the threshold.", file=out)
+    else:
+        below = "SGD with momentum" if hp.below_threshold == "sgd" else "no parameter update"
+        print(f"Rectification starts at step {start}; steps before it take {below}.", file=out)
+    print("Every preset at this beta2:", file=out)
+    for name in sorted(PRESETS):
+        other = hyperparameters_for(name, **overrides)
+        first = first_rectified_step(name, **overrides)
+        print(
+            f"  {name:<8} rho_t {'>=' if other.threshold_inclusive else '> '} "
+            f"{other.threshold:g}: {'never' if first is None else f'from step {first}'}",
+            file=out,
+        )
+    if not args.plot:
         return 0
-    below = "SGD with momentum" if hp.below_threshold == "sgd" else "no parameter update"
-    print(f"Rectification starts at step {start}; steps before it take {below}.", file=out)
+    try:
+        import matplotlib
+    except ImportError:
+        print("--plot needs matplotlib: pip install radam[demo]", file=out)
+        return 1
+    matplotlib.use("Agg")
+    horizon = max(args.steps, int(4.0 / (1.0 - args.beta2)))
+    path = plot(schedule(horizon, args.preset, **overrides), args, args.out)
+    print(f"wrote {path}", file=out)
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+def plot(rows: list[ScheduleRow], args: argparse.Namespace, folder: Path) -> Path:
+    """Plot r_t (0 where not rectified) and the linear warm-up; save ``schedule.png``.
 
+    Args:
+        rows: From :func:`radam_core.schedule`.
+        args: The parsed options (preset, beta2).
+        folder: Where to write; created if missing.
 
-def _beta(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    Returns:
+        The PNG's path.
+    """
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    steps = [row.t for row in rows]
+    axes.plot(steps, [row.r_t if row.rectified else 0.0 for row in rows], label="RAdam's r_t")
+    axes.plot(
+        steps,
+        [row.warmup for row in rows],
+        "--",
+        label=f"linear warm-up over 2/(1 - beta2) = {2.0 / (1.0 - args.beta2):g} steps",
+    )
+    axes.set(
+        xlabel="step t",
+        ylabel="learning-rate multiplier",
+        title=f"Rectification, preset {args.preset!r}, beta2 = {args.beta2:g}",
+    )
+    axes.legend()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "schedule.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
