@@ -27,6 +27,7 @@ MODULES: tuple[tuple[str, str], ...] = (
     ("benchmarks.implementations.numpy_impls", "numpy"),
     ("benchmarks.implementations.torch_impls", "torch"),
     ("benchmarks.implementations.keras_impls", "keras"),
+    ("benchmarks.implementations.optax_impls", "optax"),
 )
 
 

@@ -13,7 +13,9 @@ step is skipped below the threshold:
     decay               = 1 - lr * wd * updating (decoupled weight decay), else 1
 
 These are Python floats for a Python-int step count (computed in float64 on the host)
-and 0-d arrays for an array count, with no branch on its value.
+and 0-d arrays for an array count, with no branch on its value. Array betas, threshold or
+weight decay (0-d, traced or not) make them 0-d arrays too, computed in the count's
+precision (the count joins the arrays' namespace), again without reading their values.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, NamedTuple
 
 from radam_core.count import real_count
 from radam_core.hyperparameters import Hyperparameters
-from radam_core.namespace import Array, Namespace
+from radam_core.namespace import Array, Namespace, is_array
 from radam_core.rectification import rectification
 
 
@@ -61,8 +63,15 @@ class StepCoefficients(NamedTuple):
         )
 
 
-def bias_correction(beta: float, t: Array, xp: Namespace) -> Array:
-    """``1 - beta^t`` as ``-expm1(t ln beta)``, exact to rounding for beta near 1."""
+def bias_correction(beta: Any, t: Array, xp: Namespace) -> Array:
+    """``1 - beta^t`` as ``-expm1(t ln beta)``, exact to rounding for beta near 1.
+
+    ``beta`` is a float or a 0-d array of ``t``'s dtype; ``beta = 0`` gives 1 (``t >= 1``),
+    for an array by ``where``, with ln 0 never computed.
+    """
+    if is_array(beta):
+        positive = beta > 0.0
+        return xp.where(positive, -xp.expm1(t * xp.log(xp.where(positive, beta, 0.5))), 1.0)
     if beta == 0.0:
         return xp.ones_like(t)
     return -xp.expm1(t * math.log(beta))
@@ -80,13 +89,16 @@ def step_coefficients(
         xp: Namespace of an array ``t``; inferred when omitted.
 
     Returns:
-        Python floats for an int ``t`` and a float lr; 0-d arrays otherwise.
+        Python floats for an int ``t`` with a float lr and host-number betas, threshold
+        and weight decay; 0-d arrays otherwise.
     """
-    count = real_count(t, xp)
-    t_real, xp = count.t, count.xp
     hp = hyperparameters
-    beta1, beta2 = hp.betas
-    rect = rectification(t_real, beta2, hp.threshold, hp.threshold_inclusive, xp)
+    decay_rate = hp.weight_decay if hp.decoupled_weight_decay else 0.0
+    count = real_count(t, xp, meets=(*hp.betas, hp.threshold, decay_rate))
+    t_real, xp = count.t, count.xp
+    beta1, beta2 = (count.real(beta) for beta in hp.betas)
+    threshold, decay_rate = count.real(hp.threshold), count.real(decay_rate)
+    rect = rectification(t_real, beta2, threshold, hp.threshold_inclusive, xp)
     rectified = xp.astype(rect.rectified, t_real.dtype)
     bc1 = bias_correction(beta1, t_real, xp)
     bc2 = bias_correction(beta2, t_real, xp)
@@ -105,7 +117,7 @@ def step_coefficients(
         updating = rectified
     nesterov_momentum = beta1 * bc1 / bias_correction(beta1, t_real + 1.0, xp)
 
-    lr, decay_rate = hp.lr, hp.weight_decay if hp.decoupled_weight_decay else 0.0
+    lr = hp.lr
     if not count.on_host and not isinstance(lr, (int, float)):
         lr = xp.astype(lr, t_real.dtype)  # an array lr (a schedule's) joins the count's math
     return StepCoefficients(

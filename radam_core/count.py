@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
 
-from radam_core.namespace import Array, Namespace, namespace_of, widest_float
+from radam_core.namespace import Array, Namespace, is_array, namespace_of, widest_float
 
 HOST_NAMESPACE: Namespace = array_api_compat.array_namespace(np.empty(0))
 
@@ -20,7 +21,8 @@ class RealCount(NamedTuple):
         t: The count as a 0-d float array: float64 on the host, else the widest float
             of the count's namespace and device.
         xp: The namespace ``t`` belongs to (NumPy for a host count).
-        on_host: True when the count was a Python int; results are then Python scalars.
+        on_host: True when the count was a Python int (and no array hyperparameter came
+            with it); results are then Python scalars.
     """
 
     t: Array
@@ -30,6 +32,19 @@ class RealCount(NamedTuple):
     def result(self, value: Array) -> Any:
         """``value`` as a Python scalar for a host count, else unchanged."""
         return value[()].item() if self.on_host else value
+
+    def real(self, value: Any) -> Any:
+        """A hyperparameter ready to meet ``t``.
+
+        A host number is returned unchanged (host float64 math, or a weak scalar in array
+        math); an array becomes a 0-d array of ``t``'s namespace, dtype and device (a
+        float32 beta thus computes in float64 where ``t`` does, exactly as it is).
+        """
+        if not is_array(value):
+            return value
+        if array_api_compat.array_namespace(value) is self.xp:
+            return self.xp.astype(value, self.t.dtype)
+        return self.xp.asarray(value, dtype=self.t.dtype, device=array_api_compat.device(self.t))
 
 
 def is_host_count(t: Any) -> bool:
@@ -45,13 +60,17 @@ def is_host_count(t: Any) -> bool:
     return True
 
 
-def real_count(t: Any, xp: Namespace | None = None) -> RealCount:
+def real_count(t: Any, xp: Namespace | None = None, meets: Iterable[Any] = ()) -> RealCount:
     """Validate a step count ``t >= 1`` and convert it to a real 0-d array.
 
     Args:
         t: A Python int, or a 0-d integer array of any namespace (a traced count under
             ``jax.jit`` or ``tf.function`` included; its value is never inspected).
         xp: The namespace of an array ``t``; inferred when omitted.
+        meets: The hyperparameters the count's math will meet (numbers or 0-d arrays).
+            If one is an array, a host ``t`` becomes a 0-d array in the widest float of
+            the first such array's namespace and device (``on_host`` False), so that the
+            results are arrays of that namespace.
 
     Returns:
         The :class:`RealCount`.
@@ -63,6 +82,13 @@ def real_count(t: Any, xp: Namespace | None = None) -> RealCount:
     if is_host_count(t):
         if operator.index(t) < 1:
             raise ValueError(f"step count t must be >= 1, got {t!r}")
+        like = next((value for value in meets if is_array(value)), None)
+        if like is not None:
+            like_xp, device = namespace_of(like), array_api_compat.device(like)
+            real = like_xp.asarray(
+                float(operator.index(t)), dtype=widest_float(like_xp, device), device=device
+            )
+            return RealCount(real, like_xp, False)
         return RealCount(np.asarray(float(operator.index(t))), HOST_NAMESPACE, True)
     if isinstance(t, (bool, np.bool_)) or not hasattr(t, "shape"):
         raise TypeError(f"step count t must be an int or a 0-d integer array, got {t!r}")

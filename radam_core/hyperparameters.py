@@ -6,6 +6,10 @@ import dataclasses
 import math
 from typing import Any, Literal
 
+import array_api_compat
+
+from radam_core.namespace import Array, is_array
+
 BelowThreshold = Literal["sgd", "skip"]
 EpsPlacement = Literal["raw", "corrected"]
 
@@ -41,6 +45,13 @@ class Hyperparameters:
     and a step below the threshold is ``theta -= lr * m_t / bc1`` (``"sgd"``) or leaves
     theta unchanged (``"skip"``).
 
+    ``betas``, ``eps``, ``weight_decay``, ``threshold`` and ``eps_root``, like ``lr``, may
+    also be 0-d real floating-point arrays (traced ones included, such as the values
+    ``optax.inject_hyperparams`` passes under ``jax.jit``): their shape and dtype are
+    checked here, their values are not (that would read a device value, or a traced one);
+    the formulas take them without branching on their values. Host numbers are checked
+    for range, and betas are stored as Python floats.
+
     Attributes:
         lr: Learning rate, ``>= 0``. A 0-d array is accepted (a schedule's traced value).
         betas: ``(beta1, beta2)``, each in ``[0, 1)``.
@@ -64,16 +75,16 @@ class Hyperparameters:
     """
 
     lr: Any = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.0
+    betas: tuple[float | Array, float | Array] = (0.9, 0.999)
+    eps: float | Array = 1e-8
+    weight_decay: float | Array = 0.0
     decoupled_weight_decay: bool = False
     maximize: bool = False
-    threshold: float = 5.0
+    threshold: float | Array = 5.0
     threshold_inclusive: bool = False
     below_threshold: BelowThreshold = "sgd"
     eps_placement: EpsPlacement = "raw"
-    eps_root: float = 0.0
+    eps_root: float | Array = 0.0
     amsgrad: bool = False
     nesterov: bool = False
 
@@ -87,16 +98,21 @@ class Hyperparameters:
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         for index, beta in enumerate(betas):
+            if _is_real_array(f"betas[{index}]", beta):
+                continue
             if not _is_number(beta):
-                raise TypeError(f"betas[{index}] must be a real number, got {beta!r}")
+                raise TypeError(f"betas[{index}] must be {_REAL}, got {beta!r}")
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"betas[{index}] must be in [0, 1), got {beta!r}")
-        object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))
+        object.__setattr__(self, "betas", tuple(b if is_array(b) else float(b) for b in betas))
         for name in ("eps", "weight_decay", "eps_root"):
-            _check_non_negative(name, getattr(self, name))
-        if not _is_number(self.threshold):
-            raise TypeError(f"threshold must be a real number, got {self.threshold!r}")
-        if not MIN_THRESHOLD <= self.threshold < math.inf:
+            if not _is_real_array(name, getattr(self, name)):
+                _check_non_negative(name, getattr(self, name))
+        if _is_real_array("threshold", self.threshold):
+            pass
+        elif not _is_number(self.threshold):
+            raise TypeError(f"threshold must be {_REAL}, got {self.threshold!r}")
+        elif not MIN_THRESHOLD <= self.threshold < math.inf:
             raise ValueError(
                 f"threshold must be finite and >= {MIN_THRESHOLD} (r_t is real only for "
                 f"rho_t >= 4), got {self.threshold!r}"
@@ -114,13 +130,35 @@ class Hyperparameters:
         _check_choice("eps_placement", self.eps_placement, EPS_PLACEMENTS)
 
 
+_REAL = "a real number or a 0-d real floating-point array"
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_real_array(name: str, value: object) -> bool:
+    """True for a 0-d real floating-point array (never read), False for a non-array.
+
+    Raises:
+        TypeError: An array of another shape or dtype.
+    """
+    if not is_array(value):
+        return False
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    real = False
+    if array_api_compat.is_array_api_obj(value) and shape is not None and tuple(shape) == ():
+        real = array_api_compat.array_namespace(value).isdtype(dtype, "real floating")
+    if not real:
+        shape = None if shape is None else tuple(shape)
+        raise TypeError(f"{name} must be {_REAL}, got shape {shape} and dtype {dtype}")
+    return True
+
+
 def _check_non_negative(name: str, value: object) -> None:
     if not _is_number(value):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        raise TypeError(f"{name} must be {_REAL}, got {value!r}")
     if not 0.0 <= value < math.inf:  # type: ignore[operator]
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
 

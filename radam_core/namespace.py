@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 Array = Any
 Namespace = Any
@@ -23,6 +24,14 @@ def namespace_of(*arrays: Array, xp: Namespace | None = None) -> Namespace:
     if xp is not None:
         return xp
     return array_api_compat.array_namespace(*arrays)
+
+
+def is_array(value: Any) -> bool:
+    """True for an array of any namespace (0-d and traced ones included).
+
+    False for Python numbers and NumPy scalars (``np.float64(0.9)``), which are host numbers.
+    """
+    return hasattr(value, "shape") and not isinstance(value, np.generic)
 
 
 def compute_dtype(dtype: Any, xp: Namespace) -> Any:

@@ -71,7 +71,7 @@ def update_leaf(
 
     if hp.maximize:
         g = -g
-    if hp.weight_decay != 0.0 and not hp.decoupled_weight_decay:
+    if not _host_zero(hp.weight_decay) and not hp.decoupled_weight_decay:
         g = g + hp.weight_decay * theta
     m = beta1 * xp.astype(exp_avg, dtype, copy=False) + (1.0 - beta1) * g
     v = beta2 * xp.astype(exp_avg_sq, dtype, copy=False) + (1.0 - beta2) * (g * g)
@@ -88,7 +88,7 @@ def update_leaf(
             if _is(c.second_moment_scale, 1.0)
             else (c.second_moment_scale * v_denominator)
         )
-        if hp.eps_root != 0.0:
+        if not _host_zero(hp.eps_root):
             scaled_v = scaled_v + hp.eps_root
         new_theta = new_theta - c.adaptive_step * n / (xp.sqrt(scaled_v) + hp.eps)
     if not _is(c.momentum_step, 0.0):
@@ -113,3 +113,8 @@ def _array_like(value: Array, like: Array, xp: Namespace) -> Array:
 def _is(coefficient: object, value: float) -> bool:
     """True only for a host float equal to ``value``; an array coefficient is never skipped."""
     return isinstance(coefficient, float) and coefficient == value
+
+
+def _host_zero(hyperparameter: object) -> bool:
+    """True for a host number equal to 0; an array hyperparameter (perhaps traced) is never."""
+    return isinstance(hyperparameter, (int, float)) and hyperparameter == 0

@@ -1,0 +1,302 @@
+r"""``radam`` and ``scale_by_radam``: optax transformations over radam_core on jax.numpy.
+
+Every leaf's step t (``t = count + 1``) is :func:`radam_core.update_leaf` with the step's
+scalars from :func:`radam_core.step_coefficients`, computed once per update from the int32
+count (traced under ``jax.jit``; nothing branches on it) and cast once per dtype. With
+optax's convention (the default preset ``"optax"``), ``bc1 = 1 - b1^t``, ``bc2 = 1 - b2^t``
+and rho_t, r_t from :mod:`radam_core.rectification`::
+
+    m_t = b1 m + (1 - b1) g            v_t = b2 v + (1 - b2) g^2
+    rho_t >= threshold:   u = -lr r_t (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
+    otherwise:            u = -lr m_t / bc1
+
+How the update is computed. optax returns an update ``u`` that ``optax.apply_updates`` adds
+to the parameters; the core computes the new parameters ``theta_t = decay theta_{t-1} -
+(step terms)``. Without weight decay (``decay = 1``, and no ``wd theta`` in the gradient)
+the step terms do not depend on theta, so ``update_leaf`` runs with ``theta_{t-1} = 0`` and
+returns ``u = -(step terms)`` exactly (of the adaptive and the momentum term one is an
+exact 0 on every step): ``theta + u`` is then bit for bit the core's
+``theta - (step terms)``. With weight decay the step needs theta, and ``u = theta_t -
+theta_{t-1}`` (the core's new parameter minus the old one, in the parameter's dtype), so
+``theta + u`` equals the core's ``theta_t`` to within one rounding of the parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import radam_core
+from radam_core.namespace import compute_dtype
+
+DEFAULT_PRESET = "optax"
+
+# The core's argument names in its messages, and optax's names for them.
+_OPTAX_NAMES = (
+    (
+        r"\blr must be a real number or a 0-d array\b",
+        "lr must be a real number, a 0-d array or a schedule",
+    ),
+    (r"\bbetas\[0\]", "b1"),
+    (r"\bbetas\[1\]", "b2"),
+    (r"^lr\b", "learning_rate"),
+)
+
+
+class ScaleByRAdamState(NamedTuple):
+    """The state of :func:`radam` and :func:`scale_by_radam`, a pytree.
+
+    Attributes:
+        count: Steps taken so far, ``t - 1`` before step t: a 0-d int32 array that
+            saturates at ``2**31 - 1`` (``optax.safe_increment``), where every bias
+            correction and rho_t have long reached their limits.
+        mu: m, the first-moment EMA, shaped like the parameters.
+        nu: v, the second-moment EMA, shaped like the parameters.
+        nu_max: ``max(v_1, ..., v_t)`` with ``amsgrad``, else None (an empty subtree).
+    """
+
+    count: Any
+    mu: Any
+    nu: Any
+    nu_max: Any = None
+
+
+def radam(
+    learning_rate: Any,
+    b1: Any = 0.9,
+    b2: Any = 0.999,
+    eps: Any = 1e-8,
+    eps_root: Any = 0.0,
+    threshold: Any = 5.0,
+    *,
+    nesterov: bool = False,
+    preset: str = DEFAULT_PRESET,
+    threshold_inclusive: bool | None = None,
+    below_threshold: str | None = None,
+    eps_placement: str | None = None,
+    amsgrad: bool | None = None,
+    weight_decay: Any = None,
+    decoupled_weight_decay: bool | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """RAdam (Liu et al. 2019), a drop-in for ``optax.radam`` computed by radam_core.
+
+    With the defaults (preset ``"optax"``), step t of each leaf is, with ``bc1 = 1 - b1^t``,
+    ``bc2 = 1 - b2^t`` and the rectification term
+    ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``::
+
+        rho_t >= threshold:  u = -lr r_t (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
+        otherwise:           u = -lr m_t / bc1           (SGD with momentum)
+
+    ``nesterov=True`` replaces ``m_t / bc1`` with optax's
+    ``b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / bc1``. rho_t is computed without
+    cancellation (:mod:`radam_core.rectification`), where optax evaluates the textbook
+    formula. The update is exact (see :mod:`radam_optax.transform`): ``apply_updates``
+    gives the core's new parameters.
+
+    Every numeric argument may be a 0-d array, traced ones included, so that
+    ``optax.inject_hyperparams(radam)`` works in its default form (it passes them all,
+    defaults included, as arrays); only host numbers are range-checked.
+
+    Args:
+        learning_rate: ``lr >= 0``: a number, a 0-d array, or an optax schedule (a
+            callable of the step count, called with the count before the step, from 0).
+        b1: Decay rate of the first moment, in ``[0, 1)``.
+        b2: Decay rate of the second moment, in ``[0, 1)``.
+        eps: Added to the square root in the denominator (on the bias-corrected
+            ``sqrt(v_t / bc2 + eps_root)`` with the ``"optax"`` preset).
+        eps_root: Added to the (bias-corrected) ``v_t`` inside the square root.
+        threshold: Rectify when ``rho_t >= threshold`` (``>`` unless the preset or
+            ``threshold_inclusive`` says ``>=``); at least 4 (r_t is real only above 4).
+        nesterov: Use Nesterov momentum (optax's form).
+        preset: A convention of :mod:`radam_core.presets`: ``"optax"`` (default),
+            ``"torch"``, ``"paper"``, ``"authors"``, ``"tfa"``. It sets the conventions
+            below that are left None; the numeric arguments above keep the values given
+            here (optax's defaults unless passed), so ``radam(lr, threshold=4.0,
+            preset="paper")`` is the paper's Algorithm 2 and ``radam(lr, eps=1e-7,
+            preset="tfa")`` TF Addons' RectifiedAdam.
+        threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
+        below_threshold: ``"sgd"`` (``u = -lr m_hat``) or ``"skip"`` (``u = 0``) while
+            rho_t is below the threshold.
+        eps_placement: ``"corrected"`` (eps on ``sqrt(v_t / bc2 + eps_root)``, optax) or
+            ``"raw"`` (``u = -lr r_t m_hat sqrt(bc2) / (sqrt(v_t + eps_root) + eps)``, torch).
+        amsgrad: Use ``max(v_1, ..., v_t)`` in the denominator (state ``nu_max``).
+        weight_decay: ``wd >= 0`` or None (no weight decay, as ``optax.radam``). Given,
+            ``update`` needs ``params``: L2 ``g += wd theta`` before the moments, or with
+            ``decoupled_weight_decay`` ``u -= lr wd theta`` (``optax.adamw``'s form, the
+            core's ``theta *= 1 - lr wd``) on every step that updates.
+        decoupled_weight_decay: Decoupled instead of L2 weight decay.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`ScaleByRAdamState`.
+
+    Raises:
+        ValueError, TypeError: An invalid argument, named with optax's name
+            (``learning_rate``, ``b1``, ``b2``, ``eps``, ...), when called.
+    """
+    return _transformation(
+        learning_rate,
+        negate=False,
+        preset=preset,
+        betas=(b1, b2),
+        eps=eps,
+        eps_root=eps_root,
+        threshold=threshold,
+        nesterov=nesterov,
+        threshold_inclusive=threshold_inclusive,
+        below_threshold=below_threshold,
+        eps_placement=eps_placement,
+        amsgrad=amsgrad,
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+    )
+
+
+def scale_by_radam(
+    b1: Any = 0.9,
+    b2: Any = 0.999,
+    eps: Any = 1e-8,
+    eps_root: Any = 0.0,
+    threshold: Any = 5.0,
+    *,
+    nesterov: bool = False,
+    preset: str = DEFAULT_PRESET,
+    threshold_inclusive: bool | None = None,
+    below_threshold: str | None = None,
+    eps_placement: str | None = None,
+    amsgrad: bool | None = None,
+    weight_decay: Any = None,
+    decoupled_weight_decay: bool | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """RAdam's direction without the learning rate, a drop-in for ``optax.scale_by_radam``.
+
+    This is :func:`radam` with ``lr = 1``, negated: ``r_t m_hat / (sqrt(v_hat +
+    eps_root) + eps)`` on rectified steps, ``m_hat`` below the threshold (preset
+    ``"optax"``), plus ``wd theta`` with decoupled weight decay. Follow it with
+    ``optax.scale_by_learning_rate(lr)`` as ``optax.radam`` does; that product rounds
+    once more than :func:`radam`, which puts lr into the core's step.
+
+    Args:
+        b1: Decay rate of the first moment, in ``[0, 1)``.
+        b2: Decay rate of the second moment, in ``[0, 1)``.
+        eps: Added to the square root in the denominator.
+        eps_root: Added to the (bias-corrected) ``v_t`` inside the square root.
+        threshold: Rectify when rho_t reaches it (see :func:`radam`); at least 4.
+        nesterov: Use Nesterov momentum (optax's form).
+        preset: A convention of :mod:`radam_core.presets` (default ``"optax"``).
+        threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
+        below_threshold: ``"sgd"`` (``m_hat``) or ``"skip"`` (0) below the threshold.
+        eps_placement: ``"corrected"`` (optax) or ``"raw"`` (torch); see :func:`radam`.
+        amsgrad: Use ``max(v_1, ..., v_t)`` in the denominator.
+        weight_decay: ``wd >= 0`` or None; given, ``update`` needs ``params``.
+        decoupled_weight_decay: Add ``wd theta`` to the direction instead of the
+            gradient (L2).
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`ScaleByRAdamState`.
+
+    Raises:
+        ValueError, TypeError: An invalid argument, named with optax's name.
+    """
+    return _transformation(
+        1.0,
+        negate=True,
+        preset=preset,
+        betas=(b1, b2),
+        eps=eps,
+        eps_root=eps_root,
+        threshold=threshold,
+        nesterov=nesterov,
+        threshold_inclusive=threshold_inclusive,
+        below_threshold=below_threshold,
+        eps_placement=eps_placement,
+        amsgrad=amsgrad,
+        weight_decay=weight_decay,
+        decoupled_weight_decay=decoupled_weight_decay,
+    )
+
+
+def _transformation(
+    learning_rate: Any, *, negate: bool, preset: str, **options: Any
+) -> optax.GradientTransformationExtraArgs:
+    """The transformation of :func:`radam` (``negate=False``) and :func:`scale_by_radam`."""
+    schedule: Callable[[Any], Any] | None = learning_rate if callable(learning_rate) else None
+    hp = _hyperparameters(preset, 0.0 if schedule is not None else learning_rate, options)
+    needs_params = not _host_zero(hp.weight_decay)
+
+    def init_fn(params: Any) -> ScaleByRAdamState:
+        def zeros() -> Any:
+            return jax.tree.map(jnp.zeros_like, params)
+
+        return ScaleByRAdamState(
+            count=jnp.zeros([], jnp.int32),
+            mu=zeros(),
+            nu=zeros(),
+            nu_max=zeros() if hp.amsgrad else None,
+        )
+
+    def update_fn(
+        updates: Any, state: ScaleByRAdamState, params: Any = None, **extra_args: Any
+    ) -> tuple[Any, ScaleByRAdamState]:
+        del extra_args
+        if needs_params and params is None:
+            raise ValueError(
+                "radam_optax with weight_decay needs params: call update(updates, state, params)"
+            )
+        step_hp = hp if schedule is None else dataclasses.replace(hp, lr=schedule(state.count))
+        t = optax.safe_increment(state.count)
+        coefficients = radam_core.step_coefficients(t, step_hp, jnp)
+        grads, structure = jax.tree.flatten(updates)
+        treedef: Any = structure  # jaxlib's PyTreeDef, whose methods mypy does not see
+        mus, nus = treedef.flatten_up_to(state.mu), treedef.flatten_up_to(state.nu)
+        nu_maxes = treedef.flatten_up_to(state.nu_max) if hp.amsgrad else [None] * len(grads)
+        thetas = treedef.flatten_up_to(params) if needs_params else [None] * len(grads)
+
+        cast: dict[Any, radam_core.StepCoefficients] = {}
+        new_updates, new_mus, new_nus, new_nu_maxes = [], [], [], []
+        for g, m, v, v_max, param in zip(grads, mus, nus, nu_maxes, thetas, strict=True):
+            theta = jnp.zeros_like(g) if param is None else param
+            dtype = compute_dtype(theta.dtype, jnp)
+            if dtype not in cast:
+                cast[dtype] = coefficients.cast(dtype, None, jnp)
+            new = radam_core.update_leaf(theta, g, m, v, v_max, cast[dtype], step_hp, jnp)
+            update = new.param if param is None else new.param - theta
+            new_updates.append((-update if negate else update).astype(g.dtype))
+            new_mus.append(new.exp_avg)
+            new_nus.append(new.exp_avg_sq)
+            new_nu_maxes.append(new.max_exp_avg_sq)
+        new_state = ScaleByRAdamState(
+            count=t,
+            mu=treedef.unflatten(new_mus),
+            nu=treedef.unflatten(new_nus),
+            nu_max=treedef.unflatten(new_nu_maxes) if hp.amsgrad else None,
+        )
+        return treedef.unflatten(new_updates), new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _hyperparameters(preset: str, lr: Any, options: dict[str, Any]) -> radam_core.Hyperparameters:
+    """The core's validated hyperparameters; None options take the preset's value."""
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        return radam_core.hyperparameters_for(preset, lr=lr, **given)
+    except (TypeError, ValueError) as error:
+        raise type(error)(_optax_names(str(error))) from None
+
+
+def _optax_names(message: str) -> str:
+    """The core's message with optax's argument names (betas[0] is b1, lr learning_rate)."""
+    for pattern, name in _OPTAX_NAMES:
+        message = re.sub(pattern, name, message)
+    return message
+
+
+def _host_zero(value: object) -> bool:
+    """True for a host number equal to 0 (no weight decay); an array never is."""
+    return isinstance(value, (int, float)) and value == 0
