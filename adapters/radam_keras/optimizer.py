@@ -34,8 +34,13 @@ class RAdam(keras.optimizers.Optimizer):
         beta_2: Decay rate of the second moment.
         epsilon: Added to the denominator (default: 1e-7, or the preset's if it sets one).
         preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
-        threshold, threshold_inclusive, below_threshold, eps_placement, eps_root, amsgrad,
-        nesterov: The core's options; None takes the preset's value.
+        threshold: Rectify when rho_t exceeds it (None: the preset's).
+        threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
+        below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
+        eps_placement: ``"raw"`` or ``"corrected"`` sqrt(v_t) (None: the preset's).
+        eps_root: Added to v_t inside the square root (None: the preset's).
+        amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
+        nesterov: optax's Nesterov momentum (None: the preset's).
         **kwargs: The base class's arguments: ``weight_decay``, ``clipnorm``,
             ``clipvalue``, ``global_clipnorm``, ``use_ema``, ``ema_momentum``,
             ``ema_overwrite_frequency``, ``loss_scale_factor``,

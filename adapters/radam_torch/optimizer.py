@@ -76,9 +76,13 @@ class RAdam(Optimizer):
         fused: None or True: rectified steps in the fused Adam kernel where the device has
             one; False: every step by the core's reference step.
         preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
-        threshold, threshold_inclusive, below_threshold, eps_placement, eps_root, amsgrad,
-        nesterov: The core's options (:class:`radam_core.Hyperparameters`); None takes the
-            preset's value.
+        threshold: Rectify when rho_t exceeds it (None: the preset's).
+        threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
+        below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
+        eps_placement: ``"raw"`` or ``"corrected"`` sqrt(v_t) (None: the preset's).
+        eps_root: Added to v_t inside the square root (None: the preset's).
+        amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
+        nesterov: optax's Nesterov momentum (None: the preset's).
 
     Raises:
         ValueError: torch's messages for an invalid lr, eps, beta or weight_decay; the

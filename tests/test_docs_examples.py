@@ -1,0 +1,30 @@
+"""The tutorials' code runs: each page's Python blocks, in order, in one namespace.
+
+The Keras page runs in tests/keras, once per backend.
+"""
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
+PAGES = {"numpy.md": None, "torch.md": "torch", "optax.md": "optax"}  # page -> package needed
+
+
+def tutorial_blocks(page: str) -> list[str]:
+    """The fenced Python blocks of ``docs/tutorials/<page>``, in order."""
+    return re.findall(r"```python\n(.*?)```", (TUTORIALS / page).read_text(), re.S)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_tutorial_code_runs(page, tmp_path, monkeypatch):
+    if PAGES[page] is not None:
+        pytest.importorskip(PAGES[page])
+    blocks = tutorial_blocks(page)
+    assert blocks, f"{page} has no Python code"
+    monkeypatch.chdir(tmp_path)  # examples that save files write here
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(textwrap.dedent(block), f"docs/tutorials/{page}", "exec"), namespace)
