@@ -1,8 +1,16 @@
-"""nox sessions: ``nox`` runs lint and the test suite; ``nox -s bench`` the benchmarks.
+"""nox sessions: ``nox`` runs every CPU session; ``nox -l`` lists them all.
+
+Each backend's tests run in an environment of their own, once: ``pytest --backend``
+(tests/conftest.py) selects the tests of the session's backend, and a test that skips for a
+package its session has fails instead, so that none is silently never run.
 
 torch is installed as ``torch==2.13.0`` before the project, since a bare ``torch``
 requirement would pull a multi-GB CUDA build on machines where the CPU build lies on disk.
 """
+
+import os
+import shutil
+import subprocess
 
 import nox
 
@@ -12,6 +20,8 @@ nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 TORCH = "torch==2.13.0"
+TENSORFLOW = "tensorflow-cpu"
+NOT_HERE = ("--ignore=tests/keras_backends", "--ignore=tests/equivalence")
 
 
 def install_groups(session: nox.Session, *groups: str) -> None:
@@ -31,33 +41,109 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=True)
-def tests(session: nox.Session) -> None:
-    """The test suite: the core on numpy, array_api_strict, torch and jax; radam_numpy; CLI."""
-    session.install(TORCH)
-    session.install("-e", ".[torch,jax]", "optax")
+def numpy(session: nox.Session) -> None:
+    """The core on numpy and array_api_strict, radam_numpy, the CLI, the benchmark smoke."""
+    session.install("-e", ".", "matplotlib")
     install_groups(session, "test")
-    session.run("pytest", *session.posargs)
-
-
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+    session.run("pytest", "tests", "--backend", "numpy", *NOT_HERE, *session.posargs)
 
 
 @nox.session(default=True)
-def keras(session: nox.Session) -> None:
-    """radam_keras on each Keras backend, one process per backend (KERAS_BACKEND).
-
-    One environment serves the three backends: Keras reads KERAS_BACKEND per process.
-    """
+def torch(session: nox.Session) -> None:
+    """The core on torch, radam_torch (eager, compiled, distributed), torch peers, the demo."""
     session.install(TORCH)
-    session.install("-e", ".[torch,keras,jax]", "tensorflow-cpu")
+    session.install("-e", ".[torch,demo]")
     install_groups(session, "test")
-    for backend in KERAS_BACKENDS:
-        session.run("pytest", "tests/keras", *session.posargs, env={"KERAS_BACKEND": backend})
+    session.run("pytest", "tests", "--backend", "torch", *NOT_HERE, *session.posargs)
+
+
+@nox.session(default=True)
+def optax(session: nox.Session) -> None:
+    """The core on jax.numpy, radam_optax, and the optax.radam peer."""
+    session.install("-e", ".[optax]")
+    install_groups(session, "test")
+    session.run("pytest", "tests", "--backend", "jax", *NOT_HERE, *session.posargs)
+
+
+def _keras_session(backend: str, packages: tuple[str, ...]) -> None:
+    def run(session: nox.Session) -> None:
+        session.install(TORCH)  # radam_torch: the trajectories are compared with it
+        session.install(*packages)
+        session.install("-e", ".[keras,torch]")
+        install_groups(session, "test")
+        session.run(
+            "pytest", "tests/keras_backends", *session.posargs, env={"KERAS_BACKEND": backend}
+        )
+
+    run.__doc__ = f"radam_keras on Keras's {backend} backend (KERAS_BACKEND={backend})."
+    nox.session(run, name=f"keras-{backend}", default=True)
+
+
+_keras_session("tensorflow", (TENSORFLOW,))
+_keras_session("jax", ("jax",))
+_keras_session("torch", ())
+
+
+@nox.session(default=False)
+def equivalence(session: nox.Session) -> None:
+    """Every implementation on the same seeded problems against the float64 oracle: the report."""
+    session.install(TORCH)
+    session.install(TENSORFLOW, "-e", ".[torch,keras,jax,optax]")
+    install_groups(session, "test")
+    session.run("python", "-m", "tests.equivalence", *session.posargs)
+    session.run("pytest", "tests/equivalence", "-k", "harness")
+
+
+@nox.session(default=True)
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with warnings as errors (mkdocs --strict)."""
+    install_groups(session, "docs")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        session.create_tmp() + "/site",
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+GPU_FRAMEWORKS = {
+    "torch": ("torch",),
+    "jax": ("jax[cuda12]", "optax"),
+    "tensorflow": ("tensorflow[and-cuda]", "keras"),
+    "cupy": ("cupy-cuda12x",),
+}
+
+
+@nox.session(default=False)
+@nox.parametrize("framework", list(GPU_FRAMEWORKS))
+def gpu(session: nox.Session, framework: str) -> None:
+    """The equivalence harness on a CUDA device, one framework per session; skips without one."""
+    device = _cuda_device()
+    if device is None:
+        session.skip("no CUDA device here (nvidia-smi lists none): the GPU sessions need one")
+    session.log(f"CUDA device: {device}")
+    session.install(*GPU_FRAMEWORKS[framework])
+    session.install("-e", ".")
+    install_groups(session, "test")
+    session.run("python", "-m", "tests.equivalence", "--device", "cuda", "--only", framework)
+    if framework == "torch":
+        session.run("pytest", "tests/test_radam_torch.py", "tests/test_radam_torch_compile.py")
 
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark harness: step times as ratios to a naive step and to memory bandwidth."""
     session.install(TORCH)
-    session.install("-e", ".[torch]")
+    session.install(TENSORFLOW, "-e", ".[torch,keras,jax,optax]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+def _cuda_device() -> str | None:
+    """The first GPU ``nvidia-smi -L`` lists, or None."""
+    if shutil.which("nvidia-smi") is None or os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+        return None
+    listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("GPU")]
+    return lines[0] if listed.returncode == 0 and lines else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,80 @@ import pytest
 
 XP_NAMES = ("numpy", "array_api_strict", "torch", "jax.numpy")
 FLOAT_NAMES = ("float16", "float32", "float64")
+
+# ``--backend``: each nox session runs the tests of its own environment once.
+BACKENDS = ("numpy", "torch", "jax")
+BACKEND_OF_NAMESPACE = {
+    "numpy": "numpy",
+    "array_api_strict": "numpy",
+    "torch": "torch",
+    "jax.numpy": "jax",
+}
+# The packages each backend's session has, and a skip for lack of one is then a failure.
+BACKEND_PACKAGES = {"numpy": (), "torch": ("torch",), "jax": ("jax", "optax")}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="run only the tests of one backend (numpy and array_api_strict, torch, or jax): "
+        "a test's backend is its backend(...) mark, else that of the namespace it is "
+        "parametrized with (xp or xp_name), else torch or jax if its module imports it "
+        "(optax counts as jax), else numpy",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backend(name): the backend whose session runs this test")
+
+
+def backend_of(item: pytest.Item) -> str:
+    """The backend a collected test belongs to (see ``--backend``)."""
+    marker = item.get_closest_marker("backend")
+    if marker is not None:
+        return str(marker.args[0])
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name in ("xp", "xp_name"):
+        if params.get(name) in BACKEND_OF_NAMESPACE:
+            return BACKEND_OF_NAMESPACE[params[name]]
+    imported = {
+        getattr(value, "__name__", "").split(".")[0]
+        for value in vars(getattr(item, "module", None) or object()).values()
+        if isinstance(value, types.ModuleType)
+    }
+    uses_torch, uses_jax = "torch" in imported, bool(imported & {"jax", "optax"})
+    if uses_torch and uses_jax:
+        raise pytest.UsageError(f"{item.nodeid}: its module imports torch and jax; mark it")
+    return "torch" if uses_torch else "jax" if uses_jax else "numpy"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = config.getoption("--backend")
+    if wanted is None:
+        return
+    selected = [item for item in items if backend_of(item) == wanted]
+    config.hook.pytest_deselected(items=[item for item in items if item not in selected])
+    items[:] = selected
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Under ``--backend``, a skip for a package that backend's session has is an error:
+    the test belongs to another backend and must say so with a backend(...) mark."""
+    report = yield
+    wanted = item.config.getoption("--backend")
+    if wanted is not None and report.skipped and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2])
+        missing = [p for p in ("torch", "jax", "optax") if f"could not import '{p}'" in message]
+        if missing and missing[0] not in BACKEND_PACKAGES[wanted]:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{item.nodeid} needs {missing[0]} but runs in the {wanted} session: "
+                f"mark it @pytest.mark.backend(...)"
+            )
+    return report
 
 
 def load_namespace(name: str) -> Any:

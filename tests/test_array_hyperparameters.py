@@ -193,6 +193,7 @@ def test_array_threshold(xp_name: str) -> None:
                 assert float(to_numpy(arr.rho_t)) == host.rho_t
 
 
+@pytest.mark.backend("torch")
 def test_host_count_joins_the_arrays_namespace() -> None:
     """An int count with array hyperparameters gives arrays of their namespace; with host
     numbers only, Python floats as before."""
@@ -217,6 +218,7 @@ def test_bias_correction_of_array_beta(xp: Any, beta: float) -> None:
             assert math.isclose(got, want, rel_tol=1e-15), (t, got, want)
 
 
+@pytest.mark.backend("jax")
 @pytest.mark.parametrize("x64", [False, True])
 def test_jax_traced_beta2_under_jit(x64: bool) -> None:
     """Traced beta2 and threshold: one compilation for every value; float64 with x64,
@@ -293,6 +295,7 @@ def test_low_array_beta2_is_clean(xp_name: str) -> None:
                             guard.__exit__(None, None, None)
 
 
+@pytest.mark.backend("jax")
 def test_gradients_with_respect_to_array_betas_are_finite() -> None:
     """Differentiating the step's scalars by beta1, beta2 (meta-learning) gives finite
     values on both sides of the threshold: the untaken branches are computed on
@@ -365,6 +368,7 @@ def test_float32_trajectory_with_float32_array_hyperparameters(xp: Any, case: st
     assert_trajectories_close(got, expected_trajectory("float32", preset, {**hp, **rounded}), 1e-5)
 
 
+@pytest.mark.backend("jax")
 def test_jit_with_traced_hyperparameters_compiles_once() -> None:
     """A jitted step taking every hyperparameter as an argument traces once, and gives the
     host-float result for each set of values."""

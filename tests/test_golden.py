@@ -411,6 +411,7 @@ def test_inputs_are_not_modified(xp: Any, case: str) -> None:
 @pytest.mark.parametrize(
     "case", ["torch", "paper-everything", "authors-decoupled", "optax-amsgrad"]
 )
+@pytest.mark.backend("jax")
 def test_jit_traced_count_equals_eager(x64: bool, case: str) -> None:
     """jax.jit of a step with a traced count equals the eager step, and the oracle.
 

@@ -88,6 +88,7 @@ def core_trajectory(xp: Any, preset: str, options: dict[str, Any], count: Any = 
     return actual
 
 
+@pytest.mark.backend("torch")
 @pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
 @pytest.mark.parametrize("case", list(TORCH_CASES))
 def test_torch_preset_matches_torch_optim_radam(case: str, foreach: bool) -> None:
@@ -99,6 +100,7 @@ def test_torch_preset_matches_torch_optim_radam(case: str, foreach: bool) -> Non
     assert_steps_close(actual, expected)
 
 
+@pytest.mark.backend("torch")
 @pytest.mark.parametrize("preset", ["paper", "authors", "optax", "tfa"])
 def test_other_presets_do_not_match_torch(preset: str) -> None:
     """Negative control: the comparison resolves even the eps placement (~1e-8 here)."""
@@ -143,6 +145,7 @@ def _optax_transform(optax: Any, options: dict[str, Any]) -> Any:
     return optax.chain(optax.add_decayed_weights(wd), optax.radam(LR, **kwargs))
 
 
+@pytest.mark.backend("jax")
 @pytest.mark.parametrize("array_count", [False, True], ids=["int-count", "array-count"])
 @pytest.mark.parametrize("case", list(OPTAX_CASES))
 def test_optax_preset_matches_optax_radam(case: str, array_count: bool) -> None:

@@ -42,9 +42,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import torch
-from radam_torch import RAdam
-from torch._dynamo.utils import counters
+
+torch = pytest.importorskip("torch")
+
+from radam_torch import RAdam  # noqa: E402
+from torch._dynamo.utils import counters  # noqa: E402
 
 STEPS = 10
 SHAPES = ((10, 10), (10,), (3, 10), (3,))

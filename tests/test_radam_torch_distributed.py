@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
-from tests import _radam_torch_dist as workers
+torch = pytest.importorskip("torch")
+
+from tests import _radam_torch_dist as workers  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),

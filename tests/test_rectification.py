@@ -175,6 +175,7 @@ def test_array_count_float64(xp_name: str, beta2: float) -> None:
         assert bool(to_numpy(rect.rectified, dtype=None)) is host.rectified
 
 
+@pytest.mark.backend("jax")
 @pytest.mark.parametrize("beta2", BETA2S)
 def test_jax_int32_count_under_jit(beta2: float) -> None:
     """JAX without x64: an int32 count traced under jit computes in float32, accurately."""
@@ -206,6 +207,7 @@ def test_jax_int32_count_under_jit(beta2: float) -> None:
             assert bool(out.rectified) is host.rectified
 
 
+@pytest.mark.backend("jax")
 def test_jax_float32_near_threshold() -> None:
     """rho_5 for beta2 = 0.999 in float32: within 1e-6, where the textbook float32 formula
     is off by ~2e-3 (rho_5 = 4.98645 vs 4.995998)."""
@@ -237,6 +239,7 @@ def test_strict_no_float64_device() -> None:
             assert rel_err(float(to_numpy(out.rho_t)), rho_exact(t, beta2)) < FLOAT32_RTOL
 
 
+@pytest.mark.backend("jax")
 @pytest.mark.parametrize("x64", [False, True])
 def test_jax_eager_count(x64: bool) -> None:
     jax = pytest.importorskip("jax")
