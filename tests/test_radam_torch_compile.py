@@ -49,7 +49,7 @@ from radam_torch import RAdam  # noqa: E402
 from torch._dynamo.utils import counters  # noqa: E402
 
 STEPS = 10
-SHAPES = ((10, 10), (10,), (3, 10), (3,))
+SHAPES = ((10, 10), (10,), (3, 10), (3,), ())  # () : a 0-d parameter too
 
 LRU_CACHE_WARNING = (
     "ignore:Dynamo detected a call to a `functools.lru_cache`-wrapped function:UserWarning"
@@ -179,6 +179,23 @@ def test_compiled_step_matches_eager(backend: str, options: dict[str, Any]) -> N
         compiled_step()
         assert_same_trajectory_state(compiled, eager)
     assert compiled.state[compiled_params[0]]["step"].item() == STEPS
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_compiled_float64_step_updates_the_state_of_every_shape(shape: tuple[int, ...]) -> None:
+    """A 0-d float64 state tensor too: torch.compile (2.13) drops in-place writes into
+    0-d float64 tensors, so radam_torch writes them through 1-element views."""
+    eager_param = torch.nn.Parameter(torch.ones(shape, dtype=torch.float64))
+    compiled_param = torch.nn.Parameter(torch.ones(shape, dtype=torch.float64))
+    eager, compiled = RAdam([eager_param], lr=0.1), RAdam([compiled_param], lr=0.1)
+    compiled_step = torch.compile(compiled.step, backend="aot_eager")
+    for t in range(1, 8):
+        eager_param.grad = torch.full(shape, 0.5 * t, dtype=torch.float64)
+        compiled_param.grad = eager_param.grad.clone()
+        eager.step()
+        compiled_step()
+        assert_same_trajectory_state(compiled, eager, rtol=1e-14, atol=0.0)
+    assert compiled.state[compiled_param]["exp_avg"].abs().min() > 0
 
 
 def test_fullgraph_compile_no_graph_break_in_step() -> None:

@@ -80,12 +80,13 @@ def core_step(
 def _blocks(tensors: Tensors, blocked: bool) -> Iterator[Tensors]:
     """Aligned flat blocks of same-shaped plain tensors, or the tensors whole.
 
-    Tensor subclasses (a sharded DTensor, say) are never flattened.
+    Tensor subclasses (a sharded DTensor, say) are never flattened. Whole 0-d plain tensors
+    come as 1-element views: ``torch.compile`` (2.13, aot_eager and inductor) drops an
+    in-place write into a 0-d tensor's state, but not one through a view.
     """
-    if not blocked or not all(
-        t.is_contiguous() and not is_traceable_wrapper_subclass(t) for t in tensors
-    ):
-        yield tensors
+    plain = not any(is_traceable_wrapper_subclass(t) for t in tensors)
+    if not blocked or not (plain and all(t.is_contiguous() for t in tensors)):
+        yield [t.view(1) for t in tensors] if plain and tensors[0].ndim == 0 else tensors
         return
     flat = [t.view(-1) for t in tensors]
     for start in range(0, max(flat[0].numel(), 1), BLOCK_SIZE):
