@@ -11,6 +11,8 @@ requirement would pull a multi-GB CUDA build on machines where the CPU build lie
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import nox
 
@@ -22,6 +24,7 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 TORCH = "torch==2.13.0"
 TENSORFLOW = "tensorflow-cpu"
 NOT_HERE = ("--ignore=tests/keras_backends", "--ignore=tests/equivalence")
+FULL_ENVIRONMENT = Path(".nox") / "full"
 
 
 def install_groups(session: nox.Session, *groups: str) -> None:
@@ -65,33 +68,53 @@ def optax(session: nox.Session) -> None:
     session.run("pytest", "tests", "--backend", "jax", *NOT_HERE, *session.posargs)
 
 
-def _keras_session(backend: str, packages: tuple[str, ...]) -> None:
+def full_environment(session: nox.Session) -> str:
+    """The one environment with every backend (torch, TensorFlow, JAX, Keras, optax).
+
+    Keras reads KERAS_BACKEND once per process, so the three Keras sessions and the
+    equivalence harness share this environment soundly: it is created once (in
+    ``.nox/full``) and each session only checks that its packages are in place.
+
+    Returns:
+        Its Python interpreter.
+    """
+    python = FULL_ENVIRONMENT / "bin" / "python"
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(FULL_ENVIRONMENT), external=True)
+    pip = (str(python), "-m", "pip", "install", "--quiet")
+    session.run(*pip, TORCH, external=True)
+    test = nox.project.dependency_groups(PYPROJECT, "test")
+    session.run(*pip, TENSORFLOW, "-e", ".[torch,keras,jax,optax]", *test, external=True)
+    return str(python)
+
+
+def _keras_session(backend: str) -> None:
     def run(session: nox.Session) -> None:
-        session.install(TORCH)  # radam_torch: the trajectories are compared with it
-        session.install(*packages)
-        session.install("-e", ".[keras,torch]")
-        install_groups(session, "test")
+        python = full_environment(session)
         session.run(
-            "pytest", "tests/keras_backends", *session.posargs, env={"KERAS_BACKEND": backend}
+            python,
+            "-m",
+            "pytest",
+            "tests/keras_backends",
+            *session.posargs,
+            env={"KERAS_BACKEND": backend},
+            external=True,
         )
 
     run.__doc__ = f"radam_keras on Keras's {backend} backend (KERAS_BACKEND={backend})."
-    nox.session(run, name=f"keras-{backend}", default=True)
+    nox.session(run, name=f"keras-{backend}", venv_backend="none", default=True)
 
 
-_keras_session("tensorflow", (TENSORFLOW,))
-_keras_session("jax", ("jax",))
-_keras_session("torch", ())
+for _backend in ("tensorflow", "jax", "torch"):
+    _keras_session(_backend)
 
 
-@nox.session(default=False)
+@nox.session(venv_backend="none", default=True)
 def equivalence(session: nox.Session) -> None:
     """Every implementation on the same seeded problems against the float64 oracle: the report."""
-    session.install(TORCH)
-    session.install(TENSORFLOW, "-e", ".[torch,keras,jax,optax]")
-    install_groups(session, "test")
-    session.run("python", "-m", "tests.equivalence", *session.posargs)
-    session.run("pytest", "tests/equivalence", "-k", "harness")
+    python = full_environment(session)
+    session.run(python, "-m", "tests.equivalence", *session.posargs, external=True)
+    session.run(python, "-m", "pytest", "tests/equivalence", "-k", "harness", external=True)
 
 
 @nox.session(default=True)

@@ -1,0 +1,229 @@
+"""JAX rows: radam_core.step on jax.numpy, radam_optax.radam, and optax.radam (peer).
+
+Every step runs under ``jax.jit``, as JAX users run optimizers (and eager JAX dispatch
+would take ~1 ms a step here): the core's step with a traced count, and optax's
+``update`` + ``apply_updates``. float64 rows run with JAX's x64 mode on
+(``jax.enable_x64(True)`` around each run) and float32 rows with it off, JAX's default,
+as a user's would (even where ``JAX_ENABLE_X64`` is set). radam_optax mirrors optax.radam:
+``radam(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov, preset, <the
+core's convention options>)``; its rows say "radam_optax not installed" where the
+package is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tests.equivalence.configs import Config
+from tests.equivalence.implementations.base import Implementation, Setup
+
+
+@contextlib.contextmanager
+def x64(enabled: bool) -> Iterator[None]:
+    """JAX's 64-bit mode on (float64 rows) or off (float32 rows), only inside this context."""
+    import jax
+
+    with jax.enable_x64(enabled):
+        yield
+
+
+def jax_device_check(device: str) -> str | None:
+    """None where JAX can use ``device``, else why not."""
+    import jax
+
+    if device == "cuda":
+        try:
+            jax.devices("gpu")
+        except RuntimeError:
+            return "JAX has no GPU backend here"
+    return None
+
+
+def _device_put(array: np.ndarray, device: str) -> Any:
+    import jax
+
+    platform = "gpu" if device == "cuda" else "cpu"
+    return jax.device_put(np.array(array, copy=True), jax.devices(platform)[0])
+
+
+class CoreJitStepper:
+    """``jax.jit(radam_core.step)`` with the step count a traced 0-d integer array.
+
+    Under jit the count is never read on the host: the core computes rho_t, r_t and the
+    bias corrections on the device, in float64 with x64 (the path a JAX user's jitted
+    training step takes).
+    """
+
+    def __init__(self, setup: Setup) -> None:
+        import functools
+
+        import jax
+        import jax.numpy as jnp
+
+        import radam_core
+
+        self._device = setup.device
+        self._params = tuple(_device_put(p, setup.device) for p in setup.initial_params)
+        state = radam_core.init_state(self._params, amsgrad=setup.config.option("amsgrad"))
+        self._state = state._replace(count=jnp.asarray(0, dtype=jnp.int64))
+        self._step = jax.jit(functools.partial(radam_core.step, **setup.core_options))
+
+    def params(self) -> list[np.ndarray]:
+        """Copies of the parameters."""
+        return [np.array(p, copy=True) for p in self._params]
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        """One jitted step."""
+        arrays = tuple(_device_put(g, self._device) for g in grads)
+        self._params, self._state = self._step(self._params, arrays, self._state)
+
+
+class OptaxStepper:
+    """An optax ``GradientTransformation``: ``update`` then ``optax.apply_updates``,
+    jitted together, as optax is used.
+
+    Args:
+        setup: The initial parameters and the device.
+        transformation: The gradient transformation.
+    """
+
+    def __init__(self, setup: Setup, transformation: Any) -> None:
+        import jax
+        import optax
+
+        def update(grads: Any, state: Any, params: Any) -> Any:
+            updates, state = transformation.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        self._device = setup.device
+        self._params = [_device_put(p, setup.device) for p in setup.initial_params]
+        self._state = transformation.init(self._params)
+        self._update = jax.jit(update)
+
+    def params(self) -> list[np.ndarray]:
+        """Copies of the parameters."""
+        return [np.array(p, copy=True) for p in self._params]
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        """One jitted update and apply."""
+        arrays = [_device_put(g, self._device) for g in grads]
+        self._params, self._state = self._update(arrays, self._state, self._params)
+
+
+def optax_supports(config: Config) -> str | None:
+    """optax.radam implements the optax convention (and its Nesterov momentum)."""
+    if config.preset != "optax":
+        return "optax.radam implements the optax convention only"
+    return None
+
+
+def optax_peer_stepper(setup: Setup) -> OptaxStepper:
+    """optax.radam with the configuration's b1, b2, eps and nesterov."""
+    import optax
+
+    hp = setup.hyperparameters
+    b1, b2 = hp["betas"]
+    transformation = optax.radam(
+        hp["lr"], b1=b1, b2=b2, eps=hp["eps"], eps_root=hp["eps_root"], nesterov=hp["nesterov"]
+    )
+    return OptaxStepper(setup, transformation)
+
+
+def radam_optax_supports(config: Config) -> str | None:
+    """Configurations radam_optax maps exactly (see :func:`radam_optax_stepper`)."""
+    if config.option("weight_decay") == 0.0 or _takes_weight_decay():
+        return None
+    if not config.option("decoupled_weight_decay"):
+        return None
+    return (
+        "radam_optax.radam takes no decoupled weight decay, and optax.chain cannot decay "
+        "only where the step updates (authors) or as theta *= 1 - lr wd before it (torch)"
+    )
+
+
+def _takes_weight_decay() -> bool:
+    from radam_optax import radam
+
+    parameters = inspect.signature(radam).parameters
+    return "weight_decay" in parameters and "decoupled_weight_decay" in parameters
+
+
+def radam_optax_stepper(setup: Setup) -> OptaxStepper:
+    """radam_optax.radam with optax's arguments, ``preset=`` and the core's options.
+
+    Weight decay goes to radam's own ``weight_decay``/``decoupled_weight_decay`` where it
+    takes them; otherwise L2 decay is ``optax.chain(optax.add_decayed_weights(wd),
+    radam(...))``, which adds ``wd theta`` to the gradient before the moments, exactly.
+    """
+    import optax
+
+    from radam_optax import radam
+
+    hp = setup.hyperparameters
+    b1, b2 = hp["betas"]
+    options = {name: value for name, value in setup.config.options.items() if name != "betas"}
+    chained_decay = 0.0
+    if "weight_decay" in options and not _takes_weight_decay():
+        chained_decay = options.pop("weight_decay")
+        options.pop("decoupled_weight_decay", None)
+    transformation = radam(
+        hp["lr"],
+        b1=b1,
+        b2=b2,
+        eps=hp["eps"],
+        eps_root=hp["eps_root"],
+        threshold=hp["threshold"],
+        preset=setup.config.preset,
+        **options,
+    )
+    if chained_decay:
+        transformation = optax.chain(optax.add_decayed_weights(chained_decay), transformation)
+    return OptaxStepper(setup, transformation)
+
+
+def _jax(name: str, dtype: str, build: Any, requires: tuple[str, ...], **fields: Any) -> Any:
+    return Implementation(
+        name,
+        fields.pop("worker", "jax"),
+        dtype,
+        build,
+        requires=requires,
+        devices=("cpu", "cuda"),
+        device_check=jax_device_check,
+        context=lambda: x64(dtype == "float64"),
+        **fields,
+    )
+
+
+IMPLEMENTATIONS: tuple[Implementation, ...] = (
+    _jax("radam_core.step jax.numpy (jit)", "float64", CoreJitStepper, ("jax",)),
+    _jax(
+        "radam_optax.radam",
+        "float64",
+        radam_optax_stepper,
+        ("jax", "optax", "radam_optax"),
+        worker="radam_optax",
+        supports=radam_optax_supports,
+    ),
+    _jax(
+        "radam_optax.radam",
+        "float32",
+        radam_optax_stepper,
+        ("jax", "optax", "radam_optax"),
+        worker="radam_optax",
+        supports=radam_optax_supports,
+    ),
+    _jax(
+        "peer: optax.radam",
+        "float64",
+        optax_peer_stepper,
+        ("jax", "optax"),
+        peer=True,
+        supports=optax_supports,
+    ),
+)
