@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from radam_cli import schedule, theory
+from radam_cli import demo, schedule, theory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     schedule.add_parser(subparsers)
     theory.add_parser(subparsers)
+    demo.add_parser(subparsers)
     return parser
 
 

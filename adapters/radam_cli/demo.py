@@ -1,0 +1,554 @@
+"""``radam demo``: the paper's findings reproduced in miniature, on this machine.
+
+Trains a tiny Post-LN Transformer on a generated task (:mod:`radam_cli.demo_task`) with
+five optimizers (:mod:`radam_cli.demo_optimizers`) over a grid of learning rates and
+seeds, prints the final losses, and writes a report folder: plots, ``report.md`` and
+``results.json`` (:mod:`radam_cli.demo_report`).
+
+This module imports neither torch nor matplotlib at import time, so that ``radam`` and its
+other commands work without them; ``run`` says how to install what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
+
+OPTIMIZER_NAMES = ("adam", "adam-warmup", "radam", "adam-2k", "adam-eps")
+"""The optimizers' command-line names (as :data:`radam_cli.demo_config.NAMES`)."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The size of a demo run.
+
+    Attributes:
+        steps: Optimizer steps per run.
+        seeds: Seeds per optimizer and learning rate.
+        lrs: The learning-rate grid.
+    """
+
+    steps: int
+    seeds: int
+    lrs: tuple[float, ...]
+
+
+FULL = Preset(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
+QUICK = Preset(steps=150, seeds=2, lrs=(0.01, 0.05))
+DEFAULT_OUT = "radam-demo"
+TORCH_MISSING = (
+    "radam demo needs PyTorch: pip install torch (the CPU build: pip install torch==2.13.0), "
+    "then pip install 'radam[demo]'"
+)
+MATPLOTLIB_MISSING = (
+    "radam demo needs matplotlib for its plots: pip install 'radam[demo]' "
+    "(or run it with --no-plots)"
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``demo`` and its options on the ``radam`` command."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="train a tiny Transformer with Adam, warm-up, RAdam, Adam-2k and Adam-eps",
+        description="Reproduce the paper's findings in miniature: train a tiny Post-LN "
+        "Transformer to reverse generated sequences with Adam, Adam with linear warm-up, "
+        "RAdam, Adam-2k (the first K steps only update the second moment) and Adam-eps "
+        "(a large eps), over a grid of learning rates and seeds; print the final losses and "
+        "write plots (loss curves, final loss against the learning rate, histograms of the "
+        "early gradients and updates), report.md and results.json to --out. About a "
+        "minute on two idle CPU cores (--quick: about fifteen seconds); nothing is "
+        "downloaded.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smaller run: {QUICK.steps} steps, {QUICK.seeds} seeds, learning rates "
+        f"{_floats(QUICK.lrs)} (options given explicitly still apply)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        help=f"folder for the report, created if needed (default ./{DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        help=f"optimizer steps per run (default {FULL.steps}, --quick {QUICK.steps})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_positive_int,
+        help=f"seeds per optimizer and learning rate, 0..N-1 (default {FULL.seeds}, "
+        f"--quick {QUICK.seeds})",
+    )
+    parser.add_argument(
+        "--lrs",
+        type=_learning_rates,
+        help=f"learning rates, comma-separated (default {_floats(FULL.lrs)}; --quick "
+        f"{_floats(QUICK.lrs)})",
+    )
+    parser.add_argument(
+        "--optimizers",
+        type=_optimizers,
+        default=OPTIMIZER_NAMES,
+        help=f"optimizers to run, comma-separated, from {','.join(OPTIMIZER_NAMES)} (default all)",
+    )
+    parser.add_argument(
+        "--beta2",
+        type=_beta2,
+        default=0.98,
+        help="second-moment decay of every optimizer, in (0, 1) (default 0.98: the run is "
+        "scaled down from the paper's 0.999 with it)",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=_non_negative_int,
+        help="T_w of the linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
+        "paper's 2000 for beta2 = 0.999; 100 for 0.98)",
+    )
+    parser.add_argument(
+        "--large-eps",
+        type=_positive_float,
+        default=1e-4,
+        help="eps of Adam-eps (default 1e-4; the others use 1e-8)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=_default_jobs(),
+        help="runs trained in parallel processes, one CPU thread each (default: the CPU "
+        "cores this process may use, at most 4; 1 trains in this process)",
+    )
+    parser.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="write report.md and results.json but no plots (matplotlib not needed)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the demo for ``args``, printing to ``out``; return the exit status.
+
+    Returns:
+        0; 1 (with a message on stderr) when torch or matplotlib is missing; 2 when
+        ``--out`` cannot be created; 130 when interrupted.
+    """
+    missing = missing_dependency(args.no_plots)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 1
+    from radam_cli import demo_report
+    from radam_cli.demo_config import TaskConfig
+
+    start = time.perf_counter()
+    preset = QUICK if args.quick else FULL
+    steps = args.steps or preset.steps
+    seeds = tuple(range(args.seeds or preset.seeds))
+    lrs = args.lrs or preset.lrs
+    warmup = args.warmup_steps
+    if warmup is None:
+        warmup = round(2 / (1 - args.beta2))
+    task = TaskConfig()
+    specs = _specs(args, steps, seeds, lrs, warmup, task)
+    print(
+        f"radam demo: {_count(len(args.optimizers), 'optimizer')} x "
+        f"{_count(len(lrs), 'learning rate')} x {_count(len(seeds), 'seed')}, "
+        f"{_count(steps, 'step')} each, on {_count(args.jobs, 'process', 'processes')}",
+        file=out,
+        flush=True,
+    )
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"radam demo: error: cannot write the report to {args.out}: {error}", file=sys.stderr)
+        return 2
+    bar = ProgressBar(sum(spec.steps for spec in specs), sys.stderr)
+    try:
+        results = train_all(specs, args.jobs, bar.advance)
+    except KeyboardInterrupt:
+        print("\nradam demo: interrupted", file=sys.stderr)
+        return 130
+    bar.close()
+    chance = task.chance_loss
+    print(format_table(results, chance, args.optimizers, len(seeds)), file=out)
+
+    config = {
+        **asdict(task),
+        "steps": steps,
+        "seeds": list(seeds),
+        "lrs": list(lrs),
+        "optimizers": list(args.optimizers),
+        "beta1": 0.9,
+        "beta2": args.beta2,
+        "warmup_steps": warmup,
+        "v_only_steps": warmup,
+        "large_eps": args.large_eps,
+        "jobs": args.jobs,
+    }
+    written = [args.out / "results.json"]
+    write_json(written[0], results, config, chance, time.perf_counter() - start)
+    if not args.no_plots:
+        written += demo_report.write_plots(args.out, results, chance, args.optimizers)
+    report = args.out / "report.md"
+    demo_report.write_markdown(
+        report, results, config, chance, args.optimizers, plots=not args.no_plots
+    )
+    written.append(report)
+    print(f"Wrote {', '.join(p.name for p in written)} to {args.out}/", file=out)
+    print(f"Done in {time.perf_counter() - start:.0f} s. Summary: {report}", file=out)
+    return 0
+
+
+def missing_dependency(no_plots: bool) -> str | None:
+    """The message to print when torch (or, for plots, matplotlib) cannot be imported."""
+    if not _importable("torch"):
+        return TORCH_MISSING
+    if not no_plots and not _importable("matplotlib"):
+        return MATPLOTLIB_MISSING
+    return None
+
+
+def _importable(name: str) -> bool:
+    """Whether the top-level module ``name`` can be found (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[name] is None
+        return False
+
+
+def _specs(
+    args: argparse.Namespace,
+    steps: int,
+    seeds: tuple[int, ...],
+    lrs: Sequence[float],
+    warmup: int,
+    task: TaskConfig,
+) -> list[RunSpec]:
+    """One run per (learning rate, optimizer), each training every seed."""
+    from radam_cli.demo_config import OptimizerSettings, RunSpec, early_steps
+
+    return [
+        RunSpec(
+            optimizer=name,
+            settings=OptimizerSettings(
+                lr=lr,
+                beta2=args.beta2,
+                warmup_steps=warmup,
+                v_only_steps=warmup,
+                large_eps=args.large_eps,
+            ),
+            seeds=seeds,
+            steps=steps,
+            task=task,
+            histogram_steps=early_steps(steps),
+        )
+        for lr in lrs
+        for name in args.optimizers
+    ]
+
+
+def train_all(
+    specs: Sequence[RunSpec], jobs: int, progress: Callable[[int], None]
+) -> list[RunResult]:
+    """Train every run, in ``jobs`` worker processes (or here when ``jobs`` is 1).
+
+    Each process uses one torch thread: on a few cores, runs side by side in processes are
+    faster than one run on several threads, since the model's operations are tiny.
+
+    Args:
+        specs: The runs.
+        jobs: Worker processes.
+        progress: Called with numbers of steps done, as they are done.
+
+    Returns:
+        The results, in the order of ``specs``.
+    """
+    if jobs == 1 or len(specs) == 1:
+        import torch
+
+        from radam_cli.demo_train import train
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return [train(spec, progress) for spec in specs]
+        finally:
+            torch.set_num_threads(threads)
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")
+    steps_done = context.Queue()
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(specs)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(steps_done,),
+    )
+    try:
+        futures = [pool.submit(_train_in_worker, spec) for spec in specs]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    progress(steps_done.get_nowait())
+                except queue.Empty:
+                    break
+        results = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C or a failed run: stop the workers now rather than after their current run.
+        processes = getattr(pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
+
+
+_worker_progress: Any = None
+
+
+def _start_worker(steps_done: Any) -> None:
+    """Set up a worker process: one torch thread and the queue for progress.
+
+    Ctrl-C is left to the parent, which stops the pool, rather than a traceback from every
+    worker.
+    """
+    import signal
+
+    import torch
+
+    global _worker_progress
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    steps_done.cancel_join_thread()  # never wait at exit for a parent that stopped reading
+    torch.set_num_threads(1)
+    _worker_progress = steps_done
+
+
+def _train_in_worker(spec: RunSpec) -> RunResult:
+    """Train ``spec`` in a worker, reporting the steps done on the queue."""
+    from radam_cli.demo_train import train
+
+    return train(spec, _worker_progress.put)
+
+
+class ProgressBar:
+    """A one-line text progress bar, redrawn in place on a stream.
+
+    Args:
+        total: The number of units (optimizer steps over all runs) to do.
+        stream: Where to draw it (stderr, so that the table on stdout stays clean).
+    """
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.drawn_at = -math.inf
+        self._draw()
+
+    def advance(self, units: int) -> None:
+        """Count ``units`` more as done; redraw at most ten times a second."""
+        self.done = min(self.done + units, self.total)
+        now = time.perf_counter()
+        if now - self.drawn_at >= 0.1 or self.done == self.total:
+            self._draw()
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        self._draw()
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self) -> None:
+        self.drawn_at = time.perf_counter()
+        fraction = self.done / self.total
+        width = 30
+        filled = round(width * fraction)
+        elapsed = self.drawn_at - self.start
+        self.stream.write(
+            f"\rtraining [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {elapsed:5.1f} s"
+        )
+        self.stream.flush()
+
+
+def format_table(
+    results: Sequence[RunResult], chance: float, optimizers: Sequence[str], seeds: int
+) -> str:
+    """The summary table: final held-out loss per learning rate (rows) and optimizer.
+
+    Args:
+        results: Every run.
+        chance: The chance-level loss, shown in the title.
+        optimizers: The columns, in order.
+        seeds: Seeds per cell, shown in the title.
+
+    Returns:
+        The table as text, ``*`` marking the lowest mean loss of each row.
+    """
+    from radam_cli.demo_config import LABELS
+    from radam_cli.demo_report import format_cell, summarize
+
+    cells = summarize(results)
+    lrs = sorted({lr for _, lr in cells})
+    spread = "mean ± std over" if seeds > 1 else "with"
+    lines = [
+        f"Final held-out loss, nats/token ({spread} {seeds} seed{'s' if seeds > 1 else ''}; "
+        f"chance = {chance:.3f}; * lowest at that lr)"
+    ]
+    texts = {key: format_cell(cell, "±") for key, cell in cells.items()}
+    width = max(len(LABELS[name]) for name in optimizers)
+    width = max([width, *(len(text) + 1 for text in texts.values())]) + 2
+    lines.append(f"{'lr':<8}" + "".join(f"{LABELS[name]:>{width}}" for name in optimizers))
+    for lr in lrs:
+        means = [cells[name, lr].mean for name in optimizers]
+        finite = [m for m in means if math.isfinite(m)]
+        best = min(finite) if finite else math.nan
+        row = f"{lr:<8g}"
+        for name, mean in zip(optimizers, means, strict=True):
+            mark = "*" if mean == best else " "
+            row += f"{texts[name, lr] + mark:>{width}}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def write_json(
+    path: Path,
+    results: Sequence[RunResult],
+    config: dict[str, Any],
+    chance: float,
+    seconds: float,
+) -> None:
+    """Write the raw numbers: settings, every run, the per-cell summary (NaN as null).
+
+    Args:
+        path: The file to write.
+        results: Every run.
+        config: The demo's settings.
+        chance: The chance-level loss.
+        seconds: Wall time so far.
+    """
+    from radam_cli.demo_config import GRADIENT_RANGE, UPDATE_RANGE, histogram_edges
+    from radam_cli.demo_report import summarize
+
+    document = {
+        "config": config,
+        "chance_loss": chance,
+        "seconds": seconds,
+        "histogram_edges_log10": {
+            "gradient": histogram_edges(GRADIENT_RANGE).tolist(),
+            "update_over_lr": histogram_edges(UPDATE_RANGE).tolist(),
+        },
+        "summary": [asdict(cell) for cell in summarize(results).values()],
+        "runs": [asdict(result) for result in results],
+    }
+    path.write_text(json.dumps(_finite_or_none(document)) + "\n", encoding="utf-8")
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with floats to 7 significant digits and NaN or infinity as None."""
+    if isinstance(value, float):
+        return float(f"{value:.7g}") if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
+def _default_jobs() -> int:
+    """The CPU cores this process may use (its affinity), at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def _floats(values: Sequence[float]) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _beta2(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
+def _learning_rates(text: str) -> tuple[float, ...]:
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+    values = tuple(_positive_float(part) for part in parts)
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"repeated learning rate in {text!r}")
+    return values
+
+
+def _optimizers(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in names if name not in OPTIMIZER_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer {unknown[0]!r}; choose from {','.join(OPTIMIZER_NAMES)}"
+        )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"repeated optimizer in {text!r}")
+    return names

@@ -1,0 +1,420 @@
+"""``radam demo``: its options, its optimizers, its task, and a tiny end-to-end run."""
+
+import json
+import math
+import subprocess
+import sys
+from io import StringIO
+
+import numpy as np
+import pytest
+
+from radam_cli.main import main
+
+OPTIMIZERS = ("adam", "adam-warmup", "radam", "adam-2k", "adam-eps")
+LABELS = ("Adam", "Adam + warm-up", "RAdam", "Adam-2k", "Adam-eps")
+# Tests that need torch run in the torch session of nox (see tests/conftest.py).
+TORCH = pytest.mark.backend("torch")
+TINY = ["--steps", "12", "--seeds", "2", "--lrs", "0.01,0.1", "--warmup-steps", "4"]
+
+
+def _python(code):
+    """Run ``code`` in a fresh interpreter; return (exit status, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+# --- without torch or matplotlib ---------------------------------------------------------
+
+
+def test_schedule_works_without_torch_or_matplotlib():
+    status, out, err = _python(
+        "import sys; sys.modules['torch'] = None; sys.modules['matplotlib'] = None\n"
+        "from radam_cli.main import main\n"
+        "sys.exit(main(['schedule', '--steps', '3']))"
+    )
+    assert status == 0, err
+    assert "Rectification starts" in out
+
+
+# Each runs in a fresh interpreter where the package cannot be imported; for matplotlib,
+# torch is reported present, so that the test means the same with or without torch here.
+PRETEND_TORCH = (
+    "import radam_cli.demo as demo\n"
+    "found = demo._importable\n"
+    "demo._importable = lambda name: name == 'torch' or found(name)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "prelude", "argv", "message"),
+    [
+        ("torch", "", ["demo", "--quick"], "radam demo needs PyTorch: pip install torch"),
+        (
+            "matplotlib",
+            PRETEND_TORCH,
+            ["demo", "--quick"],
+            "radam demo needs matplotlib for its plots: pip install 'radam[demo]'",
+        ),
+    ],
+)
+def test_demo_says_how_to_install_what_is_missing(blocked, prelude, argv, message, tmp_path):
+    status, _, err = _python(
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        + prelude
+        + "from radam_cli.main import main\n"
+        + f"sys.exit(main({[*argv, '--out', str(tmp_path / 'out')]!r}))"
+    )
+    assert status == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+# --- options -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--steps", "0"], "argument --steps: must be >= 1, got 0"),
+        (["--steps", "ten"], "argument --steps: expected an integer, got 'ten'"),
+        (["--seeds", "-1"], "argument --seeds: must be >= 1, got -1"),
+        (["--lrs", "0.1,abc"], "argument --lrs: expected a number, got 'abc'"),
+        (["--lrs", "0.1,-1"], "argument --lrs: must be a finite number > 0, got -1"),
+        (["--lrs", "0.1,,0.2"], "argument --lrs: expected numbers separated by commas"),
+        (["--lrs", "0.1,0.1"], "argument --lrs: repeated learning rate in '0.1,0.1'"),
+        (["--lrs", "nan"], "argument --lrs: must be a finite number > 0, got nan"),
+        (["--optimizers", "adam,sgd"], "argument --optimizers: unknown optimizer 'sgd'"),
+        (["--optimizers", "adam,adam"], "argument --optimizers: repeated optimizer"),
+        (["--beta2", "1"], "argument --beta2: must be in (0, 1), got 1"),
+        (["--warmup-steps", "-3"], "argument --warmup-steps: must be >= 0, got -3"),
+        (["--large-eps", "0"], "argument --large-eps: must be a finite number > 0, got 0"),
+        (["--jobs", "0"], "argument --jobs: must be >= 1, got 0"),
+        (["--colour"], "unrecognized arguments: --colour"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", *argv])
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert message in errors[0]
+
+
+@TORCH
+def test_an_out_path_that_is_a_file_exits_2_with_one_line_error(tmp_path, capsys):
+    pytest.importorskip("torch")
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["demo", *TINY, "--no-plots", "--out", str(taken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"radam demo: error: cannot write the report to {taken}")
+
+
+def test_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--quick",
+        "--out",
+        "--steps",
+        "--seeds",
+        "--lrs",
+        "--optimizers",
+        "--beta2",
+        "--warmup-steps",
+        "--large-eps",
+        "--jobs",
+        "--no-plots",
+    ):
+        assert option in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "demo" in capsys.readouterr().out
+
+
+# --- the optimizers ----------------------------------------------------------------------
+
+
+@TORCH
+def test_adam_2k_updates_only_v_for_k_steps_then_is_adam():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_optimizers import Adam2k
+
+    lr, beta1, beta2, eps, k = 0.1, 0.9, 0.99, 1e-8, 3
+    start = np.array([0.5, -1.0, 2.0])
+    param = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam2k([param], lr=lr, betas=(beta1, beta2), eps=eps, v_only_steps=k)
+    grads = np.random.default_rng(0).normal(size=(7, 3))
+    theta, m, v = start.copy(), np.zeros(3), np.zeros(3)
+    previous_v = v.copy()
+    for t, grad in enumerate(grads, start=1):
+        param.grad = torch.tensor(grad)
+        optimizer.step()
+        v = beta2 * v + (1 - beta2) * grad**2
+        if t > k:
+            m = beta1 * m + (1 - beta1) * grad
+            m_hat = m / (1 - beta1 ** (t - k))
+            v_hat = v / (1 - beta2**t)
+            theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        state = optimizer.state[param]
+        np.testing.assert_allclose(state["exp_avg_sq"].numpy(), v, rtol=1e-12)
+        np.testing.assert_allclose(state["exp_avg"].numpy(), m, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(param.detach().numpy(), theta, rtol=1e-12)
+        assert not np.array_equal(v, previous_v)
+        previous_v = v.copy()
+        if t <= k:
+            assert np.array_equal(param.detach().numpy(), start)
+            assert not state["exp_avg"].any()
+        else:
+            assert not np.allclose(param.detach().numpy(), start)
+    assert state["step"] == len(grads)
+
+
+@TORCH
+def test_adam_2k_rejects_bad_arguments():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_optimizers import Adam2k
+
+    param = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        Adam2k([param], lr=-1)
+    with pytest.raises(ValueError, match=r"Invalid beta parameter at index 1: 1\.0"):
+        Adam2k([param], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="Invalid v_only_steps: -2"):
+        Adam2k([param], v_only_steps=-2)
+
+
+@TORCH
+def test_warm_up_multiplies_the_lr_by_min_t_tw_over_tw():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_config import OptimizerSettings
+    from radam_cli.demo_optimizers import make_optimizer, warmup_factor
+
+    assert [warmup_factor(t, 4) for t in (1, 2, 3, 4, 5, 100)] == [0.25, 0.5, 0.75, 1, 1, 1]
+    assert warmup_factor(1, 0) == 1.0
+    param = torch.zeros(2, requires_grad=True)
+    settings = OptimizerSettings(lr=0.2, warmup_steps=4)
+    optimizer, scheduler = make_optimizer("adam-warmup", [param], settings)
+    assert scheduler is not None
+    seen = []
+    for _ in range(6):
+        seen.append(optimizer.param_groups[0]["lr"])  # the lr that this step uses
+        param.grad = torch.ones(2)
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.2, 0.2])
+
+
+@TORCH
+def test_make_optimizer_builds_the_five():
+    torch = pytest.importorskip("torch")
+    from radam_torch import RAdam
+
+    from radam_cli.demo_config import NAMES, OptimizerSettings
+    from radam_cli.demo_optimizers import Adam2k, make_optimizer
+
+    assert NAMES == OPTIMIZERS
+    settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=7, large_eps=1e-3)
+    built = {name: make_optimizer(name, [torch.zeros(1)], settings) for name in NAMES}
+    assert type(built["adam"][0]) is torch.optim.Adam
+    assert built["adam"][0].defaults["eps"] == 1e-8
+    assert built["adam"][0].defaults["betas"] == (0.9, 0.98)
+    assert isinstance(built["radam"][0], RAdam)
+    assert isinstance(built["adam-2k"][0], Adam2k)
+    assert built["adam-2k"][0].defaults["v_only_steps"] == 7
+    assert built["adam-eps"][0].defaults["eps"] == 1e-3
+    assert [name for name, (_, sched) in built.items() if sched is not None] == ["adam-warmup"]
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        make_optimizer("sgd", [torch.zeros(1)], settings)
+
+
+# --- the task ----------------------------------------------------------------------------
+
+
+@TORCH
+def test_stacked_models_match_the_same_seed_alone():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_config import TaskConfig
+    from radam_cli.demo_task import StackedTransformer, reversal_targets
+
+    config = TaskConfig(batch=4)
+    pair = StackedTransformer(config, (3, 5))
+    alone = StackedTransformer(config, (5,))
+    for (name, stacked), single in zip(pair.named_parameters(), alone.parameters(), strict=True):
+        assert torch.equal(stacked[1], single[0]), name
+    tokens = torch.randint(0, config.vocab, (1, 4, config.seq_len))
+    targets = torch.from_numpy(reversal_targets(tokens.numpy()))
+    both = pair.losses(tokens.expand(2, -1, -1), targets.expand(2, -1, -1))
+    torch.testing.assert_close(both[1:], alone.losses(tokens, targets))
+    assert both[0] != both[1]
+    untrained, _ = alone.evaluate(np.zeros((8, config.seq_len), dtype=np.int64))
+    assert math.isfinite(float(untrained[0]))
+
+
+@TORCH
+def test_reversal_targets_reverse_each_sequence():
+    pytest.importorskip("torch")
+    from radam_cli.demo_task import reversal_targets
+
+    tokens = np.array([[1, 2, 3], [4, 5, 6]])
+    assert reversal_targets(tokens).tolist() == [[3, 2, 1], [6, 5, 4]]
+
+
+# --- the report pieces -------------------------------------------------------------------
+
+
+def _fake_results(adam_high, radam_high, lrs=(0.01, 0.1)):
+    from radam_cli.demo_config import RunResult
+
+    results = []
+    for lr in lrs:
+        for name in OPTIMIZERS:
+            stuck = lr == lrs[-1] and (
+                (name == "adam" and adam_high) or (name == "radam" and radam_high)
+            )
+            loss = [2.77, 2.75] if stuck else [0.01, 0.02]
+            results.append(RunResult(name, lr, [0, 1], final_loss=loss, final_accuracy=[1, 1]))
+    return results
+
+
+def test_findings_follow_the_numbers():
+    from radam_cli.demo_report import findings
+
+    chance = math.log(16)
+    agree = " ".join(findings(_fake_results(True, False), chance, OPTIMIZERS))
+    assert "As the paper claims, RAdam learned the task at learning rates where Adam" in agree
+    assert "lr 0.1: lowest final loss" in agree
+    assert "highest Adam (2.76 ± 0.01)" in agree
+    disagree = " ".join(findings(_fake_results(False, True), chance, OPTIMIZERS))
+    assert "the paper's robustness claim is not visible in this run" in disagree
+    assert "Adam learned at 0.1, where RAdam did not." in disagree
+
+
+def test_numbers_are_short_and_keep_small_values():
+    from radam_cli.demo_report import format_number
+
+    assert [format_number(v, 3) for v in (2.7731, 0.1013, 0.0079412, 5.53e-5, 0.0)] == [
+        "2.77",
+        "0.101",
+        "0.00794",
+        "5.53e-5",
+        "0",
+    ]
+    assert format_number(6.4e-5, 1) == "6e-5"
+
+
+def test_table_lists_every_optimizer_and_lr_and_marks_the_best():
+    from radam_cli.demo import format_table
+
+    table = format_table(_fake_results(True, False), math.log(16), OPTIMIZERS, 2)
+    lines = table.splitlines()
+    assert "mean ± std over 2 seeds" in lines[0]
+    assert all(label in lines[1] for label in LABELS)
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert set(rows) == {"0.01", "0.1"}
+    assert rows["0.1"].count("±") == 5
+    assert rows["0.1"].count("2.76±0.01") == 1
+    assert "*" in rows["0.1"]
+
+
+def test_progress_bar_ends_full_on_its_own_line():
+    from radam_cli.demo import ProgressBar
+
+    stream = StringIO()
+    bar = ProgressBar(10, stream)
+    bar.advance(4)
+    bar.advance(6)
+    bar.close()
+    text = stream.getvalue()
+    assert text.endswith("\n")
+    assert "[" + "#" * 30 + "] 100%" in text.rsplit("\r", 1)[-1]
+
+
+# --- end to end --------------------------------------------------------------------------
+
+
+def _run_demo(tmp_path, capsys, *extra):
+    out = tmp_path / "report"
+    assert main(["demo", *TINY, "--jobs", "1", "--out", str(out), *extra]) == 0
+    captured = capsys.readouterr()
+    return out, captured.out, captured.err
+
+
+@TORCH
+def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out, stdout, stderr = _run_demo(tmp_path, capsys, "--no-plots")
+    assert "100%" in stderr
+    header = next(line for line in stdout.splitlines() if line.startswith("lr "))
+    assert all(label in header for label in LABELS)
+    rows = [line for line in stdout.splitlines() if line.split()[:1] in (["0.01"], ["0.1"])]
+    assert len(rows) == 2
+    assert all(row.count("±") == len(OPTIMIZERS) for row in rows)
+    assert sorted(p.name for p in out.iterdir()) == ["report.md", "results.json"]
+
+    document = json.loads((out / "results.json").read_text())
+    assert document["config"]["steps"] == 12
+    assert document["config"]["warmup_steps"] == 4
+    runs = document["runs"]
+    assert {(r["optimizer"], r["lr"]) for r in runs} == {
+        (name, lr) for name in OPTIMIZERS for lr in (0.01, 0.1)
+    }
+    parameters = None
+    for run in runs:
+        assert run["seeds"] == [0, 1]
+        assert all(math.isfinite(v) for v in run["final_loss"])
+        assert all(0 <= v <= 1 for v in run["final_accuracy"])
+        assert all(math.isfinite(v) for curve in run["curves"] for v in curve)
+        assert run["curve_steps"][-1] == 12
+        assert run["histogram_steps"] == list(range(1, 13))
+        totals = {sum(h) for h in run["gradient_histograms"] + run["update_histograms"]}
+        assert len(totals) == 1
+        parameters = parameters or totals.pop()
+    assert parameters > 1000
+    adam_2k = next(r for r in runs if r["optimizer"] == "adam-2k")
+    zero_bin = [h[0] for h in adam_2k["update_histograms"]]
+    assert zero_bin[:4] == [parameters] * 4  # no update during the first K = 4 steps
+    assert zero_bin[4] < parameters
+    assert len(document["summary"]) == 10
+
+    report = (out / "report.md").read_text()
+    assert "## What this run showed" in report
+    assert "| 0.1 |" in report
+    assert ".png" not in report
+
+
+@TORCH
+def test_tiny_demo_draws_the_plots(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    out, _, _ = _run_demo(tmp_path, capsys, "--optimizers", "adam,radam")
+    names = ("loss_curves.png", "lr_robustness.png", "early_update_histograms.png")
+    for name in names:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert all(f"]({name})" in report for name in names)
+
+
+@TORCH
+@pytest.mark.slow
+def test_worker_processes_give_the_same_numbers(tmp_path, capsys):
+    pytest.importorskip("torch")
+    argv = ["demo", *TINY, "--optimizers", "adam,radam", "--no-plots"]
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        assert main([*argv, "--jobs", jobs, "--out", str(out)]) == 0
+        runs[jobs] = json.loads((out / "results.json").read_text())["runs"]
+    capsys.readouterr()
+    for one, two in zip(runs["1"], runs["2"], strict=True):
+        assert one["final_loss"] == two["final_loss"]
+        assert one["curves"] == two["curves"]
