@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from radam_cli.options import beta, non_negative_int, positive_float, positive_int
+
 if TYPE_CHECKING:
     from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
 
@@ -86,12 +88,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         help=f"optimizer steps per run (default {FULL.steps}, --quick {QUICK.steps})",
     )
     parser.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         help=f"seeds per optimizer and learning rate, 0..N-1 (default {FULL.seeds}, "
         f"--quick {QUICK.seeds})",
     )
@@ -109,26 +111,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--beta2",
-        type=_beta2,
+        type=beta,
         default=0.98,
         help="second-moment decay of every optimizer, in (0, 1) (default 0.98: the run is "
         "scaled down from the paper's 0.999 with it)",
     )
     parser.add_argument(
         "--warmup-steps",
-        type=_non_negative_int,
+        type=non_negative_int,
         help="T_w of the linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
         "paper's 2000 for beta2 = 0.999; 100 for 0.98)",
     )
     parser.add_argument(
         "--large-eps",
-        type=_positive_float,
+        type=positive_float,
         default=1e-4,
         help="eps of Adam-eps (default 1e-4; the others use 1e-8)",
     )
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=_default_jobs(),
         help="runs trained in parallel processes, one CPU thread each (default: the CPU "
         "cores this process may use, at most 4; 1 trains in this process)",
@@ -492,51 +494,11 @@ def _floats(values: Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def _beta2(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
-
-
 def _learning_rates(text: str) -> tuple[float, ...]:
     parts = [part.strip() for part in text.split(",")]
     if not all(parts):
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
-    values = tuple(_positive_float(part) for part in parts)
+    values = tuple(positive_float(part) for part in parts)
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"repeated learning rate in {text!r}")
     return values
