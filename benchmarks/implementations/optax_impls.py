@@ -3,7 +3,9 @@
 Both run the whole step, ``update`` then ``optax.apply_updates``, as one ``jax.jit``
 function with the parameters and the optimizer state donated (their buffers are reused in
 place), on float32 arrays copied from the harness's NumPy parameters; each step waits for
-the result (``jax.block_until_ready``).
+the result (``jax.block_until_ready``). JAX is imported by the setup functions only: the
+worker process of every other implementation imports this module too, and a process that
+has imported JAX runs torch's small-operation steps several times slower.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
-import radam_optax
 from benchmarks.registry import Stepper, register
 
 
 def _stepper(make: Callable[[], Any], params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
     """Step the optax transformation ``make()`` on JAX copies of ``params``."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
     optimizer = make()
     gradients = [jnp.asarray(g) for g in grads]
 
@@ -51,6 +53,8 @@ def radam_optax_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     Returns:
         The :class:`Stepper`.
     """
+    import radam_optax
+
     return _stepper(lambda: radam_optax.radam(1e-3), params, grads)
 
 
@@ -65,4 +69,6 @@ def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     Returns:
         The :class:`Stepper`.
     """
+    import optax
+
     return _stepper(lambda: optax.radam(1e-3), params, grads)
