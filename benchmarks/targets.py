@@ -89,6 +89,17 @@ TARGETS: tuple[Target, ...] = (
         for backend in ("tensorflow", "jax", "torch")
     ),
     Target("radam_optax.radam", "large", TIME_RATIO, 1.0, "optax.radam"),
+    # Ranger = Lookahead(RAdam), k = 6. A timed "step" of a Ranger implementation is a whole
+    # k-cycle (6 RAdam steps and one sync; see the implementations), so "time averaged over
+    # a k-cycle <= 1.2 RAdam steps" is a cycle <= 6 * 1.2 = 7.2 RAdam steps.
+    Target("radam_torch.Ranger", "large", TIME_RATIO, 7.2, "radam_torch.RAdam"),
+    Target("radam_numpy.Ranger", "large", TIME_RATIO, 7.2, "radam_numpy.RAdam"),
+    # Lookahead's persistent extra memory, one parameter-sized buffer (phi), is allocated when
+    # the optimizer is built, before the footprint is measured, so memory_fraction (the peak
+    # above the resident set during one timed step, here a k-cycle with its sync) cannot show
+    # it as a difference from RAdam's; it bounds the transient memory of the cycle instead.
+    Target("radam_torch.Ranger", "large", "memory_fraction", 1.0),
+    Target("radam_numpy.Ranger", "large", "memory_fraction", 1.0),
 )
 
 

@@ -9,6 +9,14 @@ from radam_core.adam_form import AdamForm, adam_form
 from radam_core.coefficients import StepCoefficients, step_coefficients
 from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
 from radam_core.hyperparameters import CONVENTION_FIELDS, Hyperparameters
+from radam_core.lookahead import (
+    LookaheadState,
+    check_lookahead,
+    init_lookahead,
+    lookahead_leaf,
+    lookahead_step,
+    lookahead_sync,
+)
 from radam_core.presets import PRESETS, Preset, hyperparameters_for
 from radam_core.rectification import Rectification, rectify, rho, rho_inf
 from radam_core.state import RAdamState, init_state
@@ -22,17 +30,23 @@ __all__ = [
     "AdamForm",
     "Hyperparameters",
     "LeafUpdate",
+    "LookaheadState",
     "Preset",
     "RAdamState",
     "Rectification",
     "ScheduleRow",
     "StepCoefficients",
     "adam_form",
+    "check_lookahead",
     "check_params",
     "check_step_inputs",
     "first_rectified_step",
     "hyperparameters_for",
+    "init_lookahead",
     "init_state",
+    "lookahead_leaf",
+    "lookahead_step",
+    "lookahead_sync",
     "rectify",
     "rho",
     "rho_inf",

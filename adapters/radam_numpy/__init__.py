@@ -4,7 +4,8 @@ The math comes from :mod:`radam_core`; this package only slices arrays into bloc
 writes the results back and runs the loop.
 """
 
+from radam_numpy.lookahead import Lookahead, Ranger
 from radam_numpy.minimize import MinimizeResult, minimize
 from radam_numpy.optimizer import RAdam
 
-__all__ = ["MinimizeResult", "RAdam", "minimize"]
+__all__ = ["Lookahead", "MinimizeResult", "RAdam", "Ranger", "minimize"]

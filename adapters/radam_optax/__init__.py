@@ -3,8 +3,18 @@
 ``radam(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov)`` is a drop-in for
 ``optax.radam`` (the same arguments, defaults and results), and ``scale_by_radam`` for
 ``optax.scale_by_radam``; both also take ``preset=`` and radam_core's other conventions.
+``lookahead(inner, sync_period, slow_step_size)`` wraps any transformation in Lookahead
+and ``ranger(learning_rate, ...)`` is ``lookahead(radam(...))``.
 """
 
+from radam_optax.lookahead import LookaheadTransformState, lookahead, ranger
 from radam_optax.transform import ScaleByRAdamState, radam, scale_by_radam
 
-__all__ = ["ScaleByRAdamState", "radam", "scale_by_radam"]
+__all__ = [
+    "LookaheadTransformState",
+    "ScaleByRAdamState",
+    "lookahead",
+    "radam",
+    "ranger",
+    "scale_by_radam",
+]

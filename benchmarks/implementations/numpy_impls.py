@@ -43,3 +43,30 @@ def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     """
     opt = radam_numpy.RAdam(params)
     return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
+
+
+RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_numpy.Ranger" is a k-cycle
+
+
+@register(
+    "radam_numpy.Ranger",
+    f"radam_numpy.Ranger (k={RANGER_K}): one timed step is a whole k-cycle, "
+    f"{RANGER_K} optimizer steps and one sync",
+)
+def radam_numpy_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :class:`radam_numpy.Ranger` with its defaults; each step is a k-cycle.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`; a timed step runs ``k`` optimizer steps, one a sync.
+    """
+    opt = radam_numpy.Ranger(params, k=RANGER_K)
+
+    def cycle() -> None:
+        for _ in range(RANGER_K):
+            opt.step(grads)
+
+    return Stepper(step=cycle, params=lambda: opt.params)

@@ -67,3 +67,34 @@ def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> 
         The :class:`Stepper`.
     """
     return _stepper(lambda t: torch.optim.Adam(t, fused=True), params, grads)
+
+
+RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_torch.Ranger" is a k-cycle
+
+
+@register(
+    "radam_torch.Ranger",
+    f"radam_torch.Ranger (k={RANGER_K}): one timed step is a whole k-cycle, "
+    f"{RANGER_K} optimizer steps and one sync",
+)
+def radam_torch_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :class:`radam_torch.Ranger` with its defaults; each step is a k-cycle.
+
+    A timed step runs ``k`` optimizer steps, one of them a Lookahead sync, so that the
+    median is the time averaged over a k-cycle (``k`` times a RAdam step plus one sync)
+    and the memory measurement covers a sync.
+
+    Args:
+        params: This implementation's copies of the parameters, updated in place.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    stepper = _stepper(lambda t: radam_torch.Ranger(t, k=RANGER_K), params, grads)
+
+    def cycle() -> None:
+        for _ in range(RANGER_K):
+            stepper.step()
+
+    return Stepper(step=cycle, params=stepper.params)

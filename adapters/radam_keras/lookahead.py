@@ -1,0 +1,224 @@
+"""``Lookahead`` around any Keras 3 optimizer, and ``Ranger`` = Lookahead(RAdam).
+
+The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
+:mod:`radam_keras.namespace`: after every inner step ``c <- (c + 1) mod k``; when
+``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
+integer optimizer variable, so the sync is selected with ``where`` (under ``tf.function``
+and ``jax.jit`` nothing branches on it), and the slow weights phi are optimizer variables:
+``model.save`` and ``keras.saving.load_model`` keep them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+import radam_core
+from radam_keras import namespace as xp
+from radam_keras.optimizer import RAdam
+
+
+@keras.saving.register_keras_serializable(package="radam")
+class Lookahead(keras.optimizers.Optimizer):
+    """Lookahead (Zhang et al. 2019) around a Keras optimizer: ``Lookahead(inner, k, alpha)``.
+
+    ``build`` creates the slow weights phi (one variable per model variable, initialized
+    to its value: ``phi_0 = theta_0``) and a count, and builds the inner optimizer;
+    ``apply`` runs the inner optimizer's ``apply``, then :mod:`radam_core.lookahead`'s
+    rule::
+
+        c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
+
+    ``learning_rate`` and ``iterations`` are the inner optimizer's. Base-class options
+    (weight decay, clipping, EMA, gradient accumulation, loss scaling) belong on the inner
+    optimizer.
+
+    Args:
+        inner_optimizer: The wrapped ``keras.optimizers.Optimizer``.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+        name: The optimizer's name.
+        **kwargs: Refused (set base-class options on the inner optimizer).
+
+    Raises:
+        TypeError, ValueError: Invalid ``k`` or ``alpha`` (named with its value), an inner
+            optimizer that is not a Keras optimizer, or base-class options.
+    """
+
+    def __init__(
+        self,
+        inner_optimizer: Any,
+        k: int = 6,
+        alpha: float = 0.5,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        radam_core.check_lookahead(k, alpha)
+        if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
+            raise TypeError(
+                "inner_optimizer must be a keras.optimizers.Optimizer, "
+                f"got {type(inner_optimizer).__name__}"
+            )
+        if kwargs:
+            raise ValueError(
+                f"Lookahead does not take {', '.join(sorted(kwargs))}: set them on the "
+                "inner optimizer"
+            )
+        super().__init__(learning_rate=0.0, name=name or "lookahead")
+        self.inner_optimizer = inner_optimizer
+        self.k, self.alpha = int(k), float(alpha)
+
+    def build(self, var_list: list[Any]) -> None:
+        """Create phi (= each variable's value) and the count; build the inner optimizer.
+
+        Args:
+            var_list: The model's trainable variables.
+        """
+        if self.built:
+            return
+        super().build(var_list)
+        self.lookahead_count = self.add_variable(
+            shape=(), dtype="int32", initializer="zeros", name="lookahead_count"
+        )
+        self._slow_weights = [
+            self.add_variable(
+                shape=variable.shape,
+                dtype=variable.dtype,
+                initializer=_value_of(variable),
+                name=f"{_clean(variable.path)}_slow",
+            )
+            for variable in var_list
+        ]
+        self.inner_optimizer.build(var_list)
+
+    @property
+    def variables(self) -> list[Any]:
+        """This optimizer's variables (count, phi, ...) and then the inner optimizer's."""
+        return self._variables + self.inner_optimizer.variables
+
+    @property
+    def learning_rate(self) -> Any:
+        """The inner optimizer's learning rate."""
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate: Any) -> None:
+        # The base class's __init__ sets a placeholder 0.0 before the inner optimizer exists.
+        if "inner_optimizer" in self.__dict__:
+            self.inner_optimizer.learning_rate = learning_rate
+
+    @property
+    def iterations(self) -> Any:
+        """The inner optimizer's step count."""
+        return self.inner_optimizer.iterations
+
+    def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
+        """The inner optimizer's step, then Lookahead's count and, every k steps, a sync.
+
+        Args:
+            grads: The gradients.
+            trainable_variables: The variables (default: those the optimizer was built with).
+        """
+        if not self.built:
+            if trainable_variables is None:
+                raise ValueError("the first apply needs trainable_variables, to build")
+            with keras.name_scope(self.name, caller=self):
+                self.build(trainable_variables)
+        self.inner_optimizer.apply(grads, trainable_variables)
+        variables = (
+            self._trainable_variables if trainable_variables is None else trainable_variables
+        )
+        count = ops.convert_to_tensor(self.lookahead_count)
+        new_count, sync = radam_core.lookahead_sync(count, self.k)
+        for variable in variables:
+            slow = self._slow_weights[self._get_variable_index(variable)]
+            theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
+            synced = radam_core.lookahead_leaf(theta, phi, self.alpha, xp)
+            self.assign(slow, xp.where(sync, synced, phi))
+            self.assign(variable, xp.where(sync, synced, theta))
+        self.assign(self.lookahead_count, ops.cast(new_count, "int32"))
+
+    def finalize_variable_values(self, var_list: list[Any]) -> None:
+        """The inner optimizer's (EMA weights, say)."""
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def get_config(self) -> dict[str, Any]:
+        """The inner optimizer's serialized config, ``k``, ``alpha`` and the name."""
+        return {
+            "name": self.name,
+            "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
+            "k": self.k,
+            "alpha": self.alpha,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Lookahead:
+        """Rebuild from :meth:`get_config` (the inner optimizer deserialized first)."""
+        config = dict(config)
+        inner = keras.saving.deserialize_keras_object(
+            config.pop("inner_optimizer"), custom_objects=custom_objects
+        )
+        return cls(inner, **config)
+
+
+@keras.saving.register_keras_serializable(package="radam")
+class Ranger(Lookahead):
+    """Ranger: ``Lookahead(radam_keras.RAdam(learning_rate, **radam_kwargs), k, alpha)``.
+
+    Each step is a RAdam step (:func:`radam_core.update_leaf`, torch's convention with
+    Keras's ``epsilon = 1e-7`` unless a ``preset`` says otherwise), and every ``k`` steps
+    ``phi <- phi + alpha (theta - phi); theta <- phi``.
+
+    Args:
+        learning_rate: A float, a ``LearningRateSchedule``, or a callable.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+        name: The optimizer's name.
+        **radam_kwargs: :class:`radam_keras.RAdam`'s other arguments (``beta_1``,
+            ``preset``, ``weight_decay``, ...).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        k: int = 6,
+        alpha: float = 0.5,
+        name: str = "ranger",
+        **radam_kwargs: Any,
+    ) -> None:
+        radam_core.check_lookahead(k, alpha)
+        super().__init__(RAdam(learning_rate=learning_rate, **radam_kwargs), k, alpha, name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        """RAdam's config with ``k``, ``alpha`` and this optimizer's name."""
+        config = self.inner_optimizer.get_config()
+        config.update({"name": self.name, "k": self.k, "alpha": self.alpha})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Ranger:
+        """Rebuild from :meth:`get_config` (a serialized schedule deserialized first)."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = keras.saving.deserialize_keras_object(
+                config["learning_rate"], custom_objects=custom_objects
+            )
+        return cls(**config)
+
+
+def _value_of(variable: Any) -> Any:
+    """An initializer that gives ``variable``'s current value."""
+
+    def initializer(shape: Any, dtype: Any = None) -> Any:
+        return ops.cast(ops.copy(ops.convert_to_tensor(variable)), dtype or variable.dtype)
+
+    return initializer
+
+
+def _clean(path: str) -> str:
+    return path.replace("/", "_").replace(":", "_")
+
+
+__all__ = ["Lookahead", "Ranger"]

@@ -1,0 +1,158 @@
+"""``Lookahead`` and ``Ranger`` for NumPy: slow weights around ``radam_numpy.RAdam``, in place.
+
+The math is :mod:`radam_core.lookahead` (Zhang et al. 2019): after every inner step
+``c <- (c + 1) mod k``; when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and
+``theta <- phi``. A sync is computed block by block and written back into the slow and the
+fast arrays, so no step allocates a parameter-sized temporary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import array_api_compat.numpy as xp
+import numpy as np
+
+from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
+from radam_numpy.optimizer import RAdam
+
+
+class Lookahead:
+    """Lookahead (Zhang et al. 2019) around a :class:`radam_numpy.RAdam`: ``opt.step(grads)``.
+
+    The slow weights phi start as copies of the parameters (``phi_0 = theta_0``, one extra
+    parameter-sized array each). Each :meth:`step` runs the inner step on the parameters
+    (the fast weights theta), then :func:`radam_core.lookahead_step`'s rule::
+
+        c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
+
+    Example:
+        >>> import numpy as np
+        >>> from radam_numpy import RAdam
+        >>> x = np.array([1.0, -2.0])
+        >>> opt = Lookahead(RAdam([x], lr=0.1), k=5, alpha=0.5)
+        >>> for _ in range(100):
+        ...     opt.step([2 * x])
+
+    Args:
+        optimizer: The inner optimizer; its ``params`` are updated in place.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+
+    Attributes:
+        optimizer: The inner optimizer.
+        k: The sync period.
+        alpha: The slow step size.
+        count: Inner steps since the last sync, in ``[0, k)``.
+        slow: phi, one array per parameter.
+
+    Raises:
+        TypeError, ValueError: Invalid ``k`` or ``alpha`` (named with its value), or an
+            inner optimizer without ``params`` and ``step``.
+    """
+
+    def __init__(self, optimizer: RAdam, k: int = 6, alpha: float = 0.5) -> None:
+        check_lookahead(k, alpha)
+        if not (hasattr(optimizer, "params") and callable(getattr(optimizer, "step", None))):
+            raise TypeError(
+                f"optimizer must have params and step(grads), got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.k, self.alpha = int(k), float(alpha)
+        self.count = 0
+        self.slow = [np.array(p, copy=True) for p in optimizer.params]
+
+    def __repr__(self) -> str:
+        return f"Lookahead({self.optimizer!r}, k={self.k}, alpha={self.alpha}, count={self.count})"
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """The inner optimizer's parameters (the fast weights), updated in place."""
+        return list(self.optimizer.params)
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """One inner step with ``grads``, then Lookahead's count and, every k steps, a sync.
+
+        Raises:
+            TypeError, ValueError: As the inner optimizer's ``step``; nothing changes then.
+        """
+        self.optimizer.step(grads)
+        self.count, sync = lookahead_sync(self.count, self.k)
+        if sync:
+            self._sync()
+
+    def _sync(self) -> None:
+        block = getattr(self.optimizer, "block_size", 1 << 17)
+        for fast, slow in zip(self.optimizer.params, self.slow, strict=True):
+            flat_fast, flat_slow = np.ravel(fast), np.ravel(slow)
+            for start in range(0, max(fast.size, 1), block):
+                f, s = flat_fast[start : start + block], flat_slow[start : start + block]
+                new = lookahead_leaf(f, s, self.alpha, xp)
+                if new is not s:
+                    s[...] = new
+                if new is not f:
+                    f[...] = new
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of the state, ready for pickle or ``np.savez``.
+
+        Returns:
+            ``optimizer`` (the inner ``state_dict()``), ``count`` (the step within the
+            k-cycle), ``k``, ``alpha`` and ``slow`` (copies of phi).
+        """
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "count": self.count,
+            "k": self.k,
+            "alpha": self.alpha,
+            "slow": [s.copy() for s in self.slow],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; on any mismatch raise and change nothing.
+
+        ``k`` and ``alpha`` are restored too.
+        """
+        k, alpha = state_dict.get("k", self.k), state_dict.get("alpha", self.alpha)
+        check_lookahead(k, alpha)
+        count = state_dict["count"]
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"count must be an int >= 0, got {count!r}")
+        slow = [np.array(s, copy=True) for s in state_dict["slow"]]
+        params = self.optimizer.params
+        if len(slow) != len(params):
+            raise ValueError(f"slow has {len(slow)} arrays, but params has {len(params)}")
+        for index, (s, p) in enumerate(zip(slow, params, strict=True)):
+            if s.shape != p.shape or s.dtype != p.dtype:
+                raise ValueError(
+                    f"slow[{index}] has shape {s.shape} and dtype {s.dtype}, "
+                    f"expected {p.shape} and {p.dtype}"
+                )
+        self.optimizer.load_state_dict(state_dict["optimizer"])
+        self.k, self.alpha, self.count, self.slow = int(k), float(alpha), int(count), slow
+
+
+class Ranger(Lookahead):
+    """Ranger: Lookahead around RAdam, ``Ranger(params, k=6, alpha=0.5, **radam_options)``.
+
+    Exactly ``Lookahead(RAdam(params, **radam_options), k, alpha)``: each step is a RAdam
+    step (:func:`radam_core.step`), and every ``k`` steps
+    ``phi <- phi + alpha (theta - phi); theta <- phi``.
+
+    Args:
+        params: The arrays to optimize (see :class:`radam_numpy.RAdam`).
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+        **radam_options: :class:`radam_numpy.RAdam`'s arguments (``lr``, ``preset``,
+            ``betas``, ``block_size``, ...).
+    """
+
+    def __init__(
+        self, params: Iterable[np.ndarray], k: int = 6, alpha: float = 0.5, **radam_options: Any
+    ) -> None:
+        check_lookahead(k, alpha)
+        super().__init__(RAdam(params, **radam_options), k, alpha)
+
+
+__all__ = ["Lookahead", "Ranger"]

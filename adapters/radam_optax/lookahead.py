@@ -1,0 +1,182 @@
+"""``lookahead`` and ``ranger``: Lookahead (Zhang et al. 2019) as a plain optax transformation.
+
+The math is :func:`radam_core.lookahead_step` on jax.numpy: after every inner update, with
+theta the parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
+``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is a 0-d int32 array
+(traced under ``jax.jit``): the sync is selected with ``jnp.where``, nothing branches on it.
+
+How it differs from ``optax.lookahead``. optax's wrapper works on
+``optax.LookaheadParams(fast, slow)``: the caller keeps both copies in the parameters, the
+inner optimizer's updates are applied to the fast ones only, and the slow ones are the
+weights to evaluate. Here the parameters are the ordinary pytree and the slow weights live
+in the transformation's state (:class:`LookaheadTransformState`), as in the paper and in
+torch's Ranger: on a sync the returned update moves the parameters to the new slow
+weights. The update is the inner update itself on other steps (so ``apply_updates`` gives
+exactly what the inner transformation alone gives), and ``phi_new - theta_{t-1}`` on a sync
+(``apply_updates`` then gives phi_new to within one rounding of the parameter: exactly
+where ``theta_{t-1}`` and phi_new are within a factor 2 of each other, by Sterbenz's lemma;
+with ``slow_step_size = 1`` the inner update, which leads to phi_new = theta exactly).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import radam_core
+from radam_optax.transform import radam
+
+_OPTAX_NAMES = ((r"^k\b", "sync_period"), (r"^alpha\b", "slow_step_size"))
+
+
+class LookaheadTransformState(NamedTuple):
+    """The state of :func:`lookahead` and :func:`ranger`, a pytree.
+
+    Attributes:
+        inner_state: The inner transformation's state.
+        count: Inner updates since the last sync, in ``[0, sync_period)``: a 0-d int32 array.
+        slow: phi, the slow weights, shaped like the parameters.
+    """
+
+    inner_state: Any
+    count: Any
+    slow: Any
+
+
+def lookahead(
+    inner: optax.GradientTransformation, sync_period: int = 6, slow_step_size: float = 0.5
+) -> optax.GradientTransformationExtraArgs:
+    """Lookahead around ``inner``: every ``sync_period`` updates, pull slow weights and restart.
+
+    With ``k = sync_period``, ``alpha = slow_step_size`` and ``phi_0 = theta_0`` (the
+    params given to ``init``), after each inner update (theta = params + inner update)::
+
+        c <- (c + 1) mod k
+        c == 0:  phi <- phi + alpha (theta - phi);   update = phi - params
+        else:    update = the inner update
+
+    ``update`` needs ``params``. See :mod:`radam_optax.lookahead` for how this differs from
+    ``optax.lookahead``.
+
+    Args:
+        inner: The inner transformation (``radam(...)`` for Ranger); extra arguments are
+            passed on to it.
+        sync_period: ``k``, an int ``>= 1``.
+        slow_step_size: ``alpha``, in ``[0, 1]``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs`` with state
+        :class:`LookaheadTransformState`.
+
+    Raises:
+        TypeError, ValueError: An invalid ``sync_period`` or ``slow_step_size`` (named with
+            its value), when called; ``update`` without ``params``.
+    """
+    try:
+        radam_core.check_lookahead(sync_period, slow_step_size)
+    except (TypeError, ValueError) as error:
+        raise type(error)(_optax_names(str(error))) from None
+    k, alpha = int(sync_period), float(slow_step_size)
+    wrapped = optax.with_extra_args_support(inner)
+
+    def init_fn(params: Any) -> LookaheadTransformState:
+        return LookaheadTransformState(
+            inner_state=wrapped.init(params),
+            count=jnp.zeros([], jnp.int32),
+            slow=jax.tree.map(lambda p: jnp.array(p, copy=True), params),
+        )
+
+    def update_fn(
+        updates: Any, state: LookaheadTransformState, params: Any = None, **extra_args: Any
+    ) -> tuple[Any, LookaheadTransformState]:
+        if params is None:
+            raise ValueError(
+                "radam_optax.lookahead needs params: call update(updates, state, params)"
+            )
+        inner_updates, inner_state = wrapped.update(
+            updates, state.inner_state, params, **extra_args
+        )
+        fast = optax.apply_updates(params, inner_updates)
+        fast_leaves, structure = jax.tree.flatten(fast)
+        treedef: Any = structure  # jaxlib's PyTreeDef, whose methods mypy does not see
+        param_leaves = treedef.flatten_up_to(params)
+        inner_leaves = treedef.flatten_up_to(inner_updates)
+        new_leaves, core_state = radam_core.lookahead_step(
+            fast_leaves,
+            radam_core.LookaheadState(state.count, tuple(treedef.flatten_up_to(state.slow))),
+            k,
+            alpha,
+            jnp,
+        )
+        _, sync = radam_core.lookahead_sync(state.count, k)
+        if alpha == 1.0:  # phi_new = theta: the inner update leads there exactly
+            new_updates = list(inner_leaves)
+        else:
+            new_updates = [
+                jnp.where(sync, (new - p).astype(u.dtype), u)
+                for new, p, u in zip(new_leaves, param_leaves, inner_leaves, strict=True)
+            ]
+        new_state = LookaheadTransformState(
+            inner_state=inner_state,
+            count=core_state.count,
+            slow=treedef.unflatten(core_state.slow),
+        )
+        return treedef.unflatten(new_updates), new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def ranger(
+    learning_rate: Any,
+    b1: Any = 0.9,
+    b2: Any = 0.999,
+    eps: Any = 1e-8,
+    eps_root: Any = 0.0,
+    threshold: Any = 5.0,
+    *,
+    sync_period: int = 6,
+    slow_step_size: float = 0.5,
+    **radam_options: Any,
+) -> optax.GradientTransformationExtraArgs:
+    """Ranger: ``lookahead(radam(learning_rate, ...), sync_period, slow_step_size)``.
+
+    Each update is :func:`radam_optax.radam`'s (optax's convention unless ``preset`` says
+    otherwise; rectified when ``rho_t >= threshold``:
+    ``u = -lr r_t m_hat / (sqrt(v_hat + eps_root) + eps)``, else ``u = -lr m_hat``), and
+    every ``sync_period`` updates ``phi <- phi + slow_step_size (theta - phi)`` and the
+    parameters move to phi.
+
+    Args:
+        learning_rate: A number, a 0-d array or an optax schedule.
+        b1: Decay rate of the first moment, in ``[0, 1)``.
+        b2: Decay rate of the second moment, in ``[0, 1)``.
+        eps: Added to the square root in the denominator.
+        eps_root: Added to the (bias-corrected) ``v_t`` inside the square root.
+        threshold: Rectify when rho_t reaches it; at least 4.
+        sync_period: ``k``, an int ``>= 1``.
+        slow_step_size: ``alpha``, in ``[0, 1]``.
+        **radam_options: :func:`radam_optax.radam`'s keyword arguments (``preset``,
+            ``nesterov``, ``weight_decay``, ...).
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs`` with state
+        :class:`LookaheadTransformState`.
+    """
+    return lookahead(
+        radam(learning_rate, b1, b2, eps, eps_root, threshold, **radam_options),
+        sync_period,
+        slow_step_size,
+    )
+
+
+def _optax_names(message: str) -> str:
+    for pattern, name in _OPTAX_NAMES:
+        message = re.sub(pattern, name, message)
+    return message
+
+
+__all__ = ["LookaheadTransformState", "lookahead", "ranger"]

@@ -1,0 +1,299 @@
+"""``Lookahead`` around any ``torch.optim.Optimizer``, and ``Ranger`` = Lookahead(RAdam).
+
+The math is :mod:`radam_core.lookahead` (Zhang et al. 2019), applied with
+array_api_compat's torch namespace and copied back in place: after every inner step
+``c <- (c + 1) mod k``; when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and
+``theta <- phi``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import array_api_compat.torch as xp
+import torch
+from torch.optim.optimizer import Optimizer, ParamsT
+from torch.utils._python_dispatch import is_traceable_wrapper_subclass
+
+from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
+from radam_torch.optimizer import RAdam
+
+SLOW_KEY = "lookahead_slow"  # each parameter's phi in state_dict()["state"][index]
+LOOKAHEAD_KEY = "lookahead"  # state_dict()["lookahead"]: count, k, alpha
+# Elements per block of a sync: 1 MiB of float32, so the core's one temporary stays in cache
+# (a sync of the 21M-parameter benchmark, 2 cores: 2^16 11.0 ms, 2^17 9.3 ms, 2^18 9.0 ms,
+# 2^19 9.5 ms; whole tensors, whose fresh temporaries page-fault, about 30 ms).
+BLOCK_SIZE = 1 << 18
+
+
+class Lookahead(Optimizer):
+    """Lookahead (Zhang et al. 2019) around any ``torch.optim.Optimizer``.
+
+    The inner optimizer updates the parameters (the fast weights theta) on every step; the
+    wrapper keeps slow weights phi (``phi_0 = theta_0``, one parameter-sized tensor per
+    parameter, created here) and after every inner step applies
+    :func:`radam_core.lookahead_step`'s rule::
+
+        c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
+
+    ``param_groups``, ``state``, ``defaults`` and ``zero_grad`` are the inner optimizer's
+    (an ``lr_scheduler`` drives it through the wrapper); the slow weights and the count
+    live in :attr:`lookahead_state`. :meth:`state_dict` is the inner optimizer's with each
+    parameter's phi added to its state entry (``"lookahead_slow"``) and a ``"lookahead"``
+    entry (``count``, the step within the k-cycle, ``k`` and ``alpha``), so a checkpoint
+    taken in the middle of a k-cycle resumes exactly.
+
+    Example:
+        >>> model = torch.nn.Linear(4, 1)
+        >>> opt = Lookahead(torch.optim.SGD(model.parameters(), lr=0.1), k=5, alpha=0.5)
+
+    Args:
+        optimizer: The inner optimizer.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+
+    Attributes:
+        optimizer: The inner optimizer.
+        k: The sync period.
+        alpha: The slow step size.
+        lookahead_state: ``{"count": int, "slow": {param: phi}}``.
+
+    Raises:
+        TypeError, ValueError: Invalid ``k`` or ``alpha`` (named with its value), or an
+            ``optimizer`` that is not a ``torch.optim.Optimizer``.
+    """
+
+    def __init__(self, optimizer: Optimizer, k: int = 6, alpha: float = 0.5) -> None:
+        check_lookahead(k, alpha)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
+        # Optimizer.__init__ would build param groups of its own: set up its hooks instead.
+        self._optimizer_step_pre_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict[int, Any] = OrderedDict()
+        self._warned_capturable_if_run_uncaptured = True
+        self.optimizer = optimizer
+        self.k, self.alpha = int(k), float(alpha)
+        self.lookahead_state: dict[str, Any] = {"count": 0, "slow": {}}
+        self._patch_step_function()
+        self._add_slow()
+
+    # The inner optimizer's attributes, shared (never copied: its load_state_dict rebinds them).
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The inner optimizer's parameter groups."""
+        return self.optimizer.param_groups
+
+    @param_groups.setter
+    def param_groups(self, value: list[dict[str, Any]]) -> None:
+        self.optimizer.param_groups = value
+
+    @property
+    def state(self) -> Any:
+        """The inner optimizer's per-parameter state."""
+        return self.optimizer.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self.optimizer.state = value
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The inner optimizer's defaults."""
+        return self.optimizer.defaults
+
+    @defaults.setter
+    def defaults(self, value: dict[str, Any]) -> None:
+        self.optimizer.defaults = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and deepcopy: everything but a patched ``step`` (an lr_scheduler's)."""
+        state = dict(self.__dict__)
+        state.pop("step", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (or deepcopy)."""
+        self.__dict__.update(state)
+        self._patch_step_function()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(k={self.k}, alpha={self.alpha}, optimizer={self.optimizer!r})"
+        )
+
+    def _add_slow(self) -> None:
+        """Create phi = theta for every parameter that has none yet."""
+        slow = self.lookahead_state["slow"]
+        with torch.no_grad():
+            for group in self.optimizer.param_groups:
+                for param in group["params"]:
+                    if param not in slow:
+                        slow[param] = param.detach().clone()
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group to the inner optimizer; its parameters' phi start as their values.
+
+        Args:
+            param_group: ``params`` and the inner optimizer's options.
+        """
+        self.optimizer.add_param_group(param_group)
+        if "slow" in getattr(self, "lookahead_state", {}):
+            self._add_slow()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """The inner optimizer's ``zero_grad``."""
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One inner step, then Lookahead's count and, every k steps, a sync.
+
+        Args:
+            closure: Reevaluates the model and returns the loss (passed to the inner step).
+
+        Returns:
+            The inner step's result (the closure's loss, or None).
+        """
+        loss = self.optimizer.step() if closure is None else self.optimizer.step(closure)
+        count, sync = lookahead_sync(self.lookahead_state["count"], self.k)
+        self.lookahead_state["count"] = count
+        if sync:
+            self._sync()
+        return loss
+
+    @torch.no_grad()
+    def _sync(self) -> None:
+        """Sync: ``phi <- phi + alpha (theta - phi); theta <- phi`` by the core, in blocks."""
+        slow = self.lookahead_state["slow"]
+        for group in self.optimizer.param_groups:
+            for param in group["params"]:
+                fast, phi = _real(param.detach()), _real(slow[param])
+                for f, s in _blocks(fast, phi):
+                    new = lookahead_leaf(f, s, self.alpha, xp)
+                    if new is not s:
+                        s.copy_(new)
+                    if new is not f:
+                        f.copy_(new)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The inner optimizer's state dict, with Lookahead's phi, count, k and alpha.
+
+        Returns:
+            ``{"state": {index: {..., "lookahead_slow": phi}}, "param_groups": [...],
+            "lookahead": {"count": c, "k": k, "alpha": alpha}}``, with the inner
+            optimizer's indices.
+        """
+        inner = self.optimizer.state_dict()
+        slow = self.lookahead_state["slow"]
+        states = dict(inner["state"])
+        for saved, group in zip(inner["param_groups"], self.optimizer.param_groups, strict=True):
+            for index, param in zip(saved["params"], group["params"], strict=True):
+                states[index] = {**states.get(index, {}), SLOW_KEY: slow[param]}
+        return {
+            **inner,
+            "state": states,
+            LOOKAHEAD_KEY: {
+                "count": self.lookahead_state["count"],
+                "k": self.k,
+                "alpha": self.alpha,
+            },
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (phi, count, k and alpha too).
+
+        A state dict of the inner optimizer alone (no ``"lookahead"`` entry) is loaded into
+        it and phi restarts from the current parameters, at count 0.
+
+        Raises:
+            ValueError: Missing or mismatched slow weights, or an invalid count, k or
+                alpha; nothing has changed then.
+        """
+        saved_lookahead = state_dict.get(LOOKAHEAD_KEY)
+        slow: dict[torch.Tensor, torch.Tensor] = {}
+        inner_states = {}
+        for index, entry in state_dict["state"].items():
+            rest = {name: value for name, value in entry.items() if name != SLOW_KEY}
+            if rest:
+                inner_states[index] = rest
+        if saved_lookahead is not None:
+            k, alpha = saved_lookahead.get("k", self.k), saved_lookahead.get("alpha", self.alpha)
+            check_lookahead(k, alpha)
+            count = saved_lookahead["count"]
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise ValueError(f"lookahead count must be an int >= 0, got {count!r}")
+            groups = zip(state_dict["param_groups"], self.optimizer.param_groups, strict=False)
+            for saved, group in groups:
+                for index, param in zip(saved["params"], group["params"], strict=False):
+                    value = state_dict["state"].get(index, {}).get(SLOW_KEY)
+                    if not isinstance(value, torch.Tensor) or value.shape != param.shape:
+                        got = getattr(value, "shape", value)
+                        raise ValueError(
+                            f"loaded state of parameter {index} has no {SLOW_KEY!r} of shape "
+                            f"{tuple(param.shape)}, got {got}"
+                        )
+                    slow[param] = value.to(device=param.device, dtype=param.dtype, copy=True)
+        inner = {name: value for name, value in state_dict.items() if name != LOOKAHEAD_KEY}
+        self.optimizer.load_state_dict({**inner, "state": inner_states})
+        if saved_lookahead is None:
+            self.lookahead_state = {"count": 0, "slow": {}}
+        else:
+            self.k, self.alpha = int(k), float(alpha)
+            self.lookahead_state = {"count": count, "slow": slow}
+        self._add_slow()
+
+
+class Ranger(Lookahead):
+    """Ranger: ``Lookahead(radam_torch.RAdam(params, lr, **radam_kwargs), k, alpha)``.
+
+    Each step is a RAdam step (:func:`radam_core.step`, torch's convention unless a
+    ``preset`` says otherwise), and every ``k`` steps
+    ``phi <- phi + alpha (theta - phi); theta <- phi``.
+
+    Args:
+        params: Tensors, named parameters, or parameter groups.
+        lr: Learning rate.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+        **radam_kwargs: :class:`radam_torch.RAdam`'s other arguments.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        k: int = 6,
+        alpha: float = 0.5,
+        **radam_kwargs: Any,
+    ) -> None:
+        check_lookahead(k, alpha)
+        super().__init__(RAdam(params, lr=lr, **radam_kwargs), k, alpha)
+
+
+def _blocks(fast: torch.Tensor, slow: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Aligned flat blocks of :data:`BLOCK_SIZE` elements, or the tensors whole.
+
+    Whole: non-contiguous tensors and tensor subclasses (a sharded DTensor, say).
+    """
+    plain = not any(is_traceable_wrapper_subclass(t) for t in (fast, slow))
+    if not (plain and fast.is_contiguous() and slow.is_contiguous()):
+        yield fast, slow
+        return
+    flat_fast, flat_slow = fast.view(-1), slow.view(-1)
+    for start in range(0, flat_fast.numel(), BLOCK_SIZE):
+        yield flat_fast[start : start + BLOCK_SIZE], flat_slow[start : start + BLOCK_SIZE]
+
+
+def _real(tensor: torch.Tensor) -> torch.Tensor:
+    """A complex tensor's real view, else the tensor."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
+
+
+__all__ = ["Lookahead", "Ranger"]

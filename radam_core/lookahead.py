@@ -1,0 +1,237 @@
+"""Lookahead (Zhang et al. 2019, arXiv:1907.08610): slow weights that follow the fast ones.
+
+An inner optimizer (RAdam, for Ranger) updates the *fast* weights theta on every step.
+Lookahead keeps a second copy, the *slow* weights phi (``phi_0 = theta_0``), and every
+``k`` steps pulls them a fraction ``alpha`` towards the fast weights, then restarts the fast
+weights from them::
+
+    after each inner step:  c <- (c + 1) mod k
+    if c == 0:              phi   <- phi + alpha (theta - phi)
+                            theta <- phi
+
+``alpha = 1`` makes Lookahead the inner optimizer itself (phi just follows theta);
+``alpha = 0`` returns the fast weights to the initial ones at every sync.
+
+Like :func:`radam_core.step`, :func:`lookahead_step` is pure and runs on any Array API
+namespace. The count ``c`` (the fast steps since the last sync, in ``[0, k)``) is a Python
+int, for which the sync is decided on the host (steps without a sync then cost nothing),
+or a 0-d integer array (a traced count under ``jax.jit``), for which nothing branches in
+Python: both outcomes are selected with ``xp.where``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import array_api_compat
+import numpy as np
+
+from radam_core.count import is_host_count
+from radam_core.namespace import Array, Namespace, compute_dtype, namespace_of
+from radam_core.validation import check_params
+
+DEFAULT_K = 6
+DEFAULT_ALPHA = 0.5
+
+
+class LookaheadState(NamedTuple):
+    """Lookahead's state (a pytree: jax traces it as is).
+
+    Attributes:
+        count: Fast steps taken since the last sync (or the start), in ``[0, k)``: a Python
+            int, or a 0-d integer array (e.g. a traced count under ``jax.jit``).
+        slow: phi, the slow weights, one array per parameter (its shape and dtype).
+    """
+
+    count: Any
+    slow: tuple[Array, ...]
+
+
+def check_lookahead(k: Any, alpha: Any) -> None:
+    """Validate Lookahead's hyperparameters.
+
+    Args:
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, a real number in ``[0, 1]``.
+
+    Raises:
+        TypeError: ``k`` is not an int (bools included), or ``alpha`` is not a real number.
+        ValueError: ``k < 1``, or ``alpha`` outside ``[0, 1]`` (NaN included).
+    """
+    if not is_host_count(k) or isinstance(k, bool):
+        raise TypeError(f"k must be an int, got {k!r}")
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k!r}")
+    real = isinstance(alpha, (int, float, np.integer, np.floating))
+    if not real or isinstance(alpha, (bool, np.bool_)):
+        raise TypeError(f"alpha must be a real number, got {alpha!r}")
+    if not 0.0 <= float(alpha) <= 1.0:  # NaN fails too
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+
+
+def init_lookahead(params: Sequence[Array], xp: Namespace | None = None) -> LookaheadState:
+    """Slow weights equal to the initial parameters, ``phi_0 = theta_0``, and a count of 0.
+
+    Args:
+        params: The initial parameters, real floating-point arrays of one namespace.
+        xp: Their namespace; inferred when omitted.
+
+    Returns:
+        The initial :class:`LookaheadState`; ``slow`` holds copies of ``params``.
+    """
+    params = tuple(params)
+    if not params:
+        return LookaheadState(0, ())
+    xp = namespace_of(*params, xp=xp)
+    check_params(params, xp)
+    return LookaheadState(0, tuple(xp.asarray(p, copy=True) for p in params))
+
+
+def lookahead_sync(count: Any, k: int) -> tuple[Any, Any]:
+    """Advance the count by one fast step and say whether this step syncs.
+
+    ``c <- (c + 1) mod k``; the step syncs when the new ``c`` is 0.
+
+    Args:
+        count: Fast steps since the last sync: an int, or a 0-d integer array.
+        k: The sync period (validated by :func:`check_lookahead`).
+
+    Returns:
+        ``(new_count, sync)``: ints and a bool for an int count; a 0-d integer array and
+        a 0-d boolean array (never read) for an array count.
+    """
+    if is_host_count(count):
+        new_count = (int(count) + 1) % k
+        return new_count, new_count == 0
+    new_count = (count + 1) % k
+    return new_count, new_count == 0
+
+
+def lookahead_leaf(fast: Array, slow: Array, alpha: float, xp: Namespace) -> Array:
+    """One parameter's new slow weights at a sync: ``phi + alpha (theta - phi)``.
+
+    Arithmetic runs in at least float32 (:func:`radam_core.namespace.compute_dtype`); the
+    result has ``slow``'s dtype. At the ends of the range the formula's exact value is
+    returned: ``alpha = 1`` gives theta and ``alpha = 0`` gives phi, bit for bit (in
+    floating point ``phi + (theta - phi)`` can miss theta by a rounding), so that Lookahead
+    with ``k = 1, alpha = 1`` is the inner optimizer and ``alpha = 0`` restores phi exactly.
+
+    Args:
+        fast: theta, the fast weights after the inner step.
+        slow: phi, the slow weights, same shape and dtype.
+        alpha: The slow step size in ``[0, 1]``, a host number.
+        xp: The arrays' namespace.
+
+    Returns:
+        The new phi, a new array (or ``fast``/``slow`` itself at ``alpha`` 1 or 0).
+    """
+    if alpha == 1:
+        return fast
+    if alpha == 0:
+        return slow
+    dtype = compute_dtype(slow.dtype, xp)
+    phi = xp.astype(slow, dtype, copy=False)
+    theta = xp.astype(fast, dtype, copy=False)
+    # phi + alpha (theta - phi), in one temporary of our own (the in-place operators only
+    # write into it; where a namespace has none, such as JAX, they make new arrays). The
+    # reordered operands give the same result bit for bit: + and * are commutative in IEEE.
+    new = theta - phi
+    new *= float(alpha)
+    new += phi
+    return xp.asarray(new, dtype=slow.dtype)
+
+
+def lookahead_step(
+    fast_params: Sequence[Array],
+    state: LookaheadState,
+    k: int = DEFAULT_K,
+    alpha: float = DEFAULT_ALPHA,
+    xp: Namespace | None = None,
+) -> tuple[tuple[Array, ...], LookaheadState]:
+    """Lookahead after one inner step; pure: inputs are never written.
+
+    With ``c = state.count`` and theta the fast weights the inner optimizer just
+    produced::
+
+        c <- (c + 1) mod k
+        c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
+        else:    phi and theta unchanged
+
+    Args:
+        fast_params: theta after the inner optimizer's step, one array per parameter.
+        state: From :func:`init_lookahead` or the previous call.
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, a real number in ``[0, 1]``.
+        xp: The arrays' namespace; inferred when omitted.
+
+    Returns:
+        ``(params, new_state)``: the parameters to continue from (the fast weights, or the
+        new slow weights after a sync) and the new state. With an int count the arrays
+        of a step without a sync are the inputs themselves.
+
+    Raises:
+        TypeError, ValueError: Invalid ``k`` or ``alpha``, a state that is not a
+            ``LookaheadState``, or slow weights that do not match the parameters.
+    """
+    check_lookahead(k, alpha)
+    fast_params = tuple(fast_params)
+    xp = namespace_of(*fast_params, xp=xp) if fast_params else xp
+    _check_state(fast_params, state, xp)
+    count, sync = lookahead_sync(state.count, int(k))
+    if xp is None:  # no parameters
+        return fast_params, LookaheadState(count, state.slow)
+    if isinstance(sync, bool):
+        if not sync:
+            return fast_params, LookaheadState(count, state.slow)
+        slow = tuple(
+            lookahead_leaf(f, s, alpha, xp) for f, s in zip(fast_params, state.slow, strict=True)
+        )
+        return slow, LookaheadState(count, slow)
+    new_params, new_slow = [], []
+    for fast, slow in zip(fast_params, state.slow, strict=True):
+        synced = lookahead_leaf(fast, slow, alpha, xp)
+        new_params.append(xp.where(sync, synced, fast))
+        new_slow.append(xp.where(sync, synced, slow))
+    return tuple(new_params), LookaheadState(count, tuple(new_slow))
+
+
+def _check_state(params: tuple[Array, ...], state: LookaheadState, xp: Namespace) -> None:
+    """Raise unless ``state`` is a LookaheadState whose slow weights match ``params``."""
+    if not isinstance(state, LookaheadState):
+        raise TypeError(
+            f"state must be a LookaheadState (from init_lookahead), got {type(state).__name__}"
+        )
+    if params:
+        check_params(params, xp)
+    count = state.count
+    if is_host_count(count):
+        if count < 0:
+            raise ValueError(f"state.count must be >= 0, got {count!r}")
+    elif (
+        not array_api_compat.is_array_api_obj(count)
+        or tuple(count.shape) != ()
+        or not array_api_compat.array_namespace(count).isdtype(count.dtype, "integral")
+    ):
+        raise TypeError(f"state.count must be an int or a 0-d integer array, got {count!r}")
+    if len(state.slow) != len(params):
+        raise ValueError(f"state.slow has {len(state.slow)} arrays, but params has {len(params)}")
+    for index, (param, slow) in enumerate(zip(params, state.slow, strict=True)):
+        if tuple(slow.shape) != tuple(param.shape):
+            raise ValueError(
+                f"state.slow[{index}] has shape {tuple(slow.shape)}, expected {tuple(param.shape)}"
+            )
+        if slow.dtype != param.dtype:
+            raise ValueError(f"state.slow[{index}] has dtype {slow.dtype}, expected {param.dtype}")
+
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_K",
+    "LookaheadState",
+    "check_lookahead",
+    "init_lookahead",
+    "lookahead_leaf",
+    "lookahead_step",
+    "lookahead_sync",
+]
