@@ -19,7 +19,7 @@ import pytest
 
 import radam_core
 from radam_numpy import Lookahead, RAdam, Ranger
-from tests.conftest import asarray, assert_close, count_array, to_numpy, x64_if
+from tests.conftest import asarray, assert_close, count_array, is_jax, to_numpy, x64_if
 from tests.oracle import OracleState, oracle_step, resolve
 
 SHAPES = [(7, 5), (3,), (), (0, 2), (40,)]
@@ -153,6 +153,29 @@ def test_core_alpha_ends_are_exact(xp):
     fast = asarray(xp, [1.0, 1e20, 0.1], xp.float32)
     assert radam_core.lookahead_leaf(fast, slow, 1.0, xp) is fast
     assert radam_core.lookahead_leaf(fast, slow, 0, xp) is slow
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float16"])
+def test_core_overwrite_fast_gives_the_same_bits(xp, dtype_name):
+    if not hasattr(xp, dtype_name):
+        pytest.skip(f"{xp.__name__} has no {dtype_name}")
+    dtype = getattr(xp, dtype_name)
+    rng = np.random.default_rng(3)
+    theta, phi = rng.standard_normal(64), rng.standard_normal(64)
+    slow = asarray(xp, phi, dtype)
+    expected = to_numpy(radam_core.lookahead_leaf(asarray(xp, theta, dtype), slow, 0.3, xp))
+    fast = asarray(xp, theta, dtype)
+    new = radam_core.lookahead_leaf(fast, slow, 0.3, xp, overwrite_fast=True)
+    np.testing.assert_array_equal(to_numpy(new), expected)
+    assert new.dtype == dtype
+    np.testing.assert_array_equal(to_numpy(slow), to_numpy(asarray(xp, phi, dtype)))
+    # float32 is the compute dtype: the result lives in fast's memory where the namespace
+    # writes in place (JAX has no in-place operators); float16 computes in a float32
+    # temporary and leaves fast alone.
+    writes_in_place = dtype_name == "float32" and not is_jax(xp)
+    assert (new is fast) == writes_in_place
+    if not writes_in_place:
+        np.testing.assert_array_equal(to_numpy(fast), to_numpy(asarray(xp, theta, dtype)))
 
 
 BAD = [

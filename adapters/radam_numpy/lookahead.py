@@ -88,7 +88,7 @@ class Lookahead:
             flat_fast, flat_slow = np.ravel(fast), np.ravel(slow)
             for start in range(0, max(fast.size, 1), block):
                 f, s = flat_fast[start : start + block], flat_slow[start : start + block]
-                new = lookahead_leaf(f, s, self.alpha, xp)
+                new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
                 if new is not s:
                     s[...] = new
                 if new is not f:

@@ -176,7 +176,7 @@ class Lookahead(Optimizer):
             for param in group["params"]:
                 fast, phi = _real(param.detach()), _real(slow[param])
                 for f, s in _blocks(fast, phi):
-                    new = lookahead_leaf(f, s, self.alpha, xp)
+                    new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
                     if new is not s:
                         s.copy_(new)
                     if new is not f:
