@@ -26,8 +26,9 @@ class Lookahead(keras.optimizers.Optimizer):
 
     ``build`` creates the slow weights phi (one variable per model variable, initialized
     to its value: ``phi_0 = theta_0``) and a count, and builds the inner optimizer;
-    ``apply`` runs the inner optimizer's ``apply``, then :mod:`radam_core.lookahead`'s
-    rule::
+    ``apply`` runs the inner optimizer's ``apply``, then, if it updated the variables (its
+    ``iterations`` moved: gradient accumulation and loss scaling skip calls),
+    :mod:`radam_core.lookahead`'s rule::
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 
@@ -44,7 +45,8 @@ class Lookahead(keras.optimizers.Optimizer):
 
     Raises:
         TypeError, ValueError: Invalid ``k`` or ``alpha`` (named with its value), an inner
-            optimizer that is not a Keras optimizer, or base-class options.
+            optimizer that is not a Keras optimizer, base-class options, or on JAX a
+            ``LossScaleOptimizer`` inside (it belongs outside there).
     """
 
     def __init__(
@@ -65,6 +67,14 @@ class Lookahead(keras.optimizers.Optimizer):
             raise ValueError(
                 f"Lookahead does not take {', '.join(sorted(kwargs))}: set them on the "
                 "inner optimizer"
+            )
+        if keras.backend.backend() == "jax" and isinstance(
+            inner_optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            raise ValueError(
+                "on the JAX backend a LossScaleOptimizer applies only through its own "
+                "stateless_apply: wrap it around Lookahead, not inside "
+                "(LossScaleOptimizer(Lookahead(...)), as mixed-precision compile() does)"
             )
         super().__init__(learning_rate=0.0, name=name or "lookahead")
         self.inner_optimizer = inner_optimizer
@@ -126,12 +136,21 @@ class Lookahead(keras.optimizers.Optimizer):
                 raise ValueError("the first apply needs trainable_variables, to build")
             with keras.name_scope(self.name, caller=self):
                 self.build(trainable_variables)
+        updates_before = ops.copy(ops.convert_to_tensor(self.inner_optimizer.iterations))
         self.inner_optimizer.apply(grads, trainable_variables)
         variables = (
             self._trainable_variables if trainable_variables is None else trainable_variables
         )
+        # Count the inner optimizer's updates, not apply() calls: with its gradient
+        # accumulation (iterations = calls // steps) or a LossScaleOptimizer that skips a
+        # non-finite step, an apply() that changed nothing is no fast step.
+        updated = ops.not_equal(
+            ops.convert_to_tensor(self.inner_optimizer.iterations), updates_before
+        )
         count = ops.convert_to_tensor(self.lookahead_count)
-        new_count, sync = radam_core.lookahead_sync(count, self.k)
+        next_count, due = radam_core.lookahead_sync(count, self.k)
+        new_count = ops.where(updated, next_count, count)
+        sync = ops.logical_and(updated, due)
         for variable in variables:
             slow = self._slow_weights[self._get_variable_index(variable)]
             theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)

@@ -231,3 +231,67 @@ def test_learning_rate_is_the_inner_optimizers():
     assert float(to_np(opt.learning_rate)) == pytest.approx(0.02)
     opt.learning_rate = 0.5
     assert float(to_np(opt.inner_optimizer.learning_rate)) == pytest.approx(0.5)
+
+
+def _apply(opt: Any, grads: Sequence[np.ndarray], vars_: Sequence[Any]) -> None:
+    opt.apply_gradients(
+        [
+            (ops.convert_to_tensor(g.astype(np.float32)), v)
+            for g, v in zip(grads, vars_, strict=True)
+        ]
+    )
+
+
+def test_gradient_accumulation_counts_updates_not_calls():
+    """Inner accumulation over 2 calls: Lookahead syncs every k *updates*, on the mean."""
+    k, updates = 3, 7
+    accumulating = Lookahead(RAdam(learning_rate=LR, gradient_accumulation_steps=2), k=k)
+    plain = Lookahead(RAdam(learning_rate=LR), k=k)
+    vars_a, vars_p = variables(P0), variables(P0)
+    for n in range(1, updates + 1):
+        params = [to_np(v) for v in vars_a]
+        micro = [[g.astype(np.float32) for g in grad_fn(params, t)] for t in (2 * n - 1, 2 * n)]
+        for g in micro:
+            _apply(accumulating, g, vars_a)
+        _apply(plain, [(a + b) / np.float32(2) for a, b in zip(*micro, strict=True)], vars_p)
+        assert int(to_np(accumulating.lookahead_count)) == n % k, n
+        assert_close([to_np(v) for v in vars_a], [to_np(v) for v in vars_p], f"update {n}")
+
+
+def test_a_step_the_inner_optimizer_skips_is_not_counted():
+    """LossScaleOptimizer skips a non-finite step: no fast step, so no count and no sync."""
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="wrap it around Lookahead, not inside"):
+            Lookahead(keras.optimizers.LossScaleOptimizer(RAdam()))
+        return
+    scaled = Lookahead(keras.optimizers.LossScaleOptimizer(RAdam(learning_rate=LR)), k=2)
+    plain = Lookahead(RAdam(learning_rate=LR), k=2)
+    vars_s, vars_p = variables(P0), variables(P0)
+    grads = [grad_fn(P0, t) for t in (1, 2)]
+    scale = scaled.inner_optimizer.initial_scale
+    _apply(scaled, [g * scale for g in grads[0]], vars_s)
+    _apply(plain, grads[0], vars_p)
+    before = [to_np(v) for v in vars_s]
+    _apply(scaled, [np.full_like(g, np.nan) for g in grads[1]], vars_s)
+    assert int(to_np(scaled.lookahead_count)) == 1
+    for p, q in zip([to_np(v) for v in vars_s], before, strict=True):
+        np.testing.assert_array_equal(p, q)
+    scale = float(to_np(scaled.inner_optimizer.dynamic_scale))  # halved by the skip
+    _apply(scaled, [g * scale for g in grads[1]], vars_s)
+    _apply(plain, grads[1], vars_p)
+    assert int(to_np(scaled.lookahead_count)) == 0  # the second update synced
+    assert_close([to_np(v) for v in vars_s], [to_np(v) for v in vars_p])
+
+
+def test_fit_with_inner_gradient_accumulation_counts_updates():
+    """Under model.fit (compiled), 10 batches accumulated in pairs are 5 fast steps."""
+    model = _model()
+    model.compile(
+        optimizer=Lookahead(RAdam(learning_rate=0.01, gradient_accumulation_steps=2), k=3),
+        loss="mse",
+    )
+    x, y = _batches(1)[0]
+    model.fit(np.tile(x, (10, 1)), np.tile(y, (10, 1)), batch_size=len(x), verbose=0, shuffle=False)
+    assert int(to_np(model.optimizer.inner_optimizer._iterations)) == 10
+    assert int(to_np(model.optimizer.iterations)) == 5
+    assert int(to_np(model.optimizer.lookahead_count)) == 5 % 3
