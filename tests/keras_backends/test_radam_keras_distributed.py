@@ -1,4 +1,4 @@
-"""radam_keras.RAdam under tf.distribute.MirroredStrategy over two logical CPU devices.
+"""radam_keras.RAdam and Ranger under tf.distribute.MirroredStrategy over two logical CPU devices.
 
 Logical devices must be configured before TensorFlow runs any op, which the other tests
 of the session already did, so the training runs in a fresh interpreter (KERAS_BACKEND=
@@ -35,7 +35,12 @@ SCRIPT = textwrap.dedent(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
     )
     import keras
-    from radam_keras import RAdam
+    from radam_keras import RAdam, Ranger
+
+    make_optimizer = {
+        "RAdam": lambda: RAdam(learning_rate=0.05),
+        "Ranger": lambda: Ranger(learning_rate=0.2, k=3, alpha=0.5),
+    }[sys.argv[1]]
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4)).astype("float32")
@@ -49,7 +54,7 @@ SCRIPT = textwrap.dedent(
                 keras.layers.Dense(8, activation="tanh"),
                 keras.layers.Dense(1),
             ])
-            model.compile(optimizer=RAdam(learning_rate=0.05), loss="mse")
+            model.compile(optimizer=make_optimizer(), loss="mse")
         history = model.fit(x, y, batch_size=32, epochs=4, verbose=0, shuffle=False)
         return model, history.history["loss"]
 
@@ -73,6 +78,9 @@ SCRIPT = textwrap.dedent(
             "spread": spread,
             "difference": difference,
             "iterations": int(np.asarray(model.optimizer.iterations.value)),
+            "lookahead_count": int(np.asarray(model.optimizer.lookahead_count.value))
+            if hasattr(model.optimizer, "lookahead_count")
+            else None,
         },
         sys.stdout,
     )
@@ -81,7 +89,9 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("optimizer", ["RAdam", "Ranger"])
+def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path, optimizer: str) -> None:
+    """Every variable (Ranger's slow weights and count included) agrees across replicas."""
     script = tmp_path / "mirrored.py"
     script.write_text(SCRIPT)
     env = {
@@ -92,7 +102,7 @@ def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path) -> None:
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     done = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), optimizer],
         capture_output=True,
         text=True,
         env=env,
@@ -104,6 +114,8 @@ def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["iterations"] == 4 * 256 // 32
+    if optimizer == "Ranger":
+        assert result["lookahead_count"] == result["iterations"] % 3
     losses = result["losses"]
     assert losses[-1] < 0.5 * losses[0], losses
     assert result["spread"] == 0.0, result  # mirrored: every replica holds the same value
