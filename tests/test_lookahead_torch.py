@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from radam_torch import Lookahead, RAdam, Ranger  # noqa: E402
 
 from tests.test_lookahead import BAD, grad_fn, problem, ranger_oracle  # noqa: E402
+from tests.test_radam_torch_compile import LRU_CACHE_WARNING, SCRIPT_METHOD_WARNING  # noqa: E402
 
 
 def tensors(arrays, dtype=torch.float64):
@@ -266,3 +267,42 @@ def test_grad_scaler_skips_a_step_with_inf_and_keeps_the_cycle():
     # Steps 1 and 3 ran (step 2 was skipped for the inf): one full k = 2 cycle.
     assert opt.lookahead_state["count"] == 0
     assert all(torch.isfinite(p).all() for p in params)
+
+
+@pytest.mark.filterwarnings(LRU_CACHE_WARNING)
+@pytest.mark.filterwarnings(SCRIPT_METHOD_WARNING)
+@pytest.mark.parametrize(
+    ("make", "dtype", "tolerance"),
+    [
+        (
+            lambda params: Ranger(params, lr=0.05, k=3),
+            torch.float64,
+            {"rtol": 1e-12, "atol": 1e-14},
+        ),
+        # torch's own compiled AdamW keeps its step count in float32 (its float64 results
+        # move ~3e-7 from eager) and drops in-place writes to 0-d float64 tensors (2.13):
+        # float32, with torch.testing's float32 tolerances.
+        (
+            lambda params: Lookahead(torch.optim.AdamW(params, lr=0.05), k=3, alpha=0.7),
+            torch.float32,
+            {},
+        ),
+    ],
+    ids=["ranger", "lookahead-adamw"],
+)
+def test_compiled_step_matches_eager(make, dtype, tolerance):
+    """``torch.compile(opt.step)``: the same trajectory, slow weights and count as eager."""
+    torch._dynamo.reset()
+    eager_params, compiled_params = tensors(problem(), dtype), tensors(problem(), dtype)
+    eager, compiled = make(eager_params), make(compiled_params)
+    compiled_step = torch.compile(compiled.step, backend="aot_eager")
+    for t in range(1, 11):
+        set_grads(eager_params, t)
+        set_grads(compiled_params, t)
+        eager.step()
+        compiled_step()
+        for p, q in zip(compiled_params, eager_params, strict=True):
+            torch.testing.assert_close(p.detach(), q.detach(), **tolerance)
+            slow = compiled.lookahead_state["slow"][p]
+            torch.testing.assert_close(slow, eager.lookahead_state["slow"][q], **tolerance)
+        assert compiled.lookahead_state["count"] == eager.lookahead_state["count"] == t % 3
