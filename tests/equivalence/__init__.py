@@ -3,11 +3,13 @@
 ``python -m tests.equivalence [--device cpu|cuda] [--quick]`` runs every implementation
 (radam_core.step on each Array API namespace, radam_numpy, radam_torch on each of its
 paths, radam_keras on each Keras backend, radam_optax) and the peer goldens
-(torch.optim.RAdam, optax.radam, the authors' algorithm) on three seeded problems under
-every configuration, compares each trajectory with the float64 oracle of
-``tests/oracle.py``, prints one report row per implementation x problem x configuration
-group, and exits 0 (all passed or skipped), 1 (a failure) or 3 (``--device cuda``
-without a CUDA device). ``pytest tests/equivalence`` runs the same CPU rows as tests
+(torch.optim.RAdam, optax.radam, optax.lookahead, the authors' algorithm) on three seeded
+problems under every configuration (RAdam alone, and in the lookahead group wrapped in
+each framework's Lookahead), compares each trajectory with the float64 oracle of
+``tests/oracle.py`` (followed by Lookahead for that group), prints one report row per
+implementation x problem x configuration group, and exits 0 (all passed or skipped), 1
+(a failure) or 3 (``--device cuda`` without a CUDA device). ``pytest tests/equivalence``
+runs the same CPU rows as tests
 (``test_rows.py``) and tests the harness itself (``test_harness.py``,
 ``test_harness_setup.py``).
 

@@ -10,6 +10,16 @@ arithmetic gets it visibly wrong (REFERENCE.md). The amsgrad configuration uses
 from v_t during the run (rho_6 = 5.94: still crossed at step 6). The learning rate is
 the problem's (:mod:`tests.equivalence.problems`).
 
+The lookahead configurations wrap the RAdam step in Lookahead (Zhang et al. 2019), each
+implementation through its framework's wrapper: after every step ``c <- (c + 1) mod k``,
+and when ``c == 0``, ``phi <- phi + alpha (theta - phi); theta <- phi`` (``phi_0 =
+theta_0``). Their syncs fall before, at and after the threshold: with torch's preset
+(first rectified step 6) and k = 5 at steps 5 (the last SGD-momentum step) and 10; with
+optax's (also 6) and k = 3 at steps 3, 6 (the first rectified step) and 9. Neither
+alpha (0.6, 0.8) is a power of two, so that its float32 rounding and the rounding of
+``alpha (theta - phi)`` show (with 0.5 both would be exact; it would also leave the
+Rosenbrock parameters short of moving 0.2 in 300 steps).
+
 =============  ==================================================================
 group          configurations
 =============  ==================================================================
@@ -18,6 +28,8 @@ weight decay   l2 (torch, g += wd theta), decoupled (torch, theta *= 1 - lr wd o
                every step), authors-decay (decoupled, only on steps that update)
 amsgrad        amsgrad (torch + amsgrad, beta2 = 0.99)
 nesterov       nesterov (optax + optax's Nesterov momentum)
+lookahead      ranger-torch (torch + Lookahead k = 5, alpha = 0.6), ranger-optax
+               (optax + Lookahead k = 3, alpha = 0.8)
 =============  ==================================================================
 """
 
@@ -33,7 +45,20 @@ BETAS = (0.9, 0.999)
 AMSGRAD_BETAS = (0.9, 0.99)
 WEIGHT_DECAY = 0.05
 
-GROUPS: tuple[str, ...] = ("presets", "weight decay", "amsgrad", "nesterov")
+GROUPS: tuple[str, ...] = ("presets", "weight decay", "amsgrad", "nesterov", "lookahead")
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookahead:
+    """Lookahead's hyperparameters around the RAdam step.
+
+    Attributes:
+        k: The sync period.
+        alpha: The slow step size.
+    """
+
+    k: int
+    alpha: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +70,14 @@ class Config:
         group: The report group it belongs to (one of :data:`GROUPS`).
         preset: The convention, a key of ``tests.oracle.PRESETS``.
         options: Hyperparameters on top of the preset (core names), without ``lr``.
+        lookahead: Lookahead around the RAdam step, or None (RAdam alone).
     """
 
     name: str
     group: str
     preset: str
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    lookahead: Lookahead | None = None
 
     def hyperparameters(self, lr: float) -> dict[str, Any]:
         """Every hyperparameter of this configuration at learning rate ``lr``.
@@ -81,6 +108,8 @@ CONFIGS: tuple[Config, ...] = (
     Config("authors-decay", "weight decay", "authors", {"weight_decay": WEIGHT_DECAY}),
     Config("amsgrad", "amsgrad", "torch", {"amsgrad": True, "betas": AMSGRAD_BETAS}),
     Config("nesterov", "nesterov", "optax", {"nesterov": True}),
+    Config("ranger-torch", "lookahead", "torch", lookahead=Lookahead(k=5, alpha=0.6)),
+    Config("ranger-optax", "lookahead", "optax", lookahead=Lookahead(k=3, alpha=0.8)),
 )
 
 CONFIGS_BY_NAME: dict[str, Config] = {config.name: config for config in CONFIGS}

@@ -147,7 +147,8 @@ def _not_run_section(results: Sequence[RowResult]) -> list[str]:
 def _legend() -> list[str]:
     return [
         "rel err = |impl - oracle| / (|oracle| + largest |oracle| at that step); the oracle "
-        "(tests/oracle.py, float64) replays the gradients each implementation was fed.",
+        "(tests/oracle.py, float64) replays the gradients each implementation was fed, "
+        "followed in the lookahead group by Lookahead written from the paper (reference.py).",
         f"bound: float64 rows {FLOAT64_RTOL:.0e} relative; float32 rows a running error "
         f"bound ({OPERATION_ROUNDOFFS:g}u per operation, {COEFFICIENT_ROUNDOFFS:g}u per step "
         "scalar, u = 2^-24, accumulated per element: tests/equivalence/float32_bound.py), "

@@ -2,9 +2,10 @@
 
 At every step the problem's float64 gradient is computed from the implementation's
 current parameters, cast to the implementation's dtype and fed to it; the oracle then
-replays exactly those gradients (:mod:`tests.equivalence.reference`) and every step of the
-two trajectories is compared (:mod:`tests.equivalence.compare`): float64 to 1e-12
-relative, float32 within the running bound of :mod:`tests.equivalence.float32_bound`.
+replays exactly those gradients (:mod:`tests.equivalence.reference`; followed by
+Lookahead in the lookahead configurations) and every step of the two trajectories is
+compared (:mod:`tests.equivalence.compare`): float64 to 1e-12 relative, float32 within
+the running bound of :mod:`tests.equivalence.float32_bound`.
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ def run_config(
     except Exception as error:  # the implementation's failure is the finding
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         return ConfigOutcome(config.name, len(trajectory), 0.0, 0.0, 0.0, error=last)
-    expected = oracle_replay(initial, gradients, hyperparameters)
+    expected = oracle_replay(initial, gradients, hyperparameters, config.lookahead)
     if implementation.dtype == "float64":
         bounds = [StepBound(rtol=FLOAT64_RTOL)] * steps
     else:
-        bound = Float32ErrorBound(initial, hyperparameters)
+        bound = Float32ErrorBound(initial, hyperparameters, config.lookahead)
         bounds = [StepBound(absolute=bound.step(grads)) for grads in gradients]
     return compare_trajectories(config.name, trajectory, expected, bounds)
 

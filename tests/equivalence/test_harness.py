@@ -5,7 +5,9 @@
 - The float32 bound has teeth: a float32 RAdam that computes rho_t the textbook way in
   float32 (REFERENCE.md's pitfall) fails it, and so does a learning rate off by 1e-5
   relative, while the oracle's own float32 arithmetic (float64 step scalars) passes it
-  on every problem and configuration.
+  on every problem and configuration. With Lookahead, a slow step size off by 1e-5
+  relative fails it at the first sync, and so does a sync one step late.
+- The oracle's Lookahead is the paper's rule, on numbers worked out by hand.
 - The authors' peer, switched to SGD below the threshold, is the oracle's "authors"
   preset with ``below_threshold="sgd"``.
 - A missing package gives SKIP rows that say so; a crashed worker gives FAIL rows that
@@ -28,11 +30,12 @@ import pytest
 from tests import oracle
 from tests.equivalence import __main__ as cli
 from tests.equivalence import harness
-from tests.equivalence.configs import CONFIGS, CONFIGS_BY_NAME, GROUPS
+from tests.equivalence.configs import CONFIGS, CONFIGS_BY_NAME, GROUPS, configs_in
 from tests.equivalence.implementations.authors import AuthorsRAdam
 from tests.equivalence.implementations.base import Implementation, Setup, is_installed
 from tests.equivalence.implementations.core_impls import IMPLEMENTATIONS as CORE
 from tests.equivalence.problems import PROBLEMS
+from tests.equivalence.reference import OracleLookahead
 from tests.equivalence.registry import PlannedRow, planned_rows
 from tests.equivalence.report import format_report
 from tests.equivalence.results import FAIL, PASS, SKIP, RowResult
@@ -155,18 +158,33 @@ class TextbookFloat32RAdam:
 
 
 class OracleFloat32:
-    """The oracle's own arithmetic in float32 storage and compute (float64 scalars)."""
+    """The oracle's own arithmetic in float32 storage and compute (float64 scalars).
 
-    def __init__(self, setup: Setup) -> None:
+    With Lookahead, the reference's :class:`OracleLookahead` follows each step, in
+    float32 too (``alpha`` rounded to float32), its slow step size scaled by
+    ``1 + alpha_offset`` and its count ``late`` steps behind.
+    """
+
+    def __init__(self, setup: Setup, alpha_offset: float = 0.0, late: int = 0) -> None:
         self.hp = setup.hyperparameters
         self.params_ = [np.array(p, dtype=np.float32) for p in setup.initial_params]
         self.state = oracle.OracleState(self.params_, self.hp["amsgrad"])
+        lookahead = setup.config.lookahead
+        self.slow = None
+        if lookahead is not None:
+            alpha = lookahead.alpha * (1.0 + alpha_offset)
+            self.slow = OracleLookahead(self.params_, lookahead.k, alpha)
+        self.late = late
 
     def params(self) -> list[np.ndarray]:
         return [p.copy() for p in self.params_]
 
     def step(self, grads: list[np.ndarray]) -> None:
         self.params_ = oracle.oracle_step(self.params_, grads, self.state, self.hp, np.float32)
+        if self.state.t <= self.late:  # Lookahead misses the first steps
+            return
+        if self.slow is not None:
+            self.params_ = self.slow.after_step(self.params_)
 
 
 def test_float32_bound_fails_a_textbook_float32_rho() -> None:
@@ -216,6 +234,55 @@ def test_float32_bound_resolves_a_1e_5_learning_rate_error(problem: str) -> None
     assert failing.violation is not None
     assert failing.violation.step == 1
     assert run(1e-6).passed
+
+
+LOOKAHEAD_CONFIGS = [config.name for config in configs_in("lookahead")]
+
+
+@pytest.mark.parametrize("config", LOOKAHEAD_CONFIGS)
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_float32_bound_resolves_a_1e_5_slow_step_size_error_and_a_late_sync(
+    problem: str, config: str
+) -> None:
+    """The oracle's float32 arithmetic with Lookahead passes; with alpha off by 1e-5
+    relative (either way) it fails at the first sync, and 1e-6 passes; syncing one step
+    late fails at the step where the oracle synced and it did not."""
+
+    def run(**error: Any) -> Any:
+        implementation = Implementation(
+            f"Lookahead {error}",
+            "numpy",
+            "float32",
+            lambda setup: OracleFloat32(setup, **error),
+        )
+        return run_config(implementation, PROBLEMS[problem], CONFIGS_BY_NAME[config], "cpu", 40)
+
+    lookahead = CONFIGS_BY_NAME[config].lookahead
+    assert lookahead is not None
+    k = lookahead.k
+    for offset in (1e-5, -1e-5):
+        failing = run(alpha_offset=offset)
+        assert failing.violation is not None
+        assert failing.violation.step == k  # the first sync
+    assert run(alpha_offset=1e-6).passed
+    late = run(late=1)
+    assert late.violation is not None
+    assert late.violation.step == k  # the oracle synced, the late one did not
+    assert late.worst_ratio > 1e3
+    assert run().passed
+
+
+def test_oracle_lookahead_is_the_papers_rule() -> None:
+    """k = 2, alpha = 0.25 from phi_0 = theta_0 = 8, by hand.
+
+    Step 1 (c = 1) keeps theta = 4; step 2 (c = 0) syncs: phi = 8 + (2 - 8) / 4 = 6.5 and
+    theta = 6.5; step 3 keeps 10; step 4 syncs: phi = 6.5 + (-1.5 - 6.5) / 4 = 4.5.
+    """
+    lookahead = OracleLookahead([np.array([8.0])], k=2, alpha=0.25)
+    fast_weights = [4.0, 2.0, 10.0, -1.5]
+    got = [float(lookahead.after_step([np.array([theta])])[0][0]) for theta in fast_weights]
+    assert got == [4.0, 6.5, 10.0, 4.5]
+    assert float(lookahead.slow[0][0]) == 4.5
 
 
 def test_authors_peer_with_sgd_below_threshold_is_the_oracles_variant() -> None:
@@ -326,7 +393,7 @@ def test_report_collapses_skipped_implementations_and_lists_configs_not_run() ->
         for g in GROUPS
     ]
     text = format_report([passed, partial, *skipped], "cpu", quick=True, seconds=1.0)
-    assert "x not installed (all 12 rows)" in text
+    assert f"x not installed (all {len(skipped)} rows)" in text
     assert "not run: torch, paper, optax, tfa" in text
     assert "the authors' class has one convention" in text
     assert f"{2 + len(skipped)} rows: 2 PASS, 0 FAIL, {len(skipped)} SKIP" in text

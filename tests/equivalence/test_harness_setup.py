@@ -1,9 +1,10 @@
 """The harness's problems and configurations test what they claim to.
 
 Gradients are right (finite differences); every run crosses the rectification threshold
-and moves the parameters far; and every two configurations give visibly different
-trajectories (far beyond the float32 bound), so that a row which ran one configuration
-while claiming another would fail, in float32 as in float64.
+and moves the parameters far; the Lookahead configurations sync before, at and after
+it; and every two configurations give visibly different trajectories (far beyond the
+float32 bound), so that a row which ran one configuration while claiming another (or
+forgot its Lookahead) would fail, in float32 as in float64.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import numpy as np
 import pytest
 
 from tests import oracle
-from tests.equivalence.configs import CONFIGS, GROUPS, configs_in
+from tests.equivalence.configs import CONFIGS, CONFIGS_BY_NAME, GROUPS, configs_in
 from tests.equivalence.problems import PROBLEMS, Problem
+from tests.equivalence.reference import OracleLookahead
 
 
 def _trajectory(problem: Problem, config_name: str, steps: int) -> list[list[np.ndarray]]:
-    config = next(c for c in CONFIGS if c.name == config_name)
+    """The float64 oracle's own run (gradients at its own parameters), Lookahead included."""
+    config = CONFIGS_BY_NAME[config_name]
     hp = config.hyperparameters(problem.lr)
-    return oracle.oracle_trajectory(
-        problem.initial_params,
-        lambda params, t: problem.gradient(params),
-        steps,
-        **{"preset": config.preset, "lr": hp["lr"], "betas": hp["betas"], **config.options},
-    )
+    params = [np.array(p, dtype=np.float64) for p in problem.initial_params]
+    state = oracle.OracleState(params, hp["amsgrad"])
+    lookahead = config.lookahead
+    slow = None if lookahead is None else OracleLookahead(params, lookahead.k, lookahead.alpha)
+    trajectory = []
+    for _ in range(steps):
+        params = oracle.oracle_step(params, problem.gradient(params), state, hp)
+        if slow is not None:
+            params = slow.after_step(params)
+        trajectory.append(params)
+    return trajectory
 
 
 def _flat(params: list[np.ndarray]) -> np.ndarray:
@@ -59,6 +67,20 @@ def test_every_configuration_crosses_the_threshold_early(name: str) -> None:
         assert not flags[0], config.name
         assert all(flags[6:]), config.name
         assert 4 <= flags.index(True) + 1 <= 6, config.name
+
+
+def test_lookahead_syncs_before_at_and_after_the_threshold() -> None:
+    """Each Lookahead configuration syncs before the first rectified step and after it;
+    one syncs exactly at it (the syncs within the first 10 steps)."""
+    at_threshold = []
+    for config in configs_in("lookahead"):
+        assert config.lookahead is not None
+        hp = config.hyperparameters(1.0)
+        first_rectified = next(t for t in range(1, 100) if oracle.is_rectified(t, hp))
+        syncs = range(config.lookahead.k, 11, config.lookahead.k)
+        assert min(syncs) < first_rectified < max(syncs), config.name
+        at_threshold += [config.name for t in syncs if t == first_rectified]
+    assert at_threshold
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))

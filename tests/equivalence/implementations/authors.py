@@ -15,7 +15,7 @@ radam_core, as the authors' class computes each step:
 
 Weight decay is decoupled and applied only on the steps that update the parameters. Only
 the "authors" convention maps onto it (the presets group's ``authors`` and the weight
-decay group's ``authors-decay``).
+decay group's ``authors-decay``); the class has no Lookahead.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ import math
 
 import numpy as np
 
-from tests.equivalence.implementations.base import Implementation, Setup, only
+from tests.equivalence.implementations.base import (
+    Implementation,
+    Setup,
+    only,
+    without_lookahead,
+)
 
 
 class AuthorsRAdam:
@@ -94,11 +99,14 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         "float64",
         AuthorsRAdam,
         peer=True,
-        supports=only(
-            "authors",
-            "authors-decay",
-            reason="the authors' class has one convention: rectify when N_sma >= 5, "
-            "else no update; decoupled decay on updating steps",
+        supports=without_lookahead(
+            "the authors' RAdam class has no Lookahead",
+            only(
+                "authors",
+                "authors-decay",
+                reason="the authors' class has one convention: rectify when N_sma >= 5, "
+                "else no update; decoupled decay on updating steps",
+            ),
         ),
     ),
 )

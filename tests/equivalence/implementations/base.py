@@ -123,3 +123,14 @@ def only(*names: str, reason: str) -> Callable[[Config], str | None]:
         return None if config.name in names else reason
 
     return supports
+
+
+def without_lookahead(
+    reason: str, supports: Callable[[Config], str | None] = supports_all
+) -> Callable[[Config], str | None]:
+    """A ``supports`` that gives ``reason`` for Lookahead configurations, else ``supports``'s."""
+
+    def supports_without_lookahead(config: Config) -> str | None:
+        return reason if config.lookahead is not None else supports(config)
+
+    return supports_without_lookahead

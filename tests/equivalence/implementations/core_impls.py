@@ -1,6 +1,7 @@
 """``radam_core.step`` on an Array API namespace: NumPy, array_api_strict, torch, JAX, CuPy.
 
-The core is pure: each step returns new parameters and a new state. The namespaces that
+The core is pure: each step returns new parameters and a new state; with Lookahead,
+``radam_core.lookahead_step`` follows each step (its count a Python int). The namespaces that
 need a framework (torch, JAX, CuPy) build their arrays through the converters given here
 and are registered in their framework's module, so that each runs in that framework's
 worker process.
@@ -20,7 +21,7 @@ ToNumpy = Callable[[Any], np.ndarray]
 
 
 class CoreStepper:
-    """``radam_core.step`` over arrays made by ``to_array``.
+    """``radam_core.step`` over arrays made by ``to_array``, then ``lookahead_step`` if any.
 
     Args:
         setup: The initial parameters and the configuration.
@@ -36,17 +37,24 @@ class CoreStepper:
         self._params = tuple(to_array(p) for p in setup.initial_params)
         self._state = radam_core.init_state(self._params, amsgrad=setup.config.option("amsgrad"))
         self._options = setup.core_options
+        self._lookahead = setup.config.lookahead
+        if self._lookahead is not None:
+            self._slow = radam_core.init_lookahead(self._params)
 
     def params(self) -> list[np.ndarray]:
         """The current parameters as NumPy copies."""
         return [self._to_numpy(p) for p in self._params]
 
     def step(self, grads: list[np.ndarray]) -> None:
-        """One pure step; the new parameters and state replace the old."""
+        """One pure step (and Lookahead's); the new parameters and state replace the old."""
         arrays = tuple(self._to_array(g) for g in grads)
         self._params, self._state = self._core.step(
             self._params, arrays, self._state, **self._options
         )
+        if self._lookahead is not None:
+            self._params, self._slow = self._core.lookahead_step(
+                self._params, self._slow, self._lookahead.k, self._lookahead.alpha
+            )
 
 
 def _numpy_stepper(setup: Setup) -> CoreStepper:

@@ -7,6 +7,8 @@ process of their own. The configuration maps onto Keras's arguments: ``learning_
 decoupled decay ``theta -= lr wd theta`` on every step, before the update: exactly the
 torch convention's decoupled mode. Two configurations have no exact Keras form and are
 not run (the report says so): L2 decay, and the authors' decay on updating steps only.
+With Lookahead, the RAdam optimizer is wrapped in ``radam_keras.Lookahead(RAdam(...),
+k=k, alpha=alpha)``, itself a Keras optimizer that steps as below.
 
 How each backend steps, ``optimizer.apply(grads, variables)`` throughout:
 
@@ -60,17 +62,23 @@ def keras_arguments(setup: Setup) -> dict[str, Any]:
 
 
 class KerasStepper:
-    """radam_keras.RAdam over float32 ``keras.Variable`` s; the backend's subclass steps."""
+    """radam_keras.RAdam over float32 ``keras.Variable`` s; the backend's subclass steps.
+
+    With Lookahead the optimizer is ``radam_keras.Lookahead(RAdam(...), k, alpha)``.
+    """
 
     def __init__(self, setup: Setup) -> None:
         import keras
-        from radam_keras import RAdam
+        from radam_keras import Lookahead, RAdam
 
         self.variables = [
             keras.Variable(p, dtype="float32", name=f"p{i}")
             for i, p in enumerate(setup.initial_params)
         ]
-        self.optimizer = RAdam(**keras_arguments(setup))
+        self.optimizer: Any = RAdam(**keras_arguments(setup))
+        lookahead = setup.config.lookahead
+        if lookahead is not None:
+            self.optimizer = Lookahead(self.optimizer, k=lookahead.k, alpha=lookahead.alpha)
         self.optimizer.build(self.variables)
 
     def params(self) -> list[np.ndarray]:

@@ -1,6 +1,11 @@
-"""``radam_numpy.RAdam``: in place over NumPy arrays, block by block."""
+"""``radam_numpy.RAdam``: in place over NumPy arrays, block by block.
+
+With Lookahead: ``radam_numpy.Lookahead(RAdam(...), k, alpha)``, in place too.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -8,13 +13,16 @@ from tests.equivalence.implementations.base import Implementation, Setup
 
 
 class RadamNumpyStepper:
-    """``radam_numpy.RAdam(params, preset=..., **options).step(grads)``."""
+    """``radam_numpy.RAdam(params, preset=..., **options).step(grads)``, in Lookahead if any."""
 
     def __init__(self, setup: Setup) -> None:
-        from radam_numpy import RAdam
+        from radam_numpy import Lookahead, RAdam
 
         self._params = [np.array(p, copy=True) for p in setup.initial_params]
-        self._optimizer = RAdam(self._params, **setup.core_options)
+        self._optimizer: Any = RAdam(self._params, **setup.core_options)
+        lookahead = setup.config.lookahead
+        if lookahead is not None:
+            self._optimizer = Lookahead(self._optimizer, k=lookahead.k, alpha=lookahead.alpha)
 
     def params(self) -> list[np.ndarray]:
         """Copies of the arrays the optimizer updates in place."""

@@ -7,7 +7,11 @@ radam_torch's paths:
 - ``fast``: the default; rectified steps on the CPU run in PyTorch's fused Adam kernel
   (in float64 and, as most users run it, in float32).
 - ``compiled``: ``torch.compile(optimizer.step)`` (backend :data:`COMPILE_BACKEND`), for
-  two configurations only, since every new optimizer compiles anew (seconds each).
+  three configurations only, since every new optimizer compiles anew (seconds each).
+
+With Lookahead, each path's optimizer is wrapped in ``radam_torch.Lookahead(optimizer, k,
+alpha)`` (and the compiled path compiles the wrapper's ``step``); torch.optim.RAdam has
+no Lookahead of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from tests.equivalence.implementations.base import Implementation, Setup, only
 from tests.equivalence.implementations.core_impls import CoreStepper
 
 COMPILE_BACKEND = "aot_eager"
-COMPILED_CONFIGS = ("torch", "decoupled")
+COMPILED_CONFIGS = ("torch", "decoupled", "ranger-torch")
 
 
 def torch_device_check(device: str) -> str | None:
@@ -53,7 +57,8 @@ class TorchOptimizerStepper:
 
     Args:
         setup: The initial parameters and the configuration.
-        make: ``make(params, setup)``: the optimizer.
+        make: ``make(params, setup)``: the optimizer; wrapped in ``radam_torch.Lookahead``
+            when the configuration has Lookahead.
         compile_backend: Compile ``optimizer.step`` with this torch.compile backend.
     """
 
@@ -63,6 +68,11 @@ class TorchOptimizerStepper:
         self._params = [torch.nn.Parameter(_tensor(p, setup.device)) for p in setup.initial_params]
         self._device = setup.device
         optimizer = make(self._params, setup)
+        lookahead = setup.config.lookahead
+        if lookahead is not None:
+            from radam_torch import Lookahead
+
+            optimizer = Lookahead(optimizer, k=lookahead.k, alpha=lookahead.alpha)
         self._step = optimizer.step
         if compile_backend is not None:
             torch._dynamo.reset()  # a fresh cache: each configuration compiles its own graph
@@ -114,7 +124,9 @@ def _torch_optim_radam(params: list[Any], setup: Setup) -> Any:
 
 
 def torch_optim_supports(config: Config) -> str | None:
-    """torch.optim.RAdam implements the torch convention, without amsgrad or Nesterov."""
+    """torch.optim.RAdam implements the torch convention, without amsgrad or Lookahead."""
+    if config.lookahead is not None:
+        return "torch.optim has no Lookahead"
     if config.preset != "torch":
         return "torch.optim.RAdam implements the torch convention only"
     if config.option("amsgrad"):
@@ -147,7 +159,8 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
         worker="torch-compiled",
         supports=only(
             *COMPILED_CONFIGS,
-            reason=f"compiled only for {' and '.join(COMPILED_CONFIGS)} "
+            reason=f"compiled only for {', '.join(COMPILED_CONFIGS[:-1])} and "
+            f"{COMPILED_CONFIGS[-1]} "
             "(each optimizer compiles anew, seconds each)",
         ),
     ),
