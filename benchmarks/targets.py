@@ -94,12 +94,30 @@ TARGETS: tuple[Target, ...] = (
     # a k-cycle <= 1.2 RAdam steps" is a cycle <= 6 * 1.2 = 7.2 RAdam steps.
     Target("radam_torch.Ranger", "large", TIME_RATIO, 7.2, "radam_torch.RAdam"),
     Target("radam_numpy.Ranger", "large", TIME_RATIO, 7.2, "radam_numpy.RAdam"),
+    *(
+        Target(
+            f"radam_keras.Ranger[{backend}]",
+            "large",
+            TIME_RATIO,
+            7.2,
+            f"radam_keras.RAdam[{backend}]",
+        )
+        for backend in ("tensorflow", "jax", "torch")
+    ),
+    Target("radam_optax.ranger", "large", TIME_RATIO, 7.2, "radam_optax.radam"),
+    # And no slower than optax's own Lookahead around optax.radam (both k-cycles).
+    Target("radam_optax.ranger", "large", TIME_RATIO, 1.0, "optax.lookahead"),
     # Lookahead's persistent extra memory, one parameter-sized buffer (phi), is allocated when
     # the optimizer is built, before the footprint is measured, so memory_fraction (the peak
     # above the resident set during one timed step, here a k-cycle with its sync) cannot show
     # it as a difference from RAdam's; it bounds the transient memory of the cycle instead.
     Target("radam_torch.Ranger", "large", "memory_fraction", 1.0),
     Target("radam_numpy.Ranger", "large", "memory_fraction", 1.0),
+    *(
+        Target(f"radam_keras.Ranger[{backend}]", "large", "memory_fraction", 1.0)
+        for backend in ("tensorflow", "jax", "torch")
+    ),
+    Target("radam_optax.ranger", "large", "memory_fraction", 1.0),
 )
 
 

@@ -151,13 +151,38 @@ class Lookahead(keras.optimizers.Optimizer):
         next_count, due = radam_core.lookahead_sync(count, self.k)
         new_count = ops.where(updated, next_count, count)
         sync = ops.logical_and(updated, due)
-        for variable in variables:
-            slow = self._slow_weights[self._get_variable_index(variable)]
-            theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
-            synced = radam_core.lookahead_leaf(theta, phi, self.alpha, xp)
-            self.assign(slow, xp.where(sync, synced, phi))
-            self.assign(variable, xp.where(sync, synced, theta))
+        self._sync_if(sync, variables)
         self.assign(self.lookahead_count, ops.cast(new_count, "int32"))
+
+    def _sync_if(self, sync: Any, variables: list[Any]) -> None:
+        """``phi <- phi + alpha (theta - phi); theta <- phi`` where ``sync`` holds.
+
+        A real branch, never a select over every variable: the k - 1 steps without a sync
+        leave theta and phi alone. Keras steps eagerly on torch: there a Python branch,
+        and radam_torch's in-place sync (block by block); elsewhere ``ops.cond`` (inside
+        ``tf.function`` and ``jax.jit``).
+        """
+        slows = [self._slow_weights[self._get_variable_index(v)] for v in variables]
+        if keras.backend.backend() == "torch":
+            import torch
+            from radam_torch.kernels import sync_slow_weights
+
+            if bool(sync):
+                with torch.no_grad():
+                    sync_slow_weights(
+                        [v.value for v in variables], [s.value for s in slows], self.alpha
+                    )
+            return
+        for variable, slow in zip(variables, slows, strict=True):
+            theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
+
+            def synced(theta: Any = theta, phi: Any = phi) -> tuple[Any, Any]:
+                new = radam_core.lookahead_leaf(theta, phi, self.alpha, xp)
+                return new, new
+
+            new_theta, new_phi = ops.cond(sync, synced, lambda theta=theta, phi=phi: (theta, phi))
+            self.assign(slow, new_phi)
+            self.assign(variable, new_theta)
 
     def finalize_variable_values(self, var_list: list[Any]) -> None:
         """The inner optimizer's (EMA weights, say)."""

@@ -9,23 +9,18 @@ array_api_compat's torch namespace and copied back in place: after every inner s
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import array_api_compat.torch as xp
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT
-from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
-from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
+from radam_core import check_lookahead, lookahead_sync
+from radam_torch.kernels import sync_slow_weights
 from radam_torch.optimizer import RAdam
 
 SLOW_KEY = "lookahead_slow"  # each parameter's phi in state_dict()["state"][index]
 LOOKAHEAD_KEY = "lookahead"  # state_dict()["lookahead"]: count, k, alpha
-# Elements per block of a sync: 1 MiB of float32, so the core's one temporary stays in cache
-# (a sync of the 21M-parameter benchmark, 2 cores: 2^16 11.0 ms, 2^17 9.3 ms, 2^18 9.0 ms,
-# 2^19 9.5 ms; whole tensors, whose fresh temporaries page-fault, about 30 ms).
-BLOCK_SIZE = 1 << 18
 
 
 class Lookahead(Optimizer):
@@ -172,15 +167,8 @@ class Lookahead(Optimizer):
     def _sync(self) -> None:
         """Sync: ``phi <- phi + alpha (theta - phi); theta <- phi`` by the core, in blocks."""
         slow = self.lookahead_state["slow"]
-        for group in self.optimizer.param_groups:
-            for param in group["params"]:
-                fast, phi = _real(param.detach()), _real(slow[param])
-                for f, s in _blocks(fast, phi):
-                    new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
-                    if new is not s:
-                        s.copy_(new)
-                    if new is not f:
-                        f.copy_(new)
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        sync_slow_weights([p.detach() for p in params], [slow[p] for p in params], self.alpha)
 
     def state_dict(self) -> dict[str, Any]:
         """The inner optimizer's state dict, with Lookahead's phi, count, k and alpha.
@@ -275,25 +263,6 @@ class Ranger(Lookahead):
     ) -> None:
         check_lookahead(k, alpha)
         super().__init__(RAdam(params, lr=lr, **radam_kwargs), k, alpha)
-
-
-def _blocks(fast: torch.Tensor, slow: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Aligned flat blocks of :data:`BLOCK_SIZE` elements, or the tensors whole.
-
-    Whole: non-contiguous tensors and tensor subclasses (a sharded DTensor, say).
-    """
-    plain = not any(is_traceable_wrapper_subclass(t) for t in (fast, slow))
-    if not (plain and fast.is_contiguous() and slow.is_contiguous()):
-        yield fast, slow
-        return
-    flat_fast, flat_slow = fast.view(-1), slow.view(-1)
-    for start in range(0, flat_fast.numel(), BLOCK_SIZE):
-        yield flat_fast[start : start + BLOCK_SIZE], flat_slow[start : start + BLOCK_SIZE]
-
-
-def _real(tensor: torch.Tensor) -> torch.Tensor:
-    """A complex tensor's real view, else the tensor."""
-    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
 
 
 __all__ = ["Lookahead", "Ranger"]

@@ -23,6 +23,7 @@ from benchmarks.registry import Stepper, register
 
 # Each backend and the package it needs.
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_keras.Ranger" is a k-cycle
 
 
 def _keras(backend: str) -> Any:
@@ -88,6 +89,25 @@ def _register(backend: str) -> None:
     @register(f"keras.optimizers.Adam[{backend}]", f"Keras's Adam on {backend} ({compiled})")
     def keras_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
         return _stepper(backend, lambda: _keras(backend).optimizers.Adam(), params, grads)
+
+    @register(
+        f"radam_keras.Ranger[{backend}]",
+        f"radam_keras.Ranger(k={RANGER_K}) on Keras's {backend} ({compiled}): one timed "
+        f"step is a whole k-cycle, {RANGER_K} updates and one sync",
+    )
+    def radam_keras_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+        def make() -> Any:
+            from radam_keras import Ranger
+
+            return Ranger(k=RANGER_K)
+
+        stepper = _stepper(backend, make, params, grads)
+
+        def cycle() -> None:
+            for _ in range(RANGER_K):
+                stepper.step()
+
+        return Stepper(step=cycle, params=stepper.params)
 
 
 for _backend, _package in BACKENDS.items():

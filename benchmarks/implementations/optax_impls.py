@@ -1,11 +1,13 @@
-"""optax implementations: radam_optax.radam and optax.radam, the one it replaces.
+"""optax implementations: radam_optax.radam, optax.radam and both Lookaheads around them.
 
-Both run the whole step, ``update`` then ``optax.apply_updates``, as one ``jax.jit``
-function with the parameters and the optimizer state donated (their buffers are reused in
-place), on float32 arrays copied from the harness's NumPy parameters; each step waits for
-the result (``jax.block_until_ready``). JAX is imported by the setup functions only: the
-worker process of every other implementation imports this module too, and a process that
-has imported JAX runs torch's small-operation steps several times slower.
+radam_optax.radam and optax.radam (the one it replaces) time one step; radam_optax.ranger
+and optax.lookahead(optax.radam) a whole k-cycle. All run the whole step, ``update`` then
+``optax.apply_updates``, as one ``jax.jit`` function with the parameters and the
+optimizer state donated (their buffers are reused in place), on float32 arrays copied
+from the harness's NumPy parameters; each step waits for the result
+(``jax.block_until_ready``). JAX is imported by the setup functions only: the worker
+process of every other implementation imports this module too, and a process that has
+imported JAX runs torch's small-operation steps several times slower.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ import numpy as np
 from benchmarks.registry import Stepper, register
 
 
-def _stepper(make: Callable[[], Any], params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Step the optax transformation ``make()`` on JAX copies of ``params``."""
+def _stepper(
+    make: Callable[[], Any],
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    lookahead_params: bool = False,
+) -> Stepper:
+    """Step the optax transformation ``make()`` on JAX copies of ``params``.
+
+    With ``lookahead_params``, the parameters are ``optax.LookaheadParams(fast, slow)``, as
+    ``optax.lookahead`` needs (the gradients are the fast weights').
+    """
     import jax
     import jax.numpy as jnp
     import optax
@@ -27,19 +38,25 @@ def _stepper(make: Callable[[], Any], params: list[np.ndarray], grads: list[np.n
     optimizer = make()
     gradients = [jnp.asarray(g) for g in grads]
 
-    def update(values: list[Any], state: Any, gradients: list[Any]) -> tuple[list[Any], Any]:
+    def update(values: Any, state: Any, gradients: list[Any]) -> tuple[Any, Any]:
         updates, state = optimizer.update(gradients, state, values)
         return optax.apply_updates(values, updates), state
 
     jitted = jax.jit(update, donate_argnums=(0, 1))
-    values = [jnp.asarray(p) for p in params]
+    values: Any = [jnp.asarray(p) for p in params]
+    if lookahead_params:  # two buffers: donating one array twice is an error
+        values = optax.LookaheadParams(values, [jnp.asarray(p) for p in params])
     current = {"params": values, "state": optimizer.init(values)}
+
+    def fast() -> list[np.ndarray]:
+        values = current["params"].fast if lookahead_params else current["params"]
+        return [np.asarray(v) for v in values]
 
     def step() -> None:
         current["params"], current["state"] = jitted(current["params"], current["state"], gradients)
         jax.block_until_ready(current["params"])
 
-    return Stepper(step=step, params=lambda: [np.asarray(v) for v in current["params"]])
+    return Stepper(step=step, params=fast)
 
 
 @register("radam_optax.radam", "radam_optax.radam(1e-3), jit, donated")
@@ -72,3 +89,60 @@ def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     import optax
 
     return _stepper(lambda: optax.radam(1e-3), params, grads)
+
+
+RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_optax.ranger" is a k-cycle
+
+
+@register(
+    "radam_optax.ranger",
+    f"radam_optax.ranger(1e-3, sync_period={RANGER_K}), jit, donated: one timed step is a "
+    f"whole k-cycle, {RANGER_K} updates and one sync",
+)
+def radam_optax_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up :func:`radam_optax.ranger` (Lookahead around radam_optax.radam); a step is a k-cycle.
+
+    Args:
+        params: This implementation's copies of the parameters.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    import radam_optax
+
+    stepper = _stepper(lambda: radam_optax.ranger(1e-3, sync_period=RANGER_K), params, grads)
+    return _cycle(stepper, RANGER_K)
+
+
+@register(
+    "optax.lookahead",
+    f"optax's own lookahead(optax.radam(1e-3), sync_period={RANGER_K}) on LookaheadParams, "
+    "jit, donated: one timed step is a whole k-cycle",
+)
+def optax_lookahead_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
+    """Set up ``optax.lookahead(optax.radam(1e-3), 6, 0.5)``; a step is a k-cycle.
+
+    Args:
+        params: This implementation's copies of the parameters.
+        grads: This implementation's copies of the gradients.
+
+    Returns:
+        The :class:`Stepper`.
+    """
+    import optax
+
+    def make() -> Any:
+        return optax.lookahead(optax.radam(1e-3), sync_period=RANGER_K, slow_step_size=0.5)
+
+    return _cycle(_stepper(make, params, grads, lookahead_params=True), RANGER_K)
+
+
+def _cycle(stepper: Stepper, k: int) -> Stepper:
+    """A stepper whose step is ``k`` of ``stepper``'s: the time of a whole k-cycle."""
+
+    def cycle() -> None:
+        for _ in range(k):
+            stepper.step()
+
+    return Stepper(step=cycle, params=stepper.params)
