@@ -3,9 +3,9 @@
 The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
 :mod:`radam_keras.namespace`: after every inner step ``c <- (c + 1) mod k``; when
 ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
-integer optimizer variable, so the sync is selected with ``where`` (under ``tf.function``
-and ``jax.jit`` nothing branches on it), and the slow weights phi are optimizer variables:
-``model.save`` and ``keras.saving.load_model`` keep them.
+integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is an
+``ops.cond``; on torch, where Keras steps eagerly, a Python branch), and the slow weights
+phi are optimizer variables: ``model.save`` and ``keras.saving.load_model`` keep them.
 """
 
 from __future__ import annotations
@@ -159,8 +159,10 @@ class Lookahead(keras.optimizers.Optimizer):
 
         A real branch, never a select over every variable: the k - 1 steps without a sync
         leave theta and phi alone. Keras steps eagerly on torch: there a Python branch,
-        and radam_torch's in-place sync (block by block); elsewhere ``ops.cond`` (inside
-        ``tf.function`` and ``jax.jit``).
+        and radam_torch's in-place sync (block by block); elsewhere one ``ops.cond`` per
+        variable, inside ``tf.function`` and ``jax.jit`` (a select, or one ``cond`` over
+        all variables, makes XLA's CPU backend copy every variable on every step: 3-5x
+        slower Ranger steps in the benchmark).
         """
         slows = [self._slow_weights[self._get_variable_index(v)] for v in variables]
         if keras.backend.backend() == "torch":
