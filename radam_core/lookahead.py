@@ -202,9 +202,12 @@ def lookahead_step(
         return slow, LookaheadState(count, slow)
     new_params, new_slow = [], []
     for fast, slow in zip(fast_params, state.slow, strict=True):
-        synced = lookahead_leaf(fast, slow, alpha, xp)
-        new_params.append(xp.where(sync, synced, fast))
-        new_slow.append(xp.where(sync, synced, slow))
+        # theta's select reads the selected phi (the synced value on a sync), not the
+        # synced value itself: each new array then reads only its own old array and ones
+        # computed before it, so that a compiler (XLA) can update both in place.
+        phi = xp.where(sync, lookahead_leaf(fast, slow, alpha, xp), slow)
+        new_slow.append(phi)
+        new_params.append(xp.where(sync, phi, fast))
     return tuple(new_params), LookaheadState(count, tuple(new_slow))
 
 

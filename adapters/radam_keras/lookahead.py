@@ -3,9 +3,9 @@
 The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
 :mod:`radam_keras.namespace`: after every inner step ``c <- (c + 1) mod k``; when
 ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
-integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is an
-``ops.cond``; on torch, where Keras steps eagerly, a Python branch), and the slow weights
-phi are optimizer variables: ``model.save`` and ``keras.saving.load_model`` keep them.
+integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is selected with
+``where``; on torch, where Keras steps eagerly, a Python branch), and the slow weights phi
+are optimizer variables: ``model.save`` and ``keras.saving.load_model`` keep them.
 """
 
 from __future__ import annotations
@@ -157,12 +157,13 @@ class Lookahead(keras.optimizers.Optimizer):
     def _sync_if(self, sync: Any, variables: list[Any]) -> None:
         """``phi <- phi + alpha (theta - phi); theta <- phi`` where ``sync`` holds.
 
-        A real branch, never a select over every variable: the k - 1 steps without a sync
-        leave theta and phi alone. Keras steps eagerly on torch: there a Python branch,
-        and radam_torch's in-place sync (block by block); elsewhere one ``ops.cond`` per
-        variable, inside ``tf.function`` and ``jax.jit`` (a select, or one ``cond`` over
-        all variables, makes XLA's CPU backend copy every variable on every step: 3-5x
-        slower Ranger steps in the benchmark).
+        Keras steps eagerly on torch: there a Python branch, and radam_torch's in-place
+        sync (block by block). Inside ``tf.function`` and ``jax.jit``, selects: phi's
+        first, then theta's from the selected phi (the same value on a sync), so that
+        XLA can update both in place; selecting both from the synced value makes XLA's
+        CPU backend copy every variable and phi on every step (a Ranger k-cycle of 8.5-9.3
+        RAdam steps on TensorFlow in the benchmark, 5.2-7.3 this way; a ``cond`` per
+        variable: 8.5-9.3 too).
         """
         slows = [self._slow_weights[self._get_variable_index(v)] for v in variables]
         if keras.backend.backend() == "torch":
@@ -177,14 +178,9 @@ class Lookahead(keras.optimizers.Optimizer):
             return
         for variable, slow in zip(variables, slows, strict=True):
             theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
-
-            def synced(theta: Any = theta, phi: Any = phi) -> tuple[Any, Any]:
-                new = radam_core.lookahead_leaf(theta, phi, self.alpha, xp)
-                return new, new
-
-            new_theta, new_phi = ops.cond(sync, synced, lambda theta=theta, phi=phi: (theta, phi))
+            new_phi = xp.where(sync, radam_core.lookahead_leaf(theta, phi, self.alpha, xp), phi)
             self.assign(slow, new_phi)
-            self.assign(variable, new_theta)
+            self.assign(variable, xp.where(sync, new_phi, theta))
 
     def finalize_variable_values(self, var_list: list[Any]) -> None:
         """The inner optimizer's (EMA weights, say)."""
