@@ -18,8 +18,8 @@ from benchmarks import naive, report
 from benchmarks.bandwidth import METHODS, Bandwidth, Triad
 from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
 from benchmarks.registry import Implementation, implementations
-from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, evaluate
-from benchmarks.worker import WARMUP_STEPS, Measurement, measure
+from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, TIME_RATIO, evaluate
+from benchmarks.worker import WARMUP_STEPS, Measurement, measure, measure_pair
 
 DEFAULT_REPEATS = 20
 QUICK_REPEATS = 2
@@ -90,6 +90,34 @@ def time_problem(
         triad.run()
         measured[impl.name] = measure(impl.name, problem, repeats, quick=quick)
     return measured
+
+
+def time_pairs(
+    problem: Problem, measured: Mapping[str, Measurement], repeats: int, quick: bool
+) -> dict[tuple[str, str, str], float]:
+    """The paired time ratio of every time-ratio target on ``problem`` whose two ran.
+
+    Args:
+        problem: The problem.
+        measured: From :func:`time_problem` (which implementations ran).
+        repeats: Timed steps of each.
+        quick: ``problem`` is one of the tiny problems.
+
+    Returns:
+        ``median(implementation) / median(reference)`` with their steps alternating in one
+        process, by ``(implementation, reference, problem)``.
+    """
+    ratios = {}
+    for target in TARGETS:
+        pair = (target.implementation, target.reference or "")
+        key = (*pair, problem.name)
+        if target.metric != TIME_RATIO or target.problem != problem.name or key in ratios:
+            continue
+        if not all(name in measured for name in pair):
+            continue
+        times, reference_times = measure_pair(*pair, problem, repeats, quick=quick)
+        ratios[key] = statistics.median(times) / statistics.median(reference_times)
+    return ratios
 
 
 def results(
@@ -213,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with Triad(QUICK_TRIAD_ELEMENTS if args.quick else TRIAD_ELEMENTS, args.triad) as triad:
         timed = [(p, time_problem(p, selected, repeats, triad, args.quick)) for p in problems]
         bandwidth = triad.bandwidth()
+    paired = {
+        key: ratio
+        for problem, measured in timed
+        for key, ratio in time_pairs(problem, measured, repeats, args.quick).items()
+    }
     rows = [row for problem, times in timed for row in results(problem, times, bandwidth)]
     metrics = {
         (r.implementation, r.problem): {
@@ -222,14 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for r in rows
     }
-    outcomes = evaluate(TARGETS, metrics)
+    outcomes = evaluate(TARGETS, metrics, paired)
 
     settings = {
         "quick": args.quick,
         "problems": {p.name: p.description for p in problems},
         "repeats": repeats,
         "warmup_steps": WARMUP_STEPS,
-        "isolation": "each implementation in a fresh process",
+        "isolation": "each implementation in a fresh process; time-ratio targets paired "
+        "(both in one process, timed steps alternating)",
         "seed": SEED,
         "bytes_per_param": BYTES_PER_PARAM,
         "reference": naive.NAME,
@@ -245,7 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bandwidth": dataclasses.asdict(bandwidth),
         "results": [dataclasses.asdict(r) for r in rows],
         "targets": [
-            {**dataclasses.asdict(o.target), "value": o.value, "status": o.status} for o in outcomes
+            {
+                **dataclasses.asdict(o.target),
+                "value": o.value,
+                "status": o.status,
+                "paired": o.paired,
+            }
+            for o in outcomes
         ],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -114,8 +114,10 @@ def targets(outcomes: Sequence[Outcome], *, quick: bool) -> str:
     for outcome in outcomes:
         target = outcome.target
         value = "-" if outcome.value is None else f"{outcome.value:.2f}"
+        paired = " (paired)" if outcome.paired else ""
         lines.append(
             f"  {outcome.status:7}  {target.implementation} on {target.problem}: "
-            f"{target.metric} = {value} (target: {target.describe()})"
+            f"{target.metric}{paired} = {value} (target: {target.describe()})"
         )
+    lines.append("(paired: both implementations in one process, their timed steps alternating)")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 
 # Ratios where higher is better: the target is a minimum.
 AT_LEAST = ("speedup_vs_naive", "bandwidth_fraction")
-# median step time / the reference implementation's: the target is a maximum.
+# median step time / the reference implementation's: the target is a maximum. Measured
+# paired (both in one process, steps alternating; benchmarks.worker) where the run did so.
 TIME_RATIO = "time_ratio"
 # From benchmarks.footprint, measured in a process of their own: the target is a maximum.
 FOOTPRINT = ("memory_fraction", "first_step_excess_s")
@@ -63,11 +64,13 @@ class Outcome:
         target: The :class:`Target`.
         value: The measured ratio, or None when the run did not measure it.
         status: ``"PASS"``, ``"FAIL"`` or ``"NOT RUN"``.
+        paired: A time ratio from the paired measurement (else from separate processes).
     """
 
     target: Target
     value: float | None
     status: str
+    paired: bool = False
 
 
 TARGETS: tuple[Target, ...] = (
@@ -122,7 +125,9 @@ TARGETS: tuple[Target, ...] = (
 
 
 def evaluate(
-    targets: Iterable[Target], metrics: Mapping[tuple[str, str], Mapping[str, float]]
+    targets: Iterable[Target],
+    metrics: Mapping[tuple[str, str], Mapping[str, float]],
+    paired: Mapping[tuple[str, str, str], float] | None = None,
 ) -> list[Outcome]:
     """Check each target against the run's metrics.
 
@@ -130,16 +135,25 @@ def evaluate(
         targets: The targets to check.
         metrics: For each ``(implementation, problem)`` that ran: its
             :data:`AT_LEAST` ratios, ``median_s`` and any :data:`FOOTPRINT` measured.
+        paired: Paired time ratios by ``(implementation, reference, problem)``; a time
+            ratio without one is the ratio of the separate processes' medians.
 
     Returns:
         One :class:`Outcome` per target, in order.
     """
+    paired = paired or {}
     outcomes = []
     for target in targets:
         measured = metrics.get((target.implementation, target.problem))
         reference = metrics.get((target.reference or target.implementation, target.problem))
         if measured is None or reference is None:
             outcomes.append(Outcome(target, None, "NOT RUN"))
+            continue
+        key = (target.implementation, target.reference or "", target.problem)
+        if target.metric == TIME_RATIO and key in paired:
+            value = paired[key]
+            status = "PASS" if target.passes(value) else "FAIL"
+            outcomes.append(Outcome(target, value, status, paired=True))
             continue
         if target.metric == TIME_RATIO:
             value = measured["median_s"] / reference["median_s"]

@@ -13,6 +13,12 @@ memory is returned to the system (glibc ``malloc_trim``),
     peak extra = VmHWM after the step - VmRSS before it.
 
 Finally every parameter must have changed and be finite.
+
+A time ratio is also measured *paired* (``python -m benchmarks.worker --pair A B ...``):
+both implementations of a target set up in one process (same framework), their timed
+steps alternating A, B, A, B, ..., so that both see the same bandwidth regime. The host's
+bandwidth changes severalfold between processes (a 5.5 ms step in one process is 8.2 ms in
+the next), which made ratios measured in separate processes flip around their targets.
 """
 
 from __future__ import annotations
@@ -80,6 +86,70 @@ def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool)
     return Measurement(fields["first_step_s"], tuple(fields["times_s"]), fields["peak_extra_bytes"])
 
 
+def measure_pair(
+    implementation: str, reference: str, problem: Problem, repeats: int, *, quick: bool
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Run :func:`run_pair` for two registered implementations in a fresh process.
+
+    Args:
+        implementation: The first implementation's name.
+        reference: The second's.
+        problem: The problem.
+        repeats: Timed steps of each.
+        quick: ``problem`` is one of the tiny problems.
+
+    Returns:
+        The timed steps of ``implementation`` and of ``reference``, in seconds.
+
+    Raises:
+        RuntimeError: The worker failed (its error output is included).
+    """
+    command = [sys.executable, "-m", "benchmarks.worker", "--pair", implementation, reference]
+    command += [problem.name, str(repeats), *(["--quick"] if quick else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{implementation} with {reference} on {problem.name} failed:\n{done.stderr}"
+        )
+    fields = json.loads(done.stdout)
+    return tuple(fields["times_s"]), tuple(fields["reference_times_s"])
+
+
+def run_pair(
+    setup: Setup, reference: Setup, problem: Problem, repeats: int
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Set up both on fresh arrays of ``problem``, warm both up, then alternate timed steps.
+
+    Args:
+        setup: The first implementation's setup function.
+        reference: The second's.
+        problem: The problem.
+        repeats: Timed steps of each.
+
+    Returns:
+        The timed steps of each, in seconds.
+
+    Raises:
+        RuntimeError: A parameter did not change or is not finite.
+    """
+    params, grads = problem.arrays(SEED)
+    steppers = [
+        make([p.copy() for p in params], [g.copy() for g in grads]) for make in (setup, reference)
+    ]
+    for stepper in steppers:
+        for _ in range(1 + WARMUP_STEPS):
+            stepper.step()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for stepper, own in zip(steppers, times, strict=True):
+            start = time.perf_counter()
+            stepper.step()
+            own.append(time.perf_counter() - start)
+    for stepper in steppers:
+        _verify(params, stepper.params())
+    return tuple(times[0]), tuple(times[1])
+
+
 def run(setup: Setup, problem: Problem, repeats: int) -> Measurement:
     """Set up on fresh arrays of ``problem``, then time and measure (see the module).
 
@@ -140,9 +210,22 @@ def _verify(before: Sequence[np.ndarray], after: Sequence[Any]) -> None:
             raise RuntimeError(f"params[{index}] did not change")
 
 
-if __name__ == "__main__":
-    name, problem_name, repeats_text, *flags = sys.argv[1:]
-    catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
+def _setup(name: str) -> Setup:
     (chosen,) = [impl.setup for impl in implementations() if impl.name == name]
-    result = run(chosen, catalogue[problem_name], int(repeats_text))
-    print(json.dumps(dataclasses.asdict(result)))
+    return chosen
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    if arguments[0] == "--pair":
+        name, reference_name, problem_name, repeats_text, *flags = arguments[1:]
+        catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
+        pair = run_pair(
+            _setup(name), _setup(reference_name), catalogue[problem_name], int(repeats_text)
+        )
+        print(json.dumps({"times_s": pair[0], "reference_times_s": pair[1]}))
+    else:
+        name, problem_name, repeats_text, *flags = arguments
+        catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
+        result = run(_setup(name), catalogue[problem_name], int(repeats_text))
+        print(json.dumps(dataclasses.asdict(result)))

@@ -3,6 +3,7 @@
 import json
 import math
 import statistics
+import time
 
 import numpy as np
 import pytest
@@ -70,6 +71,8 @@ def test_quick_run_writes_consistent_json(session, tmp_path, capsys):
         if ran <= set(names):
             assert target["status"] in {"PASS", "FAIL"}
             assert math.isfinite(target["value"])
+            # Every time ratio whose two implementations ran is measured paired.
+            assert target["paired"] == (target["metric"] == "time_ratio")
         else:
             assert target["status"] == "NOT RUN"
             assert target["value"] is None
@@ -99,6 +102,49 @@ def test_a_step_that_changes_nothing_is_an_error():
 def test_a_failing_worker_is_reported():
     with pytest.raises(RuntimeError, match="nonexistent on large failed"):
         worker.measure("nonexistent", QUICK_PROBLEMS["large"], 1, quick=True)
+
+
+def test_a_pair_alternates_its_steps_and_times_each():
+    calls = []
+
+    def make(name, seconds):
+        def setup(params, grads):
+            def step():
+                calls.append(name)
+                time.sleep(seconds)
+                for p in params:
+                    p += 1.0
+
+            return Stepper(step=step, params=lambda: params)
+
+        return setup
+
+    times, reference_times = worker.run_pair(
+        make("a", 0.004), make("b", 0.001), QUICK_PROBLEMS["large"], 3
+    )
+    warmup = 1 + worker.WARMUP_STEPS
+    assert calls == ["a"] * warmup + ["b"] * warmup + ["a", "b"] * 3
+    assert len(times) == len(reference_times) == 3
+    assert min(times) >= 0.004
+    assert statistics.median(reference_times) < min(times)
+
+
+def test_a_paired_ratio_decides_a_time_target():
+    target = next(t for t in TARGETS if t.metric == "time_ratio")
+    metrics = {
+        (target.implementation, target.problem): {"median_s": 1.0},
+        (target.reference, target.problem): {"median_s": 1.0},
+    }
+    key = (target.implementation, target.reference, target.problem)
+    separate = evaluate([target], metrics)[0]
+    paired = evaluate([target], metrics, {key: target.bound * 2})[0]
+    assert (separate.value, separate.paired) == (1.0, False)
+    assert (paired.value, paired.status, paired.paired) == (target.bound * 2, "FAIL", True)
+
+
+def test_a_failing_pair_is_reported():
+    with pytest.raises(RuntimeError, match="nonexistent with naive-numpy on large failed"):
+        worker.measure_pair("nonexistent", naive.NAME, QUICK_PROBLEMS["large"], 1, quick=True)
 
 
 def test_targets_of_implementations_not_run():
