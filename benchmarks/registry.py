@@ -46,6 +46,23 @@ class Stepper(NamedTuple):
 
 Setup = Callable[[list[np.ndarray], list[np.ndarray]], Stepper]
 
+# Lookahead's sync period in the Ranger rows, whose one timed step is a whole k-cycle.
+RANGER_K = 6
+
+
+def k_cycle(stepper: Stepper, k: int = RANGER_K) -> Stepper:
+    """A stepper whose one step is ``k`` of ``stepper``'s: for Lookahead, a whole k-cycle.
+
+    Its median is then ``k`` optimizer steps plus one sync, the time "averaged over a
+    k-cycle" times ``k``.
+    """
+
+    def cycle() -> None:
+        for _ in range(k):
+            stepper.step()
+
+    return Stepper(step=cycle, params=stepper.params)
+
 
 @dataclasses.dataclass(frozen=True)
 class Implementation:

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import Stepper, register
+from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 
 # Each backend and the package it needs.
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_keras.Ranger" is a k-cycle
 
 
 def _keras(backend: str) -> Any:
@@ -101,13 +100,7 @@ def _register(backend: str) -> None:
 
             return Ranger(k=RANGER_K)
 
-        stepper = _stepper(backend, make, params, grads)
-
-        def cycle() -> None:
-            for _ in range(RANGER_K):
-                stepper.step()
-
-        return Stepper(step=cycle, params=stepper.params)
+        return k_cycle(_stepper(backend, make, params, grads))
 
 
 for _backend, _package in BACKENDS.items():

@@ -6,7 +6,7 @@ import numpy as np
 
 import radam_core
 import radam_numpy
-from benchmarks.registry import Stepper, register
+from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 
 
 @register("radam_core.step[numpy]", "pure radam_core.step on whole arrays (allocating)")
@@ -45,9 +45,6 @@ def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
 
 
-RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_numpy.Ranger" is a k-cycle
-
-
 @register(
     "radam_numpy.Ranger",
     f"radam_numpy.Ranger (k={RANGER_K}): one timed step is a whole k-cycle, "
@@ -64,9 +61,4 @@ def radam_numpy_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
         The :class:`Stepper`; a timed step runs ``k`` optimizer steps, one a sync.
     """
     opt = radam_numpy.Ranger(params, k=RANGER_K)
-
-    def cycle() -> None:
-        for _ in range(RANGER_K):
-            opt.step(grads)
-
-    return Stepper(step=cycle, params=lambda: opt.params)
+    return k_cycle(Stepper(step=lambda: opt.step(grads), params=lambda: opt.params))

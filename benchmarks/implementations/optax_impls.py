@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import Stepper, register
+from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 
 
 def _stepper(
@@ -91,9 +91,6 @@ def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     return _stepper(lambda: optax.radam(1e-3), params, grads)
 
 
-RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_optax.ranger" is a k-cycle
-
-
 @register(
     "radam_optax.ranger",
     f"radam_optax.ranger(1e-3, sync_period={RANGER_K}), jit, donated: one timed step is a "
@@ -112,7 +109,7 @@ def radam_optax_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
     import radam_optax
 
     stepper = _stepper(lambda: radam_optax.ranger(1e-3, sync_period=RANGER_K), params, grads)
-    return _cycle(stepper, RANGER_K)
+    return k_cycle(stepper)
 
 
 @register(
@@ -135,14 +132,4 @@ def optax_lookahead_step(params: list[np.ndarray], grads: list[np.ndarray]) -> S
     def make() -> Any:
         return optax.lookahead(optax.radam(1e-3), sync_period=RANGER_K, slow_step_size=0.5)
 
-    return _cycle(_stepper(make, params, grads, lookahead_params=True), RANGER_K)
-
-
-def _cycle(stepper: Stepper, k: int) -> Stepper:
-    """A stepper whose step is ``k`` of ``stepper``'s: the time of a whole k-cycle."""
-
-    def cycle() -> None:
-        for _ in range(k):
-            stepper.step()
-
-    return Stepper(step=cycle, params=stepper.params)
+    return k_cycle(_stepper(make, params, grads, lookahead_params=True))

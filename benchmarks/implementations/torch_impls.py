@@ -11,7 +11,7 @@ import numpy as np
 import radam_torch
 import torch
 
-from benchmarks.registry import Stepper, register
+from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 
 
 def _stepper(
@@ -69,9 +69,6 @@ def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> 
     return _stepper(lambda t: torch.optim.Adam(t, fused=True), params, grads)
 
 
-RANGER_K = 6  # Lookahead's sync period: one timed step of "radam_torch.Ranger" is a k-cycle
-
-
 @register(
     "radam_torch.Ranger",
     f"radam_torch.Ranger (k={RANGER_K}): one timed step is a whole k-cycle, "
@@ -91,10 +88,4 @@ def radam_torch_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
     Returns:
         The :class:`Stepper`.
     """
-    stepper = _stepper(lambda t: radam_torch.Ranger(t, k=RANGER_K), params, grads)
-
-    def cycle() -> None:
-        for _ in range(RANGER_K):
-            stepper.step()
-
-    return Stepper(step=cycle, params=stepper.params)
+    return k_cycle(_stepper(lambda t: radam_torch.Ranger(t, k=RANGER_K), params, grads))
