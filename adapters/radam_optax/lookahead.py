@@ -1,9 +1,11 @@
 """``lookahead`` and ``ranger``: Lookahead (Zhang et al. 2019) as a plain optax transformation.
 
-The math is :func:`radam_core.lookahead_step` on jax.numpy: after every inner update, with
-theta the parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
+The math is radam_core's (:func:`radam_core.lookahead_sync` and
+:func:`radam_core.lookahead_leaf`) on jax.numpy: after every inner update, with theta the
+parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
 ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is a 0-d int32 array
-(traced under ``jax.jit``): the sync is selected with ``jnp.where``, nothing branches on it.
+(traced under ``jax.jit``): the update is selected with ``jnp.where`` and the slow weights
+are replaced in a ``jax.lax.cond``; nothing branches on the count in Python.
 
 How it differs from ``optax.lookahead``. optax's wrapper works on
 ``optax.LookaheadParams(fast, slow)``: the caller keeps both copies in the parameters, the
@@ -12,10 +14,12 @@ weights to evaluate. Here the parameters are the ordinary pytree and the slow we
 in the transformation's state (:class:`LookaheadTransformState`), as in the paper and in
 torch's Ranger: on a sync the returned update moves the parameters to the new slow
 weights. The update is the inner update itself on other steps (so ``apply_updates`` gives
-exactly what the inner transformation alone gives), and ``phi_new - theta_{t-1}`` on a sync
-(``apply_updates`` then gives phi_new to within one rounding of the parameter: exactly
-where ``theta_{t-1}`` and phi_new are within a factor 2 of each other, by Sterbenz's lemma;
-with ``slow_step_size = 1`` the inner update, which leads to phi_new = theta exactly).
+exactly what the inner transformation alone gives), and ``phi_new - theta_{t-1}`` on a sync.
+``apply_updates`` then gives phi_new to within one rounding of the parameter (exactly where
+``theta_{t-1}`` and phi_new are within a factor 2 of each other, by Sterbenz's lemma; with
+``slow_step_size = 1`` the update is the inner update, and phi_new = theta exactly), and
+the slow weights kept are those new parameters, so that after a sync theta = phi bit for
+bit (with ``slow_step_size = 0`` the slow weights stay theta_0 bit for bit).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def lookahead(
     params given to ``init``), after each inner update (theta = params + inner update)::
 
         c <- (c + 1) mod k
-        c == 0:  phi <- phi + alpha (theta - phi);   update = phi - params
+        c == 0:  update = phi + alpha (theta - phi) - params;   phi <- params + update
         else:    update = the inner update
 
     ``update`` needs ``params``. See :mod:`radam_optax.lookahead` for how this differs from
@@ -100,34 +104,45 @@ def lookahead(
         inner_updates, inner_state = wrapped.update(
             updates, state.inner_state, params, **extra_args
         )
+        count, sync = radam_core.lookahead_sync(state.count, k)
         fast = optax.apply_updates(params, inner_updates)
         fast_leaves, structure = jax.tree.flatten(fast)
         treedef: Any = structure  # jaxlib's PyTreeDef, whose methods mypy does not see
         param_leaves = treedef.flatten_up_to(params)
         inner_leaves = treedef.flatten_up_to(inner_updates)
-        _, core_state = radam_core.lookahead_step(
-            fast_leaves,
-            radam_core.LookaheadState(state.count, tuple(treedef.flatten_up_to(state.slow))),
-            k,
-            alpha,
-            jnp,
-        )
-        _, sync = radam_core.lookahead_sync(state.count, k)
+        slow_leaves = treedef.flatten_up_to(state.slow)
         if alpha == 1.0:  # phi_new = theta: the inner update leads there exactly
             new_updates = list(inner_leaves)
         else:
-            # From the new slow weights, which equal the new parameters on a sync: the
-            # updates then read phi's output and not the old phi, so XLA (CPU) can update
-            # both in place; from the new parameters it copies every parameter and phi on
-            # every step (~4x slower Ranger steps in the benchmark).
             new_updates = [
-                jnp.where(sync, (phi - p).astype(u.dtype), u)
-                for phi, p, u in zip(core_state.slow, param_leaves, inner_leaves, strict=True)
+                jnp.where(
+                    sync, (radam_core.lookahead_leaf(f, s, alpha, jnp) - p).astype(u.dtype), u
+                )
+                for f, s, p, u in zip(
+                    fast_leaves, slow_leaves, param_leaves, inner_leaves, strict=True
+                )
+            ]
+        if alpha == 0.0:  # phi_new = phi: the slow weights stay as they are, bit for bit
+            new_slow = list(slow_leaves)
+        else:
+            # theta <- phi, phi <- theta: after a sync phi is the new parameters, computed
+            # by the same expression as the caller's apply_updates. Under one jax.jit XLA
+            # then computes them once, straight into the parameters' buffers, and copies
+            # them into phi in a cond, on a sync only. Computing phi from the inner update
+            # instead would keep the update as a parameter-sized temporary, which XLA's
+            # CPU backend maps and page-faults afresh on every step (2.5x the time of a
+            # radam step), and a select would read and write phi on every step.
+            new_params = treedef.flatten_up_to(
+                optax.apply_updates(params, treedef.unflatten(new_updates))
+            )
+            new_slow = [
+                jax.lax.cond(sync, lambda theta, phi: theta, lambda theta, phi: phi, theta, phi)
+                for theta, phi in zip(new_params, slow_leaves, strict=True)
             ]
         new_state = LookaheadTransformState(
             inner_state=inner_state,
-            count=core_state.count,
-            slow=treedef.unflatten(core_state.slow),
+            count=count,
+            slow=treedef.unflatten(new_slow),
         )
         return treedef.unflatten(new_updates), new_state
 
