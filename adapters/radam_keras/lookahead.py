@@ -4,7 +4,8 @@ The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
 :mod:`radam_keras.namespace`: after every inner step ``c <- (c + 1) mod k``; when
 ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
 integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is selected with
-``where``; on torch, where Keras steps eagerly, a Python branch), and the slow weights phi
+``where``; on torch, where Keras steps eagerly, the count is read to the host and the sync
+is a Python branch), and the slow weights phi
 are optimizer variables: ``model.save`` and ``keras.saving.load_model`` keep them.
 """
 
@@ -136,11 +137,15 @@ class Lookahead(keras.optimizers.Optimizer):
                 raise ValueError("the first apply needs trainable_variables, to build")
             with keras.name_scope(self.name, caller=self):
                 self.build(trainable_variables)
-        updates_before = ops.copy(ops.convert_to_tensor(self.inner_optimizer.iterations))
-        self.inner_optimizer.apply(grads, trainable_variables)
         variables = (
             self._trainable_variables if trainable_variables is None else trainable_variables
         )
+        slows = [self._slow_weights[self._get_variable_index(v)] for v in variables]
+        if keras.backend.backend() == "torch":
+            self._apply_eagerly(grads, trainable_variables, variables, slows)
+            return
+        updates_before = ops.copy(ops.convert_to_tensor(self.inner_optimizer.iterations))
+        self.inner_optimizer.apply(grads, trainable_variables)
         # Count the inner optimizer's updates, not apply() calls: with its gradient
         # accumulation (iterations = calls // steps) or a LossScaleOptimizer that skips a
         # non-finite step, an apply() that changed nothing is no fast step.
@@ -151,36 +156,40 @@ class Lookahead(keras.optimizers.Optimizer):
         next_count, due = radam_core.lookahead_sync(count, self.k)
         new_count = ops.where(updated, next_count, count)
         sync = ops.logical_and(updated, due)
-        self._sync_if(sync, variables)
-        self.assign(self.lookahead_count, ops.cast(new_count, "int32"))
-
-    def _sync_if(self, sync: Any, variables: list[Any]) -> None:
-        """``phi <- phi + alpha (theta - phi); theta <- phi`` where ``sync`` holds.
-
-        Keras steps eagerly on torch: there a Python branch, and radam_torch's in-place
-        sync (block by block). Inside ``tf.function`` and ``jax.jit``, selects: phi's
-        first, then theta's from the selected phi (the same value on a sync), so that
-        XLA can update both in place; selecting both from the synced value makes XLA's
-        CPU backend copy every variable and phi on every step (a Ranger k-cycle of 8.5-9.3
-        RAdam steps on TensorFlow in the benchmark, 5.2-7.3 this way; a ``cond`` per
-        variable: 8.5-9.3 too).
-        """
-        slows = [self._slow_weights[self._get_variable_index(v)] for v in variables]
-        if keras.backend.backend() == "torch":
-            import torch
-            from radam_torch.kernels import sync_slow_weights
-
-            if bool(sync):
-                with torch.no_grad():
-                    sync_slow_weights(
-                        [v.value for v in variables], [s.value for s in slows], self.alpha
-                    )
-            return
+        # Selects: phi's first, then theta's from the selected phi (the same value on a
+        # sync), so that XLA can update both in place; selecting both from the synced
+        # value makes XLA's CPU backend copy every variable and phi on every step (a Ranger
+        # k-cycle of 8.5-9.3 RAdam steps on TensorFlow in the benchmark, 5.2-7.3 this way;
+        # a ``cond`` per variable: 8.5-9.3 too).
         for variable, slow in zip(variables, slows, strict=True):
             theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
             new_phi = xp.where(sync, radam_core.lookahead_leaf(theta, phi, self.alpha, xp), phi)
             self.assign(slow, new_phi)
             self.assign(variable, xp.where(sync, new_phi, theta))
+        self.assign(self.lookahead_count, ops.cast(new_count, "int32"))
+
+    def _apply_eagerly(
+        self, grads: list[Any], trainable_variables: Any, variables: list[Any], slows: list[Any]
+    ) -> None:
+        """:meth:`apply` on torch, where Keras steps eagerly: the count on the host.
+
+        The same rule with Python ints (the update test, the count and the branch), and
+        radam_torch's in-place sync (block by block) on a sync.
+        """
+        import torch
+        from radam_torch.kernels import sync_slow_weights
+
+        updates_before = int(self.inner_optimizer.iterations)
+        self.inner_optimizer.apply(grads, trainable_variables)
+        if int(self.inner_optimizer.iterations) == updates_before:  # no fast step
+            return
+        count, sync = radam_core.lookahead_sync(int(self.lookahead_count), self.k)
+        if sync:
+            with torch.no_grad():
+                sync_slow_weights(
+                    [v.value for v in variables], [s.value for s in slows], self.alpha
+                )
+        self.lookahead_count.assign(count)
 
     def finalize_variable_values(self, var_list: list[Any]) -> None:
         """The inner optimizer's (EMA weights, say)."""
