@@ -104,8 +104,9 @@ def time_pairs(
         quick: ``problem`` is one of the tiny problems.
 
     Returns:
-        ``median(implementation) / median(reference)`` with their steps alternating in one
-        process, by ``(implementation, reference, problem)``.
+        The median over rounds of ``implementation / reference``, their steps alternating
+        in one process (each round's two steps see the same memory-bandwidth regime), by
+        ``(implementation, reference, problem)``.
     """
     ratios = {}
     for target in TARGETS:
@@ -116,7 +117,9 @@ def time_pairs(
         if not all(name in measured for name in pair):
             continue
         times, reference_times = measure_pair(*pair, problem, repeats, quick=quick)
-        ratios[key] = statistics.median(times) / statistics.median(reference_times)
+        ratios[key] = statistics.median(
+            mine / theirs for mine, theirs in zip(times, reference_times, strict=True)
+        )
     return ratios
 
 

@@ -118,7 +118,7 @@ def measure_pair(
 def run_pair(
     setup: Setup, reference: Setup, problem: Problem, repeats: int
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Set up both on fresh arrays of ``problem``, warm both up, then alternate timed steps.
+    """Set up both on fresh arrays of ``problem``, warm both up, then time rounds of one step each.
 
     Args:
         setup: The first implementation's setup function.
@@ -127,7 +127,7 @@ def run_pair(
         repeats: Timed steps of each.
 
     Returns:
-        The timed steps of each, in seconds.
+        The timed steps of each, in seconds, round by round.
 
     Raises:
         RuntimeError: A parameter did not change or is not finite.
@@ -140,11 +140,14 @@ def run_pair(
         for _ in range(1 + WARMUP_STEPS):
             stepper.step()
     times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for stepper, own in zip(steppers, times, strict=True):
+    for round_ in range(repeats):
+        # Rounds alternate which one goes first (a, b, b, a, a, b, ...): neither always
+        # runs in the cache state that the other leaves behind.
+        order = (0, 1) if round_ % 2 == 0 else (1, 0)
+        for index in order:
             start = time.perf_counter()
-            stepper.step()
-            own.append(time.perf_counter() - start)
+            steppers[index].step()
+            times[index].append(time.perf_counter() - start)
     for stepper in steppers:
         _verify(params, stepper.params())
     return tuple(times[0]), tuple(times[1])

@@ -123,10 +123,20 @@ def test_a_pair_alternates_its_steps_and_times_each():
         make("a", 0.004), make("b", 0.001), QUICK_PROBLEMS["large"], 3
     )
     warmup = 1 + worker.WARMUP_STEPS
-    assert calls == ["a"] * warmup + ["b"] * warmup + ["a", "b"] * 3
+    assert calls == ["a"] * warmup + ["b"] * warmup + ["a", "b", "b", "a", "a", "b"]
     assert len(times) == len(reference_times) == 3
     assert min(times) >= 0.004
     assert statistics.median(reference_times) < min(times)
+
+
+def test_a_paired_ratio_is_the_median_of_its_rounds(monkeypatch):
+    """Each round's two steps share a bandwidth regime: the ratio is taken round by round."""
+    target = next(t for t in TARGETS if t.metric == "time_ratio" and t.problem == "large")
+    times, reference_times = (1.0, 2.0, 9.0), (2.0, 1.0, 3.0)  # rounds: 0.5, 2, 3
+    monkeypatch.setattr(harness, "measure_pair", lambda *args, **kwargs: (times, reference_times))
+    measured = dict.fromkeys((target.implementation, target.reference))
+    ratios = harness.time_pairs(QUICK_PROBLEMS["large"], measured, 3, quick=True)
+    assert ratios[(target.implementation, target.reference, "large")] == 2.0
 
 
 def test_a_paired_ratio_decides_a_time_target():

@@ -129,6 +129,39 @@ def test_checkpoint_mid_cycle_resumes_exactly(x64):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+def test_slow_weights_are_the_parameters_after_a_sync(x64, alpha):
+    """theta <- phi: after a sync the kept phi is the new parameters, bit for bit."""
+    params = [jnp.asarray(p) for p in problem(6)]
+    tx = ranger(0.05, sync_period=3, slow_step_size=alpha)
+    state = tx.init(params)
+    for t in range(1, 10):
+        params, state, _ = jit_run(tx, params, t, t, state)
+        synced = t % 3 == 0
+        for p, s in zip(params, state.slow, strict=True):
+            assert np.array_equal(np.asarray(p), np.asarray(s)) == (synced or p.size == 0), t
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_jitted_step_keeps_no_parameter_sized_temporary(alpha):
+    """update and apply_updates under one jit, state donated: only scalar temporaries.
+
+    With a temporary the size of a parameter, XLA's CPU backend maps fresh memory for it
+    and page-faults through it on every step, which took a Ranger k-cycle from 6.7 to 16.8
+    radam steps in the benchmark.
+    """
+    params = [jnp.ones((256, 256), jnp.float32), jnp.ones((256,), jnp.float32)]
+    tx = ranger(1e-3, sync_period=6, slow_step_size=alpha)
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, tx.init(params), params)
+    temporaries = compiled.compile().memory_analysis().temp_size_in_bytes
+    assert temporaries < 0.01 * sum(p.nbytes for p in params), temporaries
+
+
 def test_schedule_and_extra_args():
     schedule = optax.linear_schedule(0.1, 0.0, 10)
     params = {"w": jnp.ones(3)}
