@@ -323,6 +323,24 @@ def test_numpy_checkpoint_mid_cycle_resumes_exactly(stop):
         np.testing.assert_array_equal(a, b)
 
 
+def test_numpy_slow_weights_loaded_in_fortran_order_sync_in_place():
+    """phi from a checkpoint in any memory order is kept C-contiguous, so syncs reach it."""
+    params = problem(10)
+    opt = Ranger(params, k=3, alpha=0.5, lr=0.05)
+    saved = opt.state_dict()
+    assert any(s.ndim == 2 and s.shape[0] > 1 and s.shape[1] > 1 for s in saved["slow"])
+    expected = [p.copy() for p in params]
+    twin = Ranger(expected, k=3, alpha=0.5, lr=0.05)
+    fortran = [np.asfortranarray(s) if s.ndim == 2 else s for s in saved["slow"]]
+    opt.load_state_dict({**saved, "slow": fortran})
+    for t in range(1, 8):
+        opt.step(grad_fn(params, t))
+        twin.step(grad_fn(expected, t))
+    for a, b, s, u in zip(params, expected, opt.slow, twin.slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(s, u)
+
+
 def test_numpy_load_state_dict_refuses_mismatch():
     opt = Ranger([np.ones(3)], lr=0.1)
     good = opt.state_dict()

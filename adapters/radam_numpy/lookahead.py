@@ -15,7 +15,8 @@ import array_api_compat.numpy as xp
 import numpy as np
 
 from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
-from radam_numpy.optimizer import RAdam
+from radam_numpy.optimizer import BLOCK_SIZE, RAdam
+from radam_numpy.threads import share
 
 
 class Lookahead:
@@ -83,16 +84,13 @@ class Lookahead:
             self._sync()
 
     def _sync(self) -> None:
-        block = getattr(self.optimizer, "block_size", 1 << 17)
-        for fast, slow in zip(self.optimizer.params, self.slow, strict=True):
-            flat_fast, flat_slow = np.ravel(fast), np.ravel(slow)
-            for start in range(0, max(fast.size, 1), block):
-                f, s = flat_fast[start : start + block], flat_slow[start : start + block]
-                new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
-                if new is not s:
-                    s[...] = new
-                if new is not f:
-                    f[...] = new
+        sync_slow_weights(
+            self.optimizer.params,
+            self.slow,
+            self.alpha,
+            block_size=getattr(self.optimizer, "block_size", BLOCK_SIZE),
+            threads=getattr(self.optimizer, "threads", 1),
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """A copy of the state, ready for pickle or ``np.savez``.
@@ -119,7 +117,7 @@ class Lookahead:
         count = state_dict["count"]
         if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 0:
             raise ValueError(f"count must be an int >= 0, got {count!r}")
-        slow = [np.array(s, copy=True) for s in state_dict["slow"]]
+        slow = [np.array(s, copy=True, order="C") for s in state_dict["slow"]]
         params = self.optimizer.params
         if len(slow) != len(params):
             raise ValueError(f"slow has {len(slow)} arrays, but params has {len(params)}")
@@ -131,6 +129,45 @@ class Lookahead:
                 )
         self.optimizer.load_state_dict(state_dict["optimizer"])
         self.k, self.alpha, self.count, self.slow = int(k), float(alpha), int(count), slow
+
+
+def sync_slow_weights(
+    fast: Sequence[np.ndarray],
+    slow: Sequence[np.ndarray],
+    alpha: float,
+    *,
+    block_size: int = BLOCK_SIZE,
+    threads: int = 1,
+) -> None:
+    """Lookahead's sync in place: ``phi <- phi + alpha (theta - phi); theta <- phi``.
+
+    The new phi is :func:`radam_core.lookahead_leaf`'s, computed block by block in the
+    fast weights' memory (``overwrite_fast``) and copied into the slow weights, so that no
+    parameter-sized temporary is allocated; the blocks are shared among ``threads``.
+
+    Args:
+        fast: theta, C-contiguous writeable arrays, overwritten with the new phi.
+        slow: phi, same shapes and dtypes, C-contiguous, overwritten with the new phi.
+        alpha: The slow step size in ``[0, 1]``.
+        block_size: Elements per block, ``>= 1``.
+        threads: Threads that share the blocks, ``>= 1``.
+    """
+    blocks = []
+    for theta, phi in zip(fast, slow, strict=True):
+        flat_theta, flat_phi = theta.reshape(-1), phi.reshape(-1)  # views: C-contiguous
+        for start in range(0, max(theta.size, 1), block_size):
+            stop = start + block_size
+            blocks.append((flat_theta[start:stop], flat_phi[start:stop]))
+
+    def sync(part: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        for f, s in part:
+            new = lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
+            if new is not s:
+                s[...] = new
+            if new is not f:
+                f[...] = new
+
+    share(sync, blocks, threads)
 
 
 class Ranger(Lookahead):
@@ -155,4 +192,4 @@ class Ranger(Lookahead):
         super().__init__(RAdam(params, **radam_options), k, alpha)
 
 
-__all__ = ["Lookahead", "Ranger"]
+__all__ = ["Lookahead", "Ranger", "sync_slow_weights"]

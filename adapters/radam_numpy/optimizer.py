@@ -8,11 +8,9 @@ temporary; blocks are shared among threads (NumPy releases the GIL inside its lo
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import array_api_compat.numpy as xp
@@ -28,6 +26,7 @@ from radam_core import (
     step_coefficients,
     update_leaf,
 )
+from radam_numpy.threads import share
 
 BLOCK_SIZE = 1 << 17  # elements per block: 512 KiB of float32, in a core's L2 with its state
 
@@ -138,8 +137,8 @@ class RAdam:
     def _run(self, blocks: list[tuple[np.ndarray, ...]], coefficients: StepCoefficients) -> None:
         hp = self.hyperparameters
 
-        def update(share: list[tuple[np.ndarray, ...]]) -> None:
-            for param, grad, exp_avg, exp_avg_sq, *max_sq in share:
+        def update(part: list[tuple[np.ndarray, ...]]) -> None:
+            for param, grad, exp_avg, exp_avg_sq, *max_sq in part:
                 new = update_leaf(
                     param,
                     grad,
@@ -154,16 +153,7 @@ class RAdam:
                 if max_sq:
                     max_sq[0][...] = new.max_exp_avg_sq
 
-        threads = min(self.threads, len(blocks))
-        if threads == 1:
-            update(blocks)
-        else:
-            list(_pool(threads).map(update, [blocks[k::threads] for k in range(threads)]))
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="radam_numpy")
+        share(update, blocks, self.threads)
 
 
 def _checked_params(params: Iterable[np.ndarray]) -> list[np.ndarray]:
