@@ -306,3 +306,52 @@ def test_compiled_step_matches_eager(make, dtype, tolerance):
             slow = compiled.lookahead_state["slow"][p]
             torch.testing.assert_close(slow, eager.lookahead_state["slow"][q], **tolerance)
         assert compiled.lookahead_state["count"] == eager.lookahead_state["count"] == t % 3
+
+
+def test_sync_kernel_gives_the_cores_bits_on_every_path():
+    """radam_torch.kernels.sync_slow_weights against radam_core.lookahead_leaf, whole tensors.
+
+    Contiguous CPU float16/32/64 and complex tensors go through NumPy views in threads,
+    bfloat16 and strided ones through torch operations on blocks; both must give the
+    core's value bit for bit, in theta and in phi. Sizes span several blocks of each path.
+    """
+    import array_api_compat.torch as xp
+    from radam_torch import kernels
+
+    import radam_core
+
+    generator = torch.Generator().manual_seed(0)
+
+    def pair(shape, dtype):
+        real = dtype.to_real() if dtype.is_complex else dtype
+        make = lambda: torch.randn(shape, generator=generator, dtype=torch.float64)  # noqa: E731
+        if dtype.is_complex:
+            return [torch.complex(make(), make()).to(dtype) for _ in range(2)]
+        return [make().to(real) for _ in range(2)]
+
+    cases = [
+        pair((3, 300_001), torch.float32),
+        pair((1000, 700), torch.float32),
+        pair((70_001,), torch.float16),
+        pair((40_000,), torch.float64),
+        pair((90_001,), torch.bfloat16),
+        pair((300, 1001), torch.complex64),
+        pair((), torch.float32),
+        pair((0, 5), torch.float32),
+    ]
+    strided = pair((600, 500), torch.float32)
+    cases.append([t.t() for t in strided])  # not contiguous
+    fast, slow = [f for f, _ in cases], [s for _, s in cases]
+
+    def real(t):
+        return torch.view_as_real(t) if t.is_complex() else t
+
+    expected = [
+        radam_core.lookahead_leaf(real(f).clone(), real(s).clone(), 0.3, xp)
+        for f, s in zip(fast, slow, strict=True)
+    ]
+    with torch.no_grad():
+        kernels.sync_slow_weights(fast, slow, 0.3)
+    for f, s, e in zip(fast, slow, expected, strict=True):
+        assert torch.equal(real(f), e), (f.dtype, f.shape)
+        assert torch.equal(real(s), e), (f.dtype, f.shape)
