@@ -311,9 +311,9 @@ def test_compiled_step_matches_eager(make, dtype, tolerance):
 def test_sync_kernel_gives_the_cores_bits_on_every_path():
     """radam_torch.kernels.sync_slow_weights against radam_core.lookahead_leaf, whole tensors.
 
-    Contiguous CPU float16/32/64 and complex tensors go through NumPy views in threads,
-    bfloat16 and strided ones through torch operations on blocks; both must give the
-    core's value bit for bit, in theta and in phi. Sizes span several blocks of each path.
+    Contiguous tensors are synced in blocks, strided ones whole, complex ones through
+    their real views; each must get the core's value bit for bit, in theta and in phi.
+    Sizes span several blocks.
     """
     import array_api_compat.torch as xp
     from radam_torch import kernels

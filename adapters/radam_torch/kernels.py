@@ -11,8 +11,7 @@ or a 0-d integer tensor (no host synchronization: capturable, ``torch.compile``)
 maintained fused Adam kernel runs it in one pass over memory.
 
 And Lookahead's sync, ``sync_slow_weights``: :func:`radam_core.lookahead_leaf` block by
-block, written into both the fast and the slow weights (through NumPy views, with
-radam_numpy's threaded blocks, for plain CPU tensors).
+block, written into both the fast and the slow weights.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import torch
 from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 import radam_core
-import radam_numpy.lookahead
 from radam_core import AdamForm, Hyperparameters
 from radam_core.namespace import compute_dtype
 
@@ -93,14 +91,7 @@ def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
 
     The new phi is :func:`radam_core.lookahead_leaf`'s, computed block by block in the
     fast weights' memory (``overwrite_fast``) and copied into the slow weights. Complex
-    tensors are synced through their real views. Plain contiguous CPU tensors of a dtype
-    NumPy has go through NumPy views of their memory to
-    :func:`radam_numpy.lookahead.sync_slow_weights`, whose blocks are shared among
-    ``torch.get_num_threads()`` threads: the same IEEE operations, so the same bits, with
-    no thread barrier per operation (a sync of the 21M-parameter benchmark, 2 cores: 0.6
-    of a fused RAdam step, against 0.8 with torch operations on blocks). Others (CUDA,
-    bfloat16, tensor subclasses, under ``torch.compile``) use torch operations on blocks
-    of :data:`SYNC_BLOCK_SIZE`.
+    tensors are synced through their real views.
 
     Args:
         fast: theta, the parameters after the inner step (no autograd history recorded:
@@ -108,38 +99,13 @@ def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
         slow: phi, same shapes and dtypes, overwritten with the new phi.
         alpha: The slow step size in ``[0, 1]``.
     """
-    on_host: list[tuple[torch.Tensor, torch.Tensor]] = []
-    in_torch: list[tuple[torch.Tensor, torch.Tensor]] = []
-    compiling = torch.compiler.is_compiling()
     for theta, phi in zip(fast, slow, strict=True):
-        pair = (_real(theta), _real(phi))
-        viewable = not compiling and all(_numpy_view_possible(t) for t in pair)
-        (on_host if viewable else in_torch).append(pair)
-    if on_host:
-        radam_numpy.lookahead.sync_slow_weights(
-            [f.detach().numpy() for f, _ in on_host],
-            [s.detach().numpy() for _, s in on_host],
-            alpha,
-            threads=torch.get_num_threads(),
-        )
-    for theta, phi in in_torch:
-        for f, s in _blocks([theta, phi], True, SYNC_BLOCK_SIZE):
+        for f, s in _blocks([_real(theta), _real(phi)], True, SYNC_BLOCK_SIZE):
             new = radam_core.lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
             if new is not s:
                 s.copy_(new)
             if new is not f:
                 f.copy_(new)
-
-
-def _numpy_view_possible(tensor: torch.Tensor) -> bool:
-    """Whether ``tensor.numpy()`` would be a view of its memory that NumPy can compute on."""
-    return (
-        tensor.device.type == "cpu"
-        and tensor.dtype in (torch.float16, torch.float32, torch.float64)
-        and tensor.is_contiguous()
-        and not (tensor.is_conj() or tensor.is_neg())
-        and not is_traceable_wrapper_subclass(tensor)
-    )
 
 
 def _real(tensor: torch.Tensor) -> torch.Tensor:
