@@ -118,7 +118,7 @@ def measure_pair(
 def run_pair(
     setup: Setup, reference: Setup, problem: Problem, repeats: int
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Set up both on fresh arrays of ``problem``, warm both up, then time rounds of one step each.
+    """Set up both on fresh arrays of ``problem``, warm both up, then time them in rounds.
 
     Args:
         setup: The first implementation's setup function.

@@ -5,8 +5,8 @@ The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
 ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
 integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is selected with
 ``where``; on torch, where Keras steps eagerly, the count is read to the host and the sync
-is a Python branch), and the slow weights phi
-are optimizer variables: ``model.save`` and ``keras.saving.load_model`` keep them.
+is a Python branch), and the slow weights phi are optimizer variables: ``model.save`` and
+``keras.saving.load_model`` keep them.
 """
 
 from __future__ import annotations
