@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeats": repeats,
         "warmup_steps": WARMUP_STEPS,
         "isolation": "each implementation in a fresh process; time-ratio targets paired "
-        "(both in one process, timed steps alternating)",
+        "(both in one process, timed in rounds; the median of the rounds' ratios)",
         "seed": SEED,
         "bytes_per_param": BYTES_PER_PARAM,
         "reference": naive.NAME,

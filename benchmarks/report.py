@@ -119,5 +119,5 @@ def targets(outcomes: Sequence[Outcome], *, quick: bool) -> str:
             f"  {outcome.status:7}  {target.implementation} on {target.problem}: "
             f"{target.metric}{paired} = {value} (target: {target.describe()})"
         )
-    lines.append("(paired: both implementations in one process, their timed steps alternating)")
+    lines.append("(paired: both in one process, timed in rounds; the median of the rounds' ratios)")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 # Ratios where higher is better: the target is a minimum.
 AT_LEAST = ("speedup_vs_naive", "bandwidth_fraction")
 # median step time / the reference implementation's: the target is a maximum. Measured
-# paired (both in one process, steps alternating; benchmarks.worker) where the run did so.
+# paired (both in one process, timed in rounds; benchmarks.worker) where the run did so.
 TIME_RATIO = "time_ratio"
 # From benchmarks.footprint, measured in a process of their own: the target is a maximum.
 FOOTPRINT = ("memory_fraction", "first_step_excess_s")

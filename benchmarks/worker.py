@@ -15,10 +15,12 @@ memory is returned to the system (glibc ``malloc_trim``),
 Finally every parameter must have changed and be finite.
 
 A time ratio is also measured *paired* (``python -m benchmarks.worker --pair A B ...``):
-both implementations of a target set up in one process (same framework), their timed
-steps alternating A, B, A, B, ..., so that both see the same bandwidth regime. The host's
-bandwidth changes severalfold between processes (a 5.5 ms step in one process is 8.2 ms in
-the next), which made ratios measured in separate processes flip around their targets.
+both implementations of a target set up in one process (same framework) and timed in
+rounds of one step each, the rounds alternating which goes first (A B, B A, A B, ...), so
+that both see the same bandwidth regime; the harness takes the median of the rounds'
+ratios. The host's bandwidth changes severalfold between processes (a 5.5 ms step in one
+process is 8.2 ms in the next), which made ratios measured in separate processes flip
+around their targets.
 """
 
 from __future__ import annotations

@@ -202,12 +202,13 @@ def lookahead_step(
         return slow, LookaheadState(count, slow)
     new_params, new_slow = [], []
     for fast, slow in zip(fast_params, state.slow, strict=True):
-        # theta's select reads the selected phi (the synced value on a sync), not the
-        # synced value itself: each new array then reads only its own old array and ones
-        # computed before it, so that a compiler (XLA) can update both in place.
-        phi = xp.where(sync, lookahead_leaf(fast, slow, alpha, xp), slow)
-        new_slow.append(phi)
-        new_params.append(xp.where(sync, phi, fast))
+        # phi's select reads the selected theta (the synced value on a sync), not the
+        # synced value itself: theta's select can then fuse into the computation of the
+        # fast weights, and each new array reads only its own old array and ones computed
+        # before it, so that a compiler (XLA) can update both in place.
+        theta = xp.where(sync, lookahead_leaf(fast, slow, alpha, xp), fast)
+        new_params.append(theta)
+        new_slow.append(xp.where(sync, theta, slow))
     return tuple(new_params), LookaheadState(count, tuple(new_slow))
 
 

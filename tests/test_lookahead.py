@@ -372,6 +372,22 @@ def test_numpy_lookahead_needs_an_optimizer():
         Lookahead(object())  # type: ignore[arg-type]
 
 
+def test_numpy_lookahead_refuses_parameters_it_cannot_sync_in_place():
+    """A duck-typed inner optimizer's Fortran-ordered parameter would sync into a copy."""
+
+    class Inner:
+        def __init__(self):
+            self.params = [np.ones(3), np.asfortranarray(np.ones((3, 4)))]
+
+        def step(self, grads):
+            pass
+
+    with pytest.raises(
+        ValueError, match=r"optimizer\.params\[1\] must be a writeable C-contiguous"
+    ):
+        Lookahead(Inner())  # type: ignore[arg-type]
+
+
 @pytest.mark.backend("jax")
 def test_core_jax_array_count_is_jittable():
     jax = pytest.importorskip("jax")

@@ -59,10 +59,18 @@ class Lookahead:
             raise TypeError(
                 f"optimizer must have params and step(grads), got {type(optimizer).__name__}"
             )
+        for index, param in enumerate(optimizer.params):
+            if not (
+                isinstance(param, np.ndarray) and param.flags.c_contiguous and param.flags.writeable
+            ):
+                raise ValueError(
+                    f"optimizer.params[{index}] must be a writeable C-contiguous ndarray, "
+                    "updated in place by the sync"
+                )
         self.optimizer = optimizer
         self.k, self.alpha = int(k), float(alpha)
         self.count = 0
-        self.slow = [np.array(p, copy=True) for p in optimizer.params]
+        self.slow = [np.array(p, copy=True, order="C") for p in optimizer.params]
 
     def __repr__(self) -> str:
         return f"Lookahead({self.optimizer!r}, k={self.k}, alpha={self.alpha}, count={self.count})"
@@ -84,13 +92,31 @@ class Lookahead:
             self._sync()
 
     def _sync(self) -> None:
-        sync_slow_weights(
-            self.optimizer.params,
-            self.slow,
-            self.alpha,
-            block_size=getattr(self.optimizer, "block_size", BLOCK_SIZE),
-            threads=getattr(self.optimizer, "threads", 1),
-        )
+        """``phi <- phi + alpha (theta - phi); theta <- phi`` in place, block by block.
+
+        The new phi is :func:`radam_core.lookahead_leaf`'s, computed in the fast weights'
+        memory (``overwrite_fast``) and copied into the slow weights, so that no
+        parameter-sized temporary is allocated; the blocks are shared among the inner
+        optimizer's threads. Both lists hold C-contiguous arrays (parameters checked in
+        ``__init__``, copies made here), whose flat views are written through.
+        """
+        block_size = getattr(self.optimizer, "block_size", BLOCK_SIZE)
+        blocks = []
+        for theta, phi in zip(self.optimizer.params, self.slow, strict=True):
+            flat_theta, flat_phi = theta.reshape(-1), phi.reshape(-1)
+            for start in range(0, max(theta.size, 1), block_size):
+                stop = start + block_size
+                blocks.append((flat_theta[start:stop], flat_phi[start:stop]))
+
+        def sync(part: list[tuple[np.ndarray, np.ndarray]]) -> None:
+            for f, s in part:
+                new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
+                if new is not s:
+                    s[...] = new
+                if new is not f:
+                    f[...] = new
+
+        share(sync, blocks, getattr(self.optimizer, "threads", 1))
 
     def state_dict(self) -> dict[str, Any]:
         """A copy of the state, ready for pickle or ``np.savez``.
@@ -131,45 +157,6 @@ class Lookahead:
         self.k, self.alpha, self.count, self.slow = int(k), float(alpha), int(count), slow
 
 
-def sync_slow_weights(
-    fast: Sequence[np.ndarray],
-    slow: Sequence[np.ndarray],
-    alpha: float,
-    *,
-    block_size: int = BLOCK_SIZE,
-    threads: int = 1,
-) -> None:
-    """Lookahead's sync in place: ``phi <- phi + alpha (theta - phi); theta <- phi``.
-
-    The new phi is :func:`radam_core.lookahead_leaf`'s, computed block by block in the
-    fast weights' memory (``overwrite_fast``) and copied into the slow weights, so that no
-    parameter-sized temporary is allocated; the blocks are shared among ``threads``.
-
-    Args:
-        fast: theta, C-contiguous writeable arrays, overwritten with the new phi.
-        slow: phi, same shapes and dtypes, C-contiguous, overwritten with the new phi.
-        alpha: The slow step size in ``[0, 1]``.
-        block_size: Elements per block, ``>= 1``.
-        threads: Threads that share the blocks, ``>= 1``.
-    """
-    blocks = []
-    for theta, phi in zip(fast, slow, strict=True):
-        flat_theta, flat_phi = theta.reshape(-1), phi.reshape(-1)  # views: C-contiguous
-        for start in range(0, max(theta.size, 1), block_size):
-            stop = start + block_size
-            blocks.append((flat_theta[start:stop], flat_phi[start:stop]))
-
-    def sync(part: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        for f, s in part:
-            new = lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
-            if new is not s:
-                s[...] = new
-            if new is not f:
-                f[...] = new
-
-    share(sync, blocks, threads)
-
-
 class Ranger(Lookahead):
     """Ranger: Lookahead around RAdam, ``Ranger(params, k=6, alpha=0.5, **radam_options)``.
 
@@ -192,4 +179,4 @@ class Ranger(Lookahead):
         super().__init__(RAdam(params, **radam_options), k, alpha)
 
 
-__all__ = ["Lookahead", "Ranger", "sync_slow_weights"]
+__all__ = ["Lookahead", "Ranger"]
