@@ -559,6 +559,19 @@ def test_none_gradients() -> None:
         opt.apply_gradients([(None, vars_[0]), (None, vars_[1])])
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="radam_keras's own all-variable update: torch")
+def test_more_gradients_than_variables_is_refused_and_nothing_changes() -> None:
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0[:1])
+    g = ops.convert_to_tensor(grad_fn(P0, 1)[0], "float32")
+    opt.apply([g], vars_)
+    before = [to_np(v).copy() for v in vars_ + opt.variables]
+    with pytest.raises(ValueError, match="grads has 2 tensors, but the variables are 1"):
+        opt.apply([g, g], vars_)
+    for a, b in zip(before, vars_ + opt.variables, strict=True):
+        np.testing.assert_array_equal(a, to_np(b))
+
+
 # ----------------------------------------------------------------------------- 5. JAX
 
 
