@@ -2,7 +2,7 @@
 
 The only place in the project where the rectification and the update are written.
 Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
-:func:`step_coefficients` and :func:`update_leaf`).
+:func:`step_coefficients` and :func:`update_leaf`, or :func:`update_leaf_in_place`).
 """
 
 from radam_core.adam_form import AdamForm, adam_form
@@ -21,7 +21,7 @@ from radam_core.presets import PRESETS, Preset, hyperparameters_for
 from radam_core.rectification import Rectification, rectify, rho, rho_inf
 from radam_core.state import RAdamState, init_state
 from radam_core.step import step
-from radam_core.update import LeafUpdate, update_leaf
+from radam_core.update import LeafUpdate, update_leaf, update_leaf_in_place
 from radam_core.validation import check_params, check_step_inputs
 
 __all__ = [
@@ -54,4 +54,5 @@ __all__ = [
     "step",
     "step_coefficients",
     "update_leaf",
+    "update_leaf_in_place",
 ]

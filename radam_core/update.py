@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import array_api_compat
+
 from radam_core.coefficients import StepCoefficients
 from radam_core.hyperparameters import Hyperparameters
 from radam_core.namespace import Array, Namespace, compute_dtype
@@ -63,25 +65,93 @@ def update_leaf(
     Returns:
         The :class:`LeafUpdate`.
     """
-    hp, c = hyperparameters, coefficients
-    beta1, beta2 = hp.betas
     dtype = compute_dtype(param.dtype, xp)
-    theta = xp.astype(param, dtype, copy=False)
-    g = xp.astype(grad, dtype, copy=False)
+    inputs = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    own = LeafUpdate(*(None if a is None else xp.astype(a, dtype, copy=True) for a in inputs))
+    new = _advance(own, xp.astype(grad, dtype, copy=False), coefficients, hyperparameters, xp)
+    results = zip(new, inputs, strict=True)
+    return LeafUpdate(*(None if a is None else _array_like(value, a, xp) for value, a in results))
 
+
+def update_leaf_in_place(
+    param: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    max_exp_avg_sq: Array | None,
+    coefficients: StepCoefficients,
+    hyperparameters: Hyperparameters,
+    xp: Namespace,
+) -> None:
+    """Apply step t to one parameter in its own memory: :func:`update_leaf`, written back.
+
+    The equations of :func:`update_leaf`, run as in-place operations on ``param``,
+    ``exp_avg`` and ``exp_avg_sq`` themselves (and ``max_exp_avg_sq`` with amsgrad), so
+    that an adapter that updates in place neither copies its arrays nor copies results
+    back. The results are :func:`update_leaf`'s bit for bit. float16 and bfloat16 arrays
+    are computed on float32 copies and then written back.
+
+    Args:
+        param: theta_{t-1}, overwritten with theta_t.
+        grad: The gradient at theta_{t-1}, same shape and dtype; never written.
+        exp_avg: m_{t-1}, overwritten with m_t.
+        exp_avg_sq: v_{t-1}, overwritten with v_t.
+        max_exp_avg_sq: max(v_1, ..., v_{t-1}) with amsgrad (overwritten), else None.
+        coefficients: The step's scalars, already cast to the compute dtype and device.
+        hyperparameters: The step's hyperparameters.
+        xp: The arrays' namespace: one whose arrays are mutable (not JAX or TensorFlow).
+            The arrays must share no memory with each other or with ``grad``.
+
+    Raises:
+        ValueError: An array to be written is read-only (a JAX array, say); nothing has
+            been written then.
+    """
+    targets = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    for name, target in zip(LeafUpdate._fields, targets, strict=True):
+        if target is not None and not array_api_compat.is_writeable_array(target):
+            raise ValueError(
+                f"update_leaf_in_place writes into {name}, but it is a read-only "
+                f"{type(target).__module__}.{type(target).__name__}; use update_leaf"
+            )
+    dtype = compute_dtype(param.dtype, xp)
+    own = (
+        targets
+        if param.dtype == dtype
+        else LeafUpdate(*(None if a is None else xp.astype(a, dtype) for a in targets))
+    )
+    new = _advance(own, xp.astype(grad, dtype, copy=False), coefficients, hyperparameters, xp)
+    for value, target in zip(new, targets, strict=True):
+        if value is not target and target is not None:
+            target[...] = xp.astype(xp.asarray(value), target.dtype, copy=False)
+
+
+def _advance(
+    leaf: LeafUpdate, g: Array, c: StepCoefficients, hp: Hyperparameters, xp: Namespace
+) -> LeafUpdate:
+    """The equations of :func:`update_leaf` on compute-dtype arrays that may be overwritten.
+
+    Each state array is updated with the in-place operators, which write into ``leaf``'s
+    arrays where the namespace has them and make new arrays where it has none (JAX,
+    TensorFlow); either way the returned arrays hold the results. The operations and
+    their order are the formulas', so the bits are the same either way.
+    """
+    theta, m, v, v_max = leaf
+    beta1, beta2 = hp.betas
     if hp.maximize:
         g = -g
     if not _host_zero(hp.weight_decay) and not hp.decoupled_weight_decay:
         g = g + hp.weight_decay * theta
-    m = beta1 * xp.astype(exp_avg, dtype, copy=False) + (1.0 - beta1) * g
-    v = beta2 * xp.astype(exp_avg_sq, dtype, copy=False) + (1.0 - beta2) * (g * g)
-    v_max = None
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
     v_denominator = v
-    if max_exp_avg_sq is not None:
-        v_max = v_denominator = xp.maximum(xp.astype(max_exp_avg_sq, dtype, copy=False), v)
+    if v_max is not None:
+        v_max = v_denominator = xp.maximum(v_max, v)
     n = c.nesterov_momentum * m + (1.0 - beta1) * g if hp.nesterov else m
 
-    new_theta = theta if _is(c.decay, 1.0) else c.decay * theta
+    if not _is(c.decay, 1.0):
+        theta *= c.decay
     if not _is(c.adaptive_step, 0.0):
         scaled_v = (
             v_denominator
@@ -90,16 +160,10 @@ def update_leaf(
         )
         if not _host_zero(hp.eps_root):
             scaled_v = scaled_v + hp.eps_root
-        new_theta = new_theta - c.adaptive_step * n / (xp.sqrt(scaled_v) + hp.eps)
+        theta -= c.adaptive_step * n / (xp.sqrt(scaled_v) + hp.eps)
     if not _is(c.momentum_step, 0.0):
-        new_theta = new_theta - c.momentum_step * n
-
-    return LeafUpdate(
-        param=_array_like(new_theta, param, xp),
-        exp_avg=_array_like(m, exp_avg, xp),
-        exp_avg_sq=_array_like(v, exp_avg_sq, xp),
-        max_exp_avg_sq=None if max_exp_avg_sq is None else _array_like(v_max, max_exp_avg_sq, xp),
-    )
+        theta -= c.momentum_step * n
+    return LeafUpdate(theta, m, v, v_max)
 
 
 def _array_like(value: Array, like: Array, xp: Namespace) -> Array:

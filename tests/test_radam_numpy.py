@@ -1,6 +1,7 @@
 """radam_numpy: in place, blockwise, threaded, and equal to radam_core.step."""
 
 import pickle
+import threading
 import tracemalloc
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 import radam_core as rc
 from radam_numpy import RAdam, minimize
+from radam_numpy.threads import SHARED_BYTES, share
 
 OPTIONS = [
     {},
@@ -43,10 +45,10 @@ def test_equals_core_step_in_float64(options, block_size, threads):
         opt.step(grads)
         core_params, state = rc.step(core_params, _grads(core_params, t), state, lr=0.05, **hp)
         for ours, expected in zip(params, core_params, strict=True):
-            np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-14)
+            np.testing.assert_array_equal(ours, expected)  # elementwise: the same bits
     assert opt.state.count == state.count == 30
     for ours, expected in zip(opt.state.exp_avg_sq, state.exp_avg_sq, strict=True):
-        np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-300)
+        np.testing.assert_array_equal(ours, expected)
 
 
 def test_updates_the_same_arrays_in_place():
@@ -76,6 +78,34 @@ def test_allocates_no_full_size_temporaries():
     assert peak < param.nbytes / 8, (
         f"peak {peak} bytes during a step of a {param.nbytes}-byte param"
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_blocks_run_on_pool_threads_and_small_ones_in_the_callers(threads):
+    large = [np.zeros(SHARED_BYTES // 4, np.float32) for _ in range(4)]
+    small = [np.zeros(SHARED_BYTES // 4 - 1, np.float32), np.zeros(3)]
+    ran_on: dict[int, threading.Thread] = {}
+
+    def work(part):
+        for (array,) in part:
+            ran_on[id(array)] = threading.current_thread()
+
+    share(work, [(a,) for a in (large[0], small[0], *large[1:], small[1])], threads)
+    assert len(ran_on) == 6
+    assert all(ran_on[id(a)] is threading.current_thread() for a in small)
+    pool = {ran_on[id(a)] for a in large}
+    assert threading.current_thread() not in pool
+    assert len(pool) == threads
+
+
+def test_an_error_on_a_pool_thread_reaches_the_caller():
+    blocks = [(np.zeros(SHARED_BYTES // 4, np.float32),) for _ in range(2)]
+
+    def work(part):
+        raise RuntimeError(f"failed on {threading.current_thread().name}")
+
+    with pytest.raises(RuntimeError, match="failed on radam_numpy-"):
+        share(work, blocks, 2)
 
 
 def test_strided_grads_are_accepted():

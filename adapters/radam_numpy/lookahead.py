@@ -16,7 +16,7 @@ import numpy as np
 
 from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
 from radam_numpy.optimizer import BLOCK_SIZE, RAdam
-from radam_numpy.threads import share
+from radam_numpy.threads import Block, share
 
 
 class Lookahead:
@@ -101,14 +101,14 @@ class Lookahead:
         ``__init__``, copies made here), whose flat views are written through.
         """
         block_size = getattr(self.optimizer, "block_size", BLOCK_SIZE)
-        blocks = []
+        blocks: list[Block] = []
         for theta, phi in zip(self.optimizer.params, self.slow, strict=True):
             flat_theta, flat_phi = theta.reshape(-1), phi.reshape(-1)
             for start in range(0, max(theta.size, 1), block_size):
                 stop = start + block_size
                 blocks.append((flat_theta[start:stop], flat_phi[start:stop]))
 
-        def sync(part: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        def sync(part: list[Block]) -> None:
             for f, s in part:
                 new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
                 if new is not s:

@@ -1,8 +1,8 @@
 """``RAdam`` for NumPy: updates a list of arrays in place, block by block.
 
-The math is :func:`radam_core.update_leaf`, applied to cache-sized slices of each
-parameter and written back into it, so that no step allocates a parameter-sized
-temporary; blocks are shared among threads (NumPy releases the GIL inside its loops).
+The math is :func:`radam_core.update_leaf_in_place`, applied to cache-sized slices of
+each parameter and its state, so that no step allocates a parameter-sized temporary;
+the blocks are shared among threads by :func:`radam_numpy.threads.share`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from radam_core import (
     hyperparameters_for,
     init_state,
     step_coefficients,
-    update_leaf,
+    update_leaf_in_place,
 )
-from radam_numpy.threads import share
+from radam_numpy.threads import Block, share
 
 BLOCK_SIZE = 1 << 17  # elements per block: 512 KiB of float32, in a core's L2 with its state
 
@@ -123,7 +123,7 @@ class RAdam:
         check_step_inputs(self.params, self.params, candidate, self.hyperparameters, xp)
         self.state = candidate
 
-    def _blocks(self, grads: list[np.ndarray]) -> Iterable[tuple[np.ndarray, ...]]:
+    def _blocks(self, grads: list[np.ndarray]) -> Iterable[Block]:
         """Aligned flat slices of every array of every parameter, ``block_size`` long."""
         state = self.state
         for index, param in enumerate(self.params):
@@ -134,24 +134,15 @@ class RAdam:
             for start in range(0, max(param.size, 1), self.block_size):
                 yield tuple(a[start : start + self.block_size] for a in flat)
 
-    def _run(self, blocks: list[tuple[np.ndarray, ...]], coefficients: StepCoefficients) -> None:
+    def _run(self, blocks: list[Block], coefficients: StepCoefficients) -> None:
         hp = self.hyperparameters
 
-        def update(part: list[tuple[np.ndarray, ...]]) -> None:
+        def update(part: list[Block]) -> None:
             for param, grad, exp_avg, exp_avg_sq, *max_sq in part:
-                new = update_leaf(
-                    param,
-                    grad,
-                    exp_avg,
-                    exp_avg_sq,
-                    max_sq[0] if max_sq else None,
-                    coefficients,
-                    hp,
-                    xp,
+                max_exp_avg_sq = max_sq[0] if max_sq else None
+                update_leaf_in_place(
+                    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, coefficients, hp, xp
                 )
-                param[...], exp_avg[...], exp_avg_sq[...] = new.param, new.exp_avg, new.exp_avg_sq
-                if max_sq:
-                    max_sq[0][...] = new.max_exp_avg_sq
 
         share(update, blocks, self.threads)
 
