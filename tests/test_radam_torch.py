@@ -718,6 +718,34 @@ def test_step_with_closure_returns_loss_and_matches_torch(device):
     assert_params_moved(model, initial)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True}],
+    ids=["plain", "l2", "decoupled"],
+)
+def test_differentiable_steps_give_torchs_values_and_gradients(options, device):
+    """differentiable=True: autograd through 8 steps (across the threshold), as torch's."""
+    start = torch.randn(6, dtype=F64, device=device, requires_grad=True)
+    direction = torch.randn(6, dtype=F64, device=device, requires_grad=True)
+
+    def trajectory(optimizer_class):
+        param = start.clone()  # a non-leaf copy: autograd records the steps' writes
+        opt = optimizer_class([param], lr=0.1, differentiable=True, **options)
+        for t in range(1, 9):
+            param.grad = direction * t + param.detach()
+            opt.step()
+        return param
+
+    ours, theirs = trajectory(RAdam), trajectory(torch.optim.RAdam)
+    torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=ATOL)
+    weights = torch.linspace(-1.0, 1.0, 6, dtype=F64, device=device)
+    ours_grads = torch.autograd.grad((ours * weights).sum(), (start, direction))
+    theirs_grads = torch.autograd.grad((theirs * weights).sum(), (start, direction))
+    for got, want in zip(ours_grads, theirs_grads, strict=True):
+        assert got.abs().max() > 0
+        torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
+
+
 # ------------------------------------------------------- 6. groups and schedules
 
 

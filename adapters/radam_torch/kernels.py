@@ -2,8 +2,8 @@
 
 The two ways a list of tensors takes RAdam step t:
 
-``core_step``: the core's equations on the tensors (array_api_compat's torch namespace),
-each result copied back in place. Any step, any option; the count may be a Python int
+``core_step``: the core's equations run in place on the tensors
+(:func:`radam_core.update_leaf_in_place`, array_api_compat's torch namespace). Any step, any option; the count may be a Python int
 or a 0-d integer tensor (no host synchronization: capturable, ``torch.compile``).
 
 ``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
@@ -49,10 +49,10 @@ def core_step(
     """Step ``count + 1`` by the core's equations, written back in place.
 
     The step's scalars come from :func:`radam_core.step_coefficients` once, then each
-    tensor's update from :func:`radam_core.update_leaf`. With ``blocked``, contiguous
-    tensors are updated in flat blocks of :data:`BLOCK_SIZE` elements, each copied back
-    before the next, so temporaries stay cache-sized; without it (for graphs: capturable,
-    ``torch.compile``) whole tensors are updated.
+    tensor's update from :func:`radam_core.update_leaf_in_place`, which writes it into the
+    tensors themselves. With ``blocked``, contiguous tensors are updated in flat blocks of
+    :data:`BLOCK_SIZE` elements, so temporaries stay cache-sized; without it (for graphs:
+    capturable, ``torch.compile``) whole tensors are updated.
 
     Args:
         params: theta_{t-1}, updated in place.
@@ -76,14 +76,9 @@ def core_step(
             tensors.append(max_exp_avg_sqs[index])
         cast = coefficients.cast(compute_dtype(param.dtype, xp), param.device, xp)
         for param_, grad, exp_avg, exp_avg_sq, *max_sq in _blocks(tensors, blocked):
-            new = radam_core.update_leaf(
+            radam_core.update_leaf_in_place(
                 param_, grad, exp_avg, exp_avg_sq, max_sq[0] if max_sq else None, cast, hp, xp
             )
-            param_.copy_(new.param)
-            exp_avg.copy_(new.exp_avg)
-            exp_avg_sq.copy_(new.exp_avg_sq)
-            if max_sq and new.max_exp_avg_sq is not None:
-                max_sq[0].copy_(new.max_exp_avg_sq)
 
 
 def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
