@@ -3,8 +3,9 @@
 The two ways a list of tensors takes RAdam step t:
 
 ``core_step``: the core's equations run in place on the tensors
-(:func:`radam_core.update_leaf_in_place`, array_api_compat's torch namespace). Any step, any option; the count may be a Python int
-or a 0-d integer tensor (no host synchronization: capturable, ``torch.compile``).
+(:func:`radam_core.update_leaf_in_place`, array_api_compat's torch namespace). Any step,
+any option; the count may be a Python int or a 0-d integer tensor (no host
+synchronization: capturable, ``torch.compile``).
 
 ``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
 :func:`radam_core.adam_form` computes (``lr * r_t``, ``eps / sqrt(bc2)``), so PyTorch's
