@@ -43,8 +43,14 @@ def finfo(dtype: Any) -> Any:
 
 
 def astype(x: Tensor, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:
-    """``x`` cast to ``dtype`` (``keras.ops.cast``)."""
-    return ops.cast(x, _name(dtype))
+    """``x`` cast to ``dtype`` (``keras.ops.cast``); with ``copy``, never ``x`` itself.
+
+    radam_core runs its equations with the in-place operators on such copies: a torch
+    tensor would otherwise be written, and a TensorFlow variable refuses them. Compiled
+    steps (XLA) do not copy for it.
+    """
+    cast = ops.cast(x, _name(dtype))
+    return ops.copy(x) if copy and cast is x else cast
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: Any = None) -> Tensor:

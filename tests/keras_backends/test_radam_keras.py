@@ -859,6 +859,23 @@ def test_threshold_decision_is_float64_exact(t: int, beta2: float, side: int) ->
 # ----------------------------------------------------------------------------- 12. backend paths
 
 
+@pytest.mark.parametrize("case", ["authors", "amsgrad", "nesterov"])
+def test_update_leaf_through_the_keras_namespace_never_writes_its_inputs(case: str) -> None:
+    """radam_core.update_leaf runs its equations in place on copies (astype(copy=True)):
+    torch tensors are mutable, so the namespace must really copy there."""
+    from radam_keras import namespace
+
+    _, preset, overrides = GOLDEN_CASES[case]
+    hp = radam_core.hyperparameters_for(preset, lr=LR, weight_decay=0.1, **overrides)
+    inputs = [ops.convert_to_tensor(np.asarray(v, np.float32) + 0.5) for v in P0[:1] * 5]
+    before = [to_np(x) for x in inputs]
+    coefficients = radam_core.step_coefficients(7, hp, namespace).cast("float32", None, namespace)
+    new = radam_core.update_leaf(*inputs, coefficients, hp, namespace)
+    for x, was in zip(inputs, before, strict=True):
+        np.testing.assert_array_equal(to_np(x), was)
+    assert not np.array_equal(to_np(new.param), before[0])
+
+
 @pytest.mark.skipif(BACKEND != "jax", reason="the host computation is JAX's (no float64)")
 def test_jax_computes_the_step_scalars_once_per_step_on_the_host(
     monkeypatch: pytest.MonkeyPatch,
