@@ -2,6 +2,7 @@
 
 import pickle
 import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -98,14 +99,19 @@ def test_large_blocks_run_on_pool_threads_and_small_ones_in_the_callers(threads)
     assert len(pool) == threads
 
 
-def test_an_error_on_a_pool_thread_reaches_the_caller():
+def test_an_error_on_a_pool_thread_reaches_the_caller_after_every_share_ends():
     blocks = [(np.zeros(SHARED_BYTES // 4, np.float32),) for _ in range(2)]
+    finished = []
 
     def work(part):
-        raise RuntimeError(f"failed on {threading.current_thread().name}")
+        if part[0][0] is blocks[0][0]:
+            raise RuntimeError(f"failed on {threading.current_thread().name}")
+        time.sleep(0.2)
+        finished.append(part)
 
-    with pytest.raises(RuntimeError, match="failed on radam_numpy-"):
+    with pytest.raises(RuntimeError, match="failed on radam_numpy-0"):
         share(work, blocks, 2)
+    assert finished == [[blocks[1]]]
 
 
 def test_strided_grads_are_accepted():

@@ -53,7 +53,9 @@ class RAdam:
         params: The arrays to optimize: writeable, C-contiguous, real floating point.
         preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
         block_size: Elements per block, ``>= 1``.
-        threads: Threads that share the blocks, ``>= 1``; default: the CPU count.
+        threads: Threads that share the large blocks, ``>= 1``; default: the CPU count.
+            Blocks under 256 KiB run in the caller's thread
+            (:func:`radam_numpy.threads.share` says why).
         **hyperparameters: Fields of :class:`radam_core.Hyperparameters` (``lr``,
             ``betas``, ``eps``, ``weight_decay``, ...).
 

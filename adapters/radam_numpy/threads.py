@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 import numpy as np
 
@@ -40,7 +40,8 @@ def share(work: Work, blocks: list[Block], threads: int) -> None:
     small blocks run in the caller's thread.
 
     Args:
-        work: Called once per share with a list of blocks; its exceptions propagate.
+        work: Called once per share with a list of blocks; its exceptions propagate
+            once every share has finished.
         blocks: The blocks: tuples of arrays, sized by their first.
         threads: Threads to share the large blocks among, ``>= 1``.
     """
@@ -53,6 +54,7 @@ def share(work: Work, blocks: list[Block], threads: int) -> None:
         for j, inbox in enumerate(inboxes):
             done.append(Future())
             inbox.put((work, large[j::threads], done[-1]))
+        wait(done)  # every share has finished before any error is raised
         for future in done:
             future.result()
     if small:
