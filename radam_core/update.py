@@ -67,7 +67,11 @@ def update_leaf(
     """
     dtype = compute_dtype(param.dtype, xp)
     inputs = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
-    own = LeafUpdate(*(None if a is None else xp.astype(a, dtype, copy=True) for a in inputs))
+    # Copies of what the equations overwrite; max(v) is replaced, never written: no copy.
+    own = LeafUpdate(
+        *(xp.astype(a, dtype, copy=True) for a in inputs[:3]),
+        None if max_exp_avg_sq is None else xp.astype(max_exp_avg_sq, dtype, copy=False),
+    )
     new = _advance(own, xp.astype(grad, dtype, copy=False), coefficients, hyperparameters, xp)
     results = zip(new, inputs, strict=True)
     return LeafUpdate(*(None if a is None else _array_like(value, a, xp) for value, a in results))
@@ -130,9 +134,10 @@ def _advance(
 ) -> LeafUpdate:
     """The equations of :func:`update_leaf` on compute-dtype arrays that may be overwritten.
 
-    Each state array is updated with the in-place operators, which write into ``leaf``'s
+    theta, m and v are updated with the in-place operators, which write into ``leaf``'s
     arrays where the namespace has them and make new arrays where it has none (JAX,
-    TensorFlow); either way the returned arrays hold the results. The operations and
+    TensorFlow); max(v) is a new array (``xp.maximum``). Either way the returned arrays
+    hold the results. The operations and
     their order are the formulas', so the bits are the same either way.
     """
     theta, m, v, v_max = leaf
