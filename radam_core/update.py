@@ -69,7 +69,9 @@ def update_leaf(
     inputs = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
     # Copies of what the equations overwrite; max(v) is replaced, never written: no copy.
     own = LeafUpdate(
-        *(xp.astype(a, dtype, copy=True) for a in inputs[:3]),
+        xp.astype(param, dtype, copy=True),
+        xp.astype(exp_avg, dtype, copy=True),
+        xp.astype(exp_avg_sq, dtype, copy=True),
         None if max_exp_avg_sq is None else xp.astype(max_exp_avg_sq, dtype, copy=False),
     )
     new = _advance(own, xp.astype(grad, dtype, copy=False), coefficients, hyperparameters, xp)
