@@ -9,7 +9,11 @@ synchronization: capturable, ``torch.compile``).
 
 ``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
 :func:`radam_core.adam_form` computes (``lr * r_t``, ``eps / sqrt(bc2)``), so PyTorch's
-maintained fused Adam kernel runs it in one pass over memory.
+maintained fused Adam kernel runs it in one pass over memory. That kernel walks each
+tensor as ``numel`` consecutive elements from its data pointer, whatever its strides
+(``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes
+between the elements of a non-dense parameter, torch 2.13), so it gets only the tensors
+that :func:`fits_fused_kernel` accepts; the others take ``core_step`` in their own layout.
 
 And Lookahead's sync, ``sync_slow_weights``: :func:`radam_core.lookahead_leaf` block by
 block, written into both the fast and the slow weights.
@@ -125,6 +129,38 @@ def _blocks(tensors: Tensors, blocked: bool, block_size: int = BLOCK_SIZE) -> It
         yield [t[start : start + block_size] for t in flat]
 
 
+def fits_fused_kernel(tensors: Tensors) -> bool:
+    """Whether PyTorch's fused Adam kernel updates one parameter's tensors correctly.
+
+    The kernel pairs the i-th element in memory of each tensor, for i below ``numel``. That
+    is the i-th element of the tensor itself when every tensor fills its memory exactly
+    (non-overlapping and dense) and all lay their elements out in the same order (equal
+    strides): all contiguous, but also all transposed or all channels_last alike.
+
+    Args:
+        tensors: A parameter and its gradient and state tensors, of one shape.
+    """
+    if all(t.is_contiguous() for t in tensors):
+        return True
+    strides = tensors[0].stride()
+    return all(t.stride() == strides for t in tensors) and _is_dense(tensors[0])
+
+
+def _is_dense(tensor: torch.Tensor) -> bool:
+    """Whether the tensor's elements fill ``numel`` consecutive memory slots, no gaps."""
+    expected = 1
+    for size, stride in sorted(zip(tensor.shape, tensor.stride(), strict=True), key=_stride):
+        if size != 1:
+            if stride != expected:
+                return False
+            expected *= size
+    return True
+
+
+def _stride(size_and_stride: tuple[int, int]) -> int:
+    return size_and_stride[1]
+
+
 def fused_adam_step(
     params: Tensors,
     grads: Tensors,
@@ -137,6 +173,10 @@ def fused_adam_step(
 ) -> None:
     """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
 
+    A parameter whose tensors the kernel cannot walk (:func:`fits_fused_kernel`: a
+    transposed gradient, a non-dense parameter, state in another layout) takes the same
+    step t by :func:`core_step` instead, in its own layout.
+
     Args:
         params: theta_{t-1}, updated in place.
         grads: Their gradients (never modified).
@@ -147,14 +187,21 @@ def fused_adam_step(
         form: From :func:`radam_core.adam_form` for step t.
         hyperparameters: The group's hyperparameters.
     """
+    moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
+    fits = [fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))]
+    if not all(fits):
+        for index, fit in enumerate(fits):
+            if not fit:
+                own = [[t[index]] if t else [] for t in moments]
+                core_step(*own, int(steps[index].item()) - 1, hyperparameters)
+        moments = [_where(t, fits) for t in moments]
+        steps = _where(steps, fits)
+        if not steps:
+            return
     kernel = torch._fused_adamw_ if hyperparameters.decoupled_weight_decay else torch._fused_adam_
     beta1, beta2 = hyperparameters.betas
     kernel(
-        params,
-        grads,
-        exp_avgs,
-        exp_avg_sqs,
-        max_exp_avg_sqs,
+        *moments,
         steps,
         amsgrad=hyperparameters.amsgrad,
         lr=form.lr,
@@ -166,3 +213,8 @@ def fused_adam_step(
         grad_scale=None,
         found_inf=None,
     )
+
+
+def _where(tensors: Tensors, keep: list[bool]) -> Tensors:
+    """The tensors whose ``keep`` is True (an empty list stays empty)."""
+    return [t for t, kept in zip(tensors, keep, strict=True) if kept] if tensors else []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable
+from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 import radam_core
 from radam_core import Hyperparameters
@@ -84,9 +86,15 @@ class RAdam(Optimizer):
         amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
         nesterov: optax's Nesterov momentum (None: the preset's).
 
+    Every step, :meth:`add_param_group` and :meth:`load_state_dict` check every group and
+    every tensor before they change anything: when they raise, the parameters, the state
+    (step counts included) and ``param_groups`` are as they were.
+
     Raises:
         ValueError: torch's messages for an invalid lr, eps, beta or weight_decay; the
             core's for its options.
+        RuntimeError: torch's, for ``fused=True`` with a parameter on a device that has
+            no fused kernel (as ``torch.optim.Adam``).
     """
 
     def __init__(
@@ -157,23 +165,41 @@ class RAdam(Optimizer):
             **{name: getattr(resolved, name) for name in radam_core.CONVENTION_FIELDS},
         }
         super().__init__(params, defaults)
-        self._register_load_hooks()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle (or deepcopy): fill groups saved without the core's options, hook again."""
-        super().__setstate__(state)
-        _complete_loaded_state(self)
-        self._register_load_hooks()
+        """Unpickle, deepcopy or ``load_state_dict``: complete the groups, check a load.
 
-    def _register_load_hooks(self) -> None:
-        self.register_load_state_dict_pre_hook(_check_loaded_state)
-        self.register_load_state_dict_post_hook(_complete_loaded_state)
+        Groups saved without the core's options (torch.optim.RAdam's) get the defaults,
+        and a step saved as a number becomes torch's tensor. ``load_state_dict`` passes
+        the loaded state and groups alone (no ``"defaults"``), already cast to the
+        parameters: they are checked here, before anything of this optimizer changes.
+
+        Raises:
+            TypeError, ValueError: A loaded group or tensor state that cannot step (as
+                :meth:`step` would raise), named with its value.
+        """
+        defaults = state.get("defaults", getattr(self, "defaults", {}))
+        _complete(state["param_groups"], state["state"], defaults)
+        if "defaults" not in state:
+            for index, group in enumerate(state["param_groups"]):
+                _check_group(index, group)
+                for position, param in enumerate(group["params"]):
+                    entry = state["state"].get(param)
+                    if isinstance(entry, Mapping):
+                        where = _where(index, position)
+                        _check_state(where, param, entry, group["amsgrad"], read_step=True)
+        super().__setstate__(state)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group; a ``preset`` of its own sets the options the group does not give.
 
         Args:
             param_group: ``params`` and any option of the constructor, ``preset`` included.
+
+        Raises:
+            TypeError, ValueError: An invalid option, named with the group's index and its
+                value (``param_groups`` is unchanged then).
+            RuntimeError: ``fused=True`` with a parameter on a device without a fused kernel.
         """
         preset = param_group.get("preset")
         if preset is not None and preset != self.defaults["preset"]:
@@ -186,6 +212,11 @@ class RAdam(Optimizer):
             for name in ("eps", "decoupled_weight_decay", *radam_core.CONVENTION_FIELDS):
                 param_group[name] = getattr(resolved, name)
         super().add_param_group(param_group)
+        try:
+            _check_group(len(self.param_groups) - 1, self.param_groups[-1])
+        except Exception:
+            self.param_groups.pop()
+            raise
 
     @_use_grad_for_differentiable
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -201,16 +232,39 @@ class RAdam(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group)
+        # Everything is checked before anything is written: a raise changes nothing.
+        checked = [self._check_step(index, group) for index, group in enumerate(self.param_groups)]
+        for group, hp in zip(self.param_groups, checked, strict=True):
+            self._step_group(group, hp)
         return loss
 
-    def _step_group(self, group: dict[str, Any]) -> None:
+    def _check_step(self, index: int, group: dict[str, Any]) -> Hyperparameters:
+        """Raise unless group ``index`` can step; its hyperparameters.
+
+        Step counts are read on the host only, never under ``torch.compile``.
+        """
+        hp = _check_group(index, group)
+        read_step = not torch.compiler.is_compiling()
+        for position, param in enumerate(group["params"]):
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                raise RuntimeError("RAdam does not support sparse gradients")
+            where = _where(index, position)
+            _check_like(f"{where}: grad", grad, param)
+            entry = self.state.get(param)
+            if entry is not None:
+                if not isinstance(entry, Mapping):
+                    raise TypeError(f"{where}: its state must be a dict, got {entry!r}")
+                _check_state(where, param, entry, group["amsgrad"], read_step)
+        return hp
+
+    def _step_group(self, group: dict[str, Any], hp: Hyperparameters) -> None:
         tensors = GroupTensors([], [], [], [], [], [])
         self._init_group(group, *tensors)
         if not tensors.params:
             return
-        hp = _hyperparameters(group)
         real = tensors.real_views()
         if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
             # Counts stay tensors: no host synchronization, nothing to recompile on.
@@ -257,7 +311,7 @@ class RAdam(Optimizer):
             if param.grad.is_sparse:
                 raise RuntimeError("RAdam does not support sparse gradients")
             state = self.state[param]
-            if len(state) == 0:
+            if "step" not in state:
                 state["step"] = (
                     torch.zeros((), dtype=torch.float32, device=param.device)
                     if group["capturable"]
@@ -301,46 +355,97 @@ def _real(tensor: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
 
 
-def _check_loaded_state(optimizer: Optimizer, state_dict: dict[str, Any]) -> None:
-    """Refuse a state whose tensors do not fit the parameters, before anything changes."""
-    groups = state_dict["param_groups"]
-    if len(groups) != len(optimizer.param_groups):
-        raise ValueError("loaded state dict has a different number of parameter groups")
-    for group, saved in zip(optimizer.param_groups, groups, strict=True):
-        if len(group["params"]) != len(saved["params"]):
-            raise ValueError(
-                "loaded state dict contains a parameter group that doesn't match the size "
-                "of optimizer's group"
-            )
-        for param, key in zip(group["params"], saved["params"], strict=True):
-            entry = state_dict["state"].get(key, {})
-            required = ("step", "exp_avg", "exp_avg_sq") if entry else ()
-            missing = [name for name in required if name not in entry]
-            if missing:
-                raise ValueError(f"loaded state of parameter {key} lacks {', '.join(missing)}")
-            for name, value in entry.items():
-                if (
-                    name != "step"
-                    and isinstance(value, torch.Tensor)
-                    and value.shape != param.shape
-                ):
-                    raise ValueError(
-                        f"loaded state {name!r} of parameter {key} has shape "
-                        f"{tuple(value.shape)}, expected {tuple(param.shape)}"
-                    )
+_STATE_KEYS = ("step", "exp_avg", "exp_avg_sq")
 
 
-def _complete_loaded_state(optimizer: Optimizer) -> None:
-    """Complete a loaded state: the core's options, and ``step`` as a tensor.
+def _where(index: int, position: int) -> str:
+    return f"param_groups[{index}]['params'][{position}]"
+
+
+def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
+    """The core's hyperparameters of group ``index``; raise if it cannot step.
+
+    Raises:
+        TypeError, ValueError: An invalid option, named with ``param_groups[index]``.
+        RuntimeError: torch's, for ``fused=True`` on a device without a fused kernel.
+    """
+    lr = group["lr"]
+    if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+        raise ValueError(f"param_groups[{index}]: Tensor lr must be 1-element, got {lr!r}")
+    try:
+        hp = _hyperparameters(group)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"param_groups[{index}]: {error}") from None
+    if group["fused"]:
+        devices = _get_fused_kernels_supported_devices()
+        for param in group["params"]:
+            if param.device.type not in devices or not (
+                param.is_floating_point() or param.is_complex()
+            ):
+                raise RuntimeError(
+                    "`fused=True` requires all the params to be floating point Tensors of "
+                    f"supported devices: {devices} but {param.dtype} and {param.device.type}"
+                )
+    return hp
+
+
+def _check_state(
+    where: str, param: torch.Tensor, state: Mapping[str, Any], amsgrad: bool, read_step: bool
+) -> None:
+    """Raise unless ``state`` is empty of RAdam's entries or holds all of them, fitting.
+
+    Args:
+        where: The parameter's place, for the messages.
+        param: The parameter.
+        state: Its state.
+        amsgrad: Whether its group uses ``max_exp_avg_sq`` (checked when present).
+        read_step: Check the value of ``step`` too (where it is on the CPU).
+    """
+    present = [name for name in _STATE_KEYS if name in state]
+    if not present:
+        return
+    missing = [name for name in _STATE_KEYS if name not in state]
+    if missing:
+        raise ValueError(f"{where}: its state lacks {', '.join(missing)}")
+    step = state["step"]
+    if not isinstance(step, torch.Tensor) or step.numel() != 1 or not step.is_floating_point():
+        raise TypeError(
+            f"{where}: state['step'] must be a 1-element floating-point tensor (torch's "
+            f"format), got {step!r}"
+        )
+    if read_step and step.device.type == "cpu":
+        value = step.item()
+        if not (math.isfinite(value) and value >= 0 and value == int(value)):
+            raise ValueError(f"{where}: state['step'] must be a whole number >= 0, got {value}")
+    names = ["exp_avg", "exp_avg_sq"]
+    if amsgrad and "max_exp_avg_sq" in state:
+        names.append("max_exp_avg_sq")
+    for name in names:
+        _check_like(f"{where}: state[{name!r}]", state[name], param)
+
+
+def _check_like(name: str, tensor: Any, param: torch.Tensor) -> None:
+    """Raise unless ``tensor`` is a tensor of the parameter's shape, dtype and device."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor, got {type(tensor).__name__}: {tensor!r}")
+    for attribute in ("shape", "dtype", "device"):
+        value, expected = getattr(tensor, attribute), getattr(param, attribute)
+        if value != expected:
+            raise ValueError(f"{name} has {attribute} {value}, expected {expected}")
+
+
+def _complete(groups: list[dict[str, Any]], states: Mapping[Any, Any], defaults: dict) -> None:
+    """Complete loaded groups and states: the core's options, and ``step`` as a tensor.
 
     Groups saved by torch.optim.RAdam lack the core's options (the defaults fill them);
     older torch checkpoints store ``step`` as a plain number (torch's tensor form then).
+    Other values, a user's or a wrapper's, are kept as they are, as torch keeps them.
     """
-    for group in optimizer.param_groups:
-        for name, value in optimizer.defaults.items():
+    for group in groups:
+        for name, value in defaults.items():
             group.setdefault(name, value)
-    for state in optimizer.state.values():
-        if "step" in state and not isinstance(state["step"], torch.Tensor):
+    for state in states.values():
+        if isinstance(state, dict) and isinstance(state.get("step"), (int, float)):
             state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
 
 
