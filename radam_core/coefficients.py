@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from radam_core.count import real_count
 from radam_core.hyperparameters import Hyperparameters
-from radam_core.namespace import Array, Namespace, is_array
+from radam_core.namespace import Array, Namespace, is_array, real_dtype
 from radam_core.rectification import rectification
 
 
@@ -54,10 +54,15 @@ class StepCoefficients(NamedTuple):
     decay: Any
 
     def cast(self, dtype: Any, device: Any, xp: Namespace) -> StepCoefficients:
-        """Array coefficients converted to ``dtype`` on ``device``; floats unchanged."""
+        """Array coefficients converted to ``dtype`` on ``device``; floats unchanged.
+
+        A complex ``dtype`` (a complex parameter's) gives its real dtype: the coefficients
+        are real, and so is the denominator they meet (:func:`radam_core.update_leaf`).
+        """
+        real = real_dtype(dtype, xp)
         return StepCoefficients(
             *(
-                value if isinstance(value, float) else xp.asarray(value, dtype=dtype, device=device)
+                value if isinstance(value, float) else xp.asarray(value, dtype=real, device=device)
                 for value in self
             )
         )

@@ -60,6 +60,31 @@ def is_host_count(t: Any) -> bool:
     return True
 
 
+def increment(count: Any) -> Any:
+    """The count after one more step, ``count + 1``, never wrapping around.
+
+    A Python int has no maximum. An integer-typed count (a 0-d array, or a NumPy scalar)
+    saturates at its dtype's maximum, as ``optax.safe_increment`` does (where every bias
+    correction and rho_t have long reached their limits), without computing ``count + 1``
+    there: ``count + (count < max)``, with no branch on its value (traced counts included).
+
+    Args:
+        count: ``state.count``: a Python int, a NumPy integer, or a 0-d integer array.
+
+    Returns:
+        A Python int, or an integer of ``count``'s namespace and dtype: a 0-d array, or
+        for NumPy a scalar (NumPy's arithmetic on 0-d arrays gives scalars), which later
+        steps take as a host count.
+    """
+    if isinstance(count, np.integer):
+        return count + count.dtype.type(count < np.iinfo(count.dtype).max)
+    if is_host_count(count):
+        return operator.index(count) + 1
+    xp = namespace_of(count)
+    below_max = count < xp.iinfo(count.dtype).max
+    return count + xp.astype(below_max, count.dtype)
+
+
 def real_count(t: Any, xp: Namespace | None = None, meets: Iterable[Any] = ()) -> RealCount:
     """Validate a step count ``t >= 1`` and convert it to a real 0-d array.
 

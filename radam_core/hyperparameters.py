@@ -7,6 +7,7 @@ import math
 from typing import Any, Literal
 
 import array_api_compat
+import numpy as np
 
 from radam_core.namespace import Array, is_array
 
@@ -50,7 +51,9 @@ class Hyperparameters:
     ``optax.inject_hyperparams`` passes under ``jax.jit``): their shape and dtype are
     checked here, their values are not (that would read a device value, or a traced one);
     the formulas take them without branching on their values. Host numbers are checked
-    for range, and betas are stored as Python floats.
+    for range, and betas are stored as Python floats. NumPy scalars (``np.float32(1e-3)``,
+    ``np.True_``) are host numbers: they are stored as the Python float, int or bool they
+    hold and checked exactly as one.
 
     Attributes:
         lr: Learning rate, ``>= 0``. A 0-d array is accepted (a schedule's traced value).
@@ -90,13 +93,16 @@ class Hyperparameters:
 
     def __post_init__(self) -> None:
         """Validate every field; raise ``TypeError``/``ValueError`` naming it and its value."""
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _python_scalar(getattr(self, field.name)))
         if _is_number(self.lr):
             _check_non_negative("lr", self.lr)
-        elif getattr(self.lr, "shape", None) != ():
-            raise TypeError(f"lr must be a real number or a 0-d array, got {self.lr!r}")
+        else:
+            _is_real_array("lr", self.lr, _REAL)
         betas = self.betas
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        betas = tuple(_python_scalar(beta) for beta in betas)
         for index, beta in enumerate(betas):
             if _is_real_array(f"betas[{index}]", beta):
                 continue
@@ -131,29 +137,51 @@ class Hyperparameters:
 
 
 _REAL = "a real number or a 0-d real floating-point array"
+_REAL_FLOAT_NAMES = frozenset({"float16", "bfloat16", "float32", "float64"})
+
+
+def _python_scalar(value: Any) -> Any:
+    """A NumPy scalar as the Python bool, int, float or complex it holds; else ``value``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_real_array(name: str, value: object) -> bool:
+def _is_real_array(name: str, value: object, other: str | None = None) -> bool:
     """True for a 0-d real floating-point array (never read), False for a non-array.
 
+    Args:
+        name: The argument's name, for the message.
+        value: The argument.
+        other: If given, a non-array raises too, told that it must be this.
+
     Raises:
-        TypeError: An array of another shape or dtype.
+        TypeError: An array of another shape or dtype (a 0-d int, bool, complex, str or
+            object array), or a non-array where ``other`` is given.
     """
     if not is_array(value):
+        if other is not None:
+            raise TypeError(f"{name} must be {other}, got {value!r}")
         return False
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
-    real = False
-    if array_api_compat.is_array_api_obj(value) and shape is not None and tuple(shape) == ():
-        real = array_api_compat.array_namespace(value).isdtype(dtype, "real floating")
-    if not real:
-        shape = None if shape is None else tuple(shape)
+    shape = None if shape is None else tuple(shape)
+    if shape != () or not _is_real_floating(value, dtype):
         raise TypeError(f"{name} must be {_REAL}, got shape {shape} and dtype {dtype}")
     return True
+
+
+def _is_real_floating(value: object, dtype: Any) -> bool:
+    """Whether an array's dtype is real floating: by its namespace, else by its name.
+
+    Tensors outside array-api-compat (TensorFlow's, Keras variables) name their dtype
+    (``"float32"``, ``tf.float32.name``).
+    """
+    if array_api_compat.is_array_api_obj(value):
+        return bool(array_api_compat.array_namespace(value).isdtype(dtype, "real floating"))
+    return str(getattr(dtype, "name", dtype)) in _REAL_FLOAT_NAMES
 
 
 def _check_non_negative(name: str, value: object) -> None:

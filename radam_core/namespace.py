@@ -44,6 +44,17 @@ def compute_dtype(dtype: Any, xp: Namespace) -> Any:
     return dtype
 
 
+def real_dtype(dtype: Any, xp: Namespace) -> Any:
+    """The real dtype of a complex one (complex64: float32, complex128: float64), else ``dtype``.
+
+    ``xp.isdtype`` is the only call for a real ``dtype``, so namespaces without complex
+    dtypes (the Keras view) work unchanged.
+    """
+    if not xp.isdtype(dtype, "complex floating"):
+        return dtype
+    return xp.float32 if dtype == xp.complex64 else xp.float64
+
+
 def widest_float(xp: Namespace, device: Any = None) -> Any:
     """float64 where the namespace (and device) supports it, else float32.
 

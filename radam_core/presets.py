@@ -96,8 +96,13 @@ def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparamet
 
     Raises:
         ValueError: Unknown preset, or a value out of range.
-        TypeError: Unknown hyperparameter name, or a value of the wrong type.
+        TypeError: A preset that is not a str, an unknown hyperparameter name, or a
+            value of the wrong type.
     """
+    if not isinstance(preset, str):
+        raise TypeError(
+            f"preset must be a str, one of {', '.join(map(repr, PRESETS))}, got {preset!r}"
+        )
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
     fields = {field.name for field in dataclasses.fields(Hyperparameters)}

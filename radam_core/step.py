@@ -8,6 +8,7 @@ from typing import Any
 import array_api_compat
 
 from radam_core.coefficients import StepCoefficients, step_coefficients
+from radam_core.count import increment
 from radam_core.namespace import Array, Namespace, compute_dtype, namespace_of
 from radam_core.presets import hyperparameters_for
 from radam_core.state import RAdamState
@@ -50,7 +51,7 @@ def step(
     xp = namespace_of(*params, xp=xp) if params else xp
     check_step_inputs(params, grads, state, hp, xp)
 
-    t = state.count + 1
+    t = increment(state.count)
     coefficients = step_coefficients(t, hp)
     cast: dict[tuple[Any, Any], StepCoefficients] = {}
     results = []

@@ -44,13 +44,21 @@ def update_leaf(
 
         g_t     = -grad if maximize else grad;   g_t += wd * theta   (L2 weight decay)
         m_t     = beta1 m_{t-1} + (1 - beta1) g_t
-        v_t     = beta2 v_{t-1} + (1 - beta2) g_t^2;   v_t <- max(v_max, v_t) with amsgrad
+        v_t     = beta2 v_{t-1} + (1 - beta2) |g_t|^2;   v_t <- max(v_max, v_t) with amsgrad
         n_t     = m_t, or c.nesterov_momentum m_t + (1 - beta1) g_t with Nesterov (= bc1 m_hat)
         theta_t = c.decay theta - c.adaptive_step n_t / (sqrt(c.second_moment_scale v_t
                   + eps_root) + eps) - c.momentum_step n_t
 
     Arithmetic runs in at least float32; every result keeps its input's dtype. Terms whose
     host coefficient is exactly 0 or 1 are skipped, which changes no result.
+
+    Complex parameters follow optax's convention: ``|g_t|^2 = real(conj(g_t) g_t)`` (optax's
+    ``abs_sq``), so v_t is real and non-negative; it is stored in the parameter's complex
+    dtype with a zero imaginary part (as optax's ``nu``), amsgrad's maximum compares real
+    parts, and the denominator is real. For a real dtype ``|g_t|^2`` is ``g_t * g_t``: the
+    choice is made on the dtype, never per element, so real results are unchanged. (torch
+    instead treats a complex tensor as its real view, each real and imaginary part a
+    coordinate with its own v; radam_torch does that before calling the core.)
 
     Args:
         param: theta_{t-1}.
@@ -151,15 +159,16 @@ def _advance(
     m *= beta1
     m += (1.0 - beta1) * g
     v *= beta2
-    v += (1.0 - beta2) * (g * g)
+    v += (1.0 - beta2) * _abs_sq(g, xp)
     v_denominator = v
     if v_max is not None:
-        v_max = v_denominator = xp.maximum(v_max, v)
+        v_max = v_denominator = _maximum(v_max, v, xp)
     n = c.nesterov_momentum * m + (1.0 - beta1) * g if hp.nesterov else m
 
     if not _is(c.decay, 1.0):
         theta *= c.decay
     if not _is(c.adaptive_step, 0.0):
+        v_denominator = _real(v_denominator, xp)
         scaled_v = (
             v_denominator
             if _is(c.second_moment_scale, 1.0)
@@ -171,6 +180,27 @@ def _advance(
     if not _is(c.momentum_step, 0.0):
         theta -= c.momentum_step * n
     return LeafUpdate(theta, m, v, v_max)
+
+
+def _is_complex(x: Array, xp: Namespace) -> bool:
+    return bool(xp.isdtype(x.dtype, "complex floating"))
+
+
+def _abs_sq(g: Array, xp: Namespace) -> Array:
+    """``|g|^2``: ``g * g`` for a real g, ``real(conj(g) g)`` (optax's abs_sq) for a complex one."""
+    return xp.real(xp.conj(g) * g) if _is_complex(g, xp) else g * g
+
+
+def _maximum(v_max: Array, v: Array, xp: Namespace) -> Array:
+    """``max(v_max, v)``; for a complex dtype, of the real parts (the imaginary parts are 0)."""
+    if _is_complex(v, xp):
+        return xp.astype(xp.maximum(xp.real(v_max), xp.real(v)), v.dtype)
+    return xp.maximum(v_max, v)
+
+
+def _real(v: Array, xp: Namespace) -> Array:
+    """A complex-typed v's real part (its imaginary part is 0); a real v itself."""
+    return xp.real(v) if _is_complex(v, xp) else v
 
 
 def _array_like(value: Array, like: Array, xp: Namespace) -> Array:

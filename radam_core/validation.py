@@ -14,12 +14,20 @@ from radam_core.state import RAdamState
 
 
 def check_params(params: Sequence[Array], xp: Namespace) -> None:
-    """Raise ``TypeError`` unless every parameter is a real floating-point array."""
+    """Raise ``TypeError`` unless every parameter is a floating-point array.
+
+    Real and complex floating point are accepted; complex parameters take optax's
+    convention, ``v`` from ``|g|^2`` (see :func:`radam_core.update_leaf`).
+    """
     for index, param in enumerate(params):
-        if not xp.isdtype(param.dtype, "real floating"):
+        if not _has_shape_and_dtype(param):
+            raise TypeError(f"params[{index}] must be an array, got {type(param).__name__}")
+        if not (
+            xp.isdtype(param.dtype, "real floating") or xp.isdtype(param.dtype, "complex floating")
+        ):
             raise TypeError(
-                f"params[{index}] must have a real floating-point dtype, got {param.dtype}"
-                + (" (pass its real view)" if xp.isdtype(param.dtype, "complex floating") else "")
+                f"params[{index}] must have a real floating-point dtype (or a complex "
+                f"floating-point one), got {param.dtype}"
             )
 
 
@@ -33,8 +41,9 @@ def check_step_inputs(
     """Raise unless params, grads and state fit together for one step.
 
     Raises:
-        TypeError: A non-float parameter, a state that is not a ``RAdamState``, or a
-            count that is neither an int nor a 0-d integer array.
+        TypeError: A parameter that is not a floating-point array, a gradient or state
+            entry that is not an array (None, a list), a state that is not a
+            ``RAdamState``, or a count that is neither an int nor a 0-d integer array.
         ValueError: Different lengths, an array whose shape, dtype or device differs
             from its parameter's, or ``max_exp_avg_sq`` without amsgrad.
     """
@@ -71,6 +80,10 @@ def _check_count(count: Any) -> None:
 
 
 def _check_like(name: str, array: Array, param: Array) -> None:
+    if not _has_shape_and_dtype(array):
+        raise TypeError(
+            f"{name} must be an array like its parameter, got {type(array).__name__} {array!r}"
+        )
     if tuple(array.shape) != tuple(param.shape):
         raise ValueError(f"{name} has shape {tuple(array.shape)}, expected {tuple(param.shape)}")
     if array.dtype != param.dtype:
@@ -78,3 +91,8 @@ def _check_like(name: str, array: Array, param: Array) -> None:
     device, expected = array_api_compat.device(array), array_api_compat.device(param)
     if device != expected:
         raise ValueError(f"{name} is on device {device}, expected {expected}")
+
+
+def _has_shape_and_dtype(value: Any) -> bool:
+    """An array of any namespace, or a NumPy scalar (what NumPy's 0-d arithmetic gives)."""
+    return hasattr(value, "shape") and hasattr(value, "dtype")

@@ -11,7 +11,7 @@ One step t (``t`` counts from 1), for each parameter ``p`` with gradient ``g``::
     g      = -g                                   (maximize)
     g      = g + wd * p                           (L2 weight decay)
     m      = b1 m + (1 - b1) g
-    v      = b2 v + (1 - b2) g^2
+    v      = b2 v + (1 - b2) |g|^2                (|g|^2 = re(g)^2 + im(g)^2 if complex)
     vmax   = max(vmax, v); v_den = vmax           (amsgrad; else v_den = v)
     m_hat  = m / (1 - b1^t)                       or, with nesterov (optax's form),
     m_hat  = b1 m / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t)
@@ -21,6 +21,9 @@ One step t (``t`` counts from 1), for each parameter ``p`` with gradient ``g``::
     p      = p - lr r_t m_hat sqrt(bc2) / (sqrt(v_den + eps_root) + eps)      (raw)
     p      = p - lr r_t m_hat / (sqrt(v_den / bc2 + eps_root) + eps)          (corrected)
     p      = p - lr m_hat                         (below threshold, "sgd"; "skip": nothing)
+
+Complex parameters (optax's convention): v is the real EMA of |g|^2, kept here in float64
+(the real counterpart of the storage dtype); every other quantity is complex.
 """
 
 from __future__ import annotations
@@ -106,14 +109,19 @@ def is_rectified(t: int, hp: dict[str, Any]) -> bool:
     return rho_t >= hp["threshold"] if hp["threshold_inclusive"] else rho_t > hp["threshold"]
 
 
+def real_dtype(dtype: Any) -> np.dtype:
+    """float32 for complex64, float64 for complex128, a real dtype itself."""
+    return np.finfo(dtype).dtype if np.issubdtype(dtype, np.complexfloating) else np.dtype(dtype)
+
+
 class OracleState:
-    """Moments of every parameter, in the storage dtype."""
+    """Moments of every parameter: m in the storage dtype, v in its real counterpart."""
 
     def __init__(self, params: Sequence[np.ndarray], amsgrad: bool) -> None:
         self.t = 0
         self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.vmax = [np.zeros_like(p) for p in params] if amsgrad else None
+        self.v = [np.zeros(p.shape, real_dtype(p.dtype)) for p in params]
+        self.vmax = [np.zeros(p.shape, real_dtype(p.dtype)) for p in params] if amsgrad else None
 
 
 def oracle_step(
@@ -126,7 +134,8 @@ def oracle_step(
     """One step; updates ``state`` in place and returns the new parameters.
 
     Arrays are stored in the dtype of ``params`` (each step's results are rounded to it)
-    and the arithmetic runs in ``compute_dtype``; the step's scalars are Python floats.
+    and the arithmetic runs in ``compute_dtype`` (complex128 for complex parameters); the
+    step's scalars are Python floats.
     """
     state.t += 1
     t = state.t
@@ -146,21 +155,24 @@ def oracle_step(
     new_params = []
     for i, p_stored in enumerate(params):
         storage = p_stored.dtype
-        p = np.asarray(p_stored, dtype=compute_dtype)
-        g = np.asarray(np.asarray(grads[i], dtype=storage), dtype=compute_dtype)
+        is_complex = np.issubdtype(storage, np.complexfloating)
+        dtype = np.complex128 if is_complex else compute_dtype
+        p = np.asarray(p_stored, dtype=dtype)
+        g = np.asarray(np.asarray(grads[i], dtype=storage), dtype=dtype)
         if hp["maximize"]:
             g = -g
         if wd != 0.0 and not hp["decoupled_weight_decay"]:
             g = g + wd * p
-        m = b1 * np.asarray(state.m[i], dtype=compute_dtype) + (1.0 - b1) * g
-        v = b2 * np.asarray(state.v[i], dtype=compute_dtype) + (1.0 - b2) * (g * g)
+        m = b1 * np.asarray(state.m[i], dtype=dtype) + (1.0 - b1) * g
+        g_sq = g.real**2 + g.imag**2 if is_complex else g * g
+        v = b2 * np.asarray(state.v[i], dtype=real_dtype(dtype)) + (1.0 - b2) * g_sq
         v_den = v
         if state.vmax is not None:
-            vmax = np.maximum(np.asarray(state.vmax[i], dtype=compute_dtype), v)
-            state.vmax[i] = vmax.astype(storage)
+            vmax = np.maximum(np.asarray(state.vmax[i], dtype=real_dtype(dtype)), v)
+            state.vmax[i] = vmax.astype(real_dtype(storage))
             v_den = vmax
         state.m[i] = m.astype(storage)
-        state.v[i] = v.astype(storage)
+        state.v[i] = v.astype(real_dtype(storage))
 
         m_hat = m / bc1
         if hp["nesterov"]:

@@ -141,11 +141,11 @@ def test_host_values_beside_arrays_are_still_checked() -> None:
 
 
 def test_numpy_scalars_stay_host_numbers() -> None:
-    """np.float64 is a float (a host number); np.float32 is rejected as before."""
-    hp = radam_core.hyperparameters_for(betas=(np.float64(0.9), 0.999))
-    assert type(hp.betas[0]) is float
-    with pytest.raises(TypeError, match=r"betas\[0\] must be a real number"):
-        radam_core.hyperparameters_for(betas=(np.float32(0.9), 0.999))
+    """NumPy scalars of every float width are host numbers, stored as Python floats."""
+    for scalar in (np.float64, np.float32, np.float16):
+        hp = radam_core.hyperparameters_for(betas=(scalar(0.5), 0.999))
+        assert type(hp.betas[0]) is float
+        assert hp.betas[0] == 0.5
 
 
 # rho_t, r_t and the decision ----------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Every bad input raises TypeError/ValueError naming the argument and its value,
 and nothing has changed afterwards."""
 
+import copy
 import math
+import re
 
+import array_api_compat.numpy
 import numpy as np
 import pytest
 
@@ -80,7 +83,7 @@ def test_flags_must_be_bool(name):
 
 
 def _assert_step_raises(error, match, params, grads, state, **hyperparameters):
-    before = [a.copy() for a in (*params, *grads, *state.exp_avg, *state.exp_avg_sq)]
+    before = [copy.deepcopy(a) for a in (*params, *grads, *state.exp_avg, *state.exp_avg_sq)]
     with pytest.raises(error, match=match):
         rc.step(params, grads, state, **hyperparameters)
     after = [*params, *grads, *state.exp_avg, *state.exp_avg_sq]
@@ -159,15 +162,18 @@ def test_state_of_different_length_shape_and_dtype():
 def test_integer_or_boolean_params(dtype):
     params = [np.zeros(3, dtype=dtype)]
     with pytest.raises(
-        TypeError, match=r"params\[0\] must have a real floating-point dtype, got (int|bool)"
+        TypeError,
+        match=r"params\[0\] must have a real floating-point dtype \(or a complex .*\), "
+        r"got (int|bool)",
     ):
         rc.step(params, params, rc.init_state(params))
 
 
-def test_complex_params_point_to_the_real_view():
-    params = [np.zeros(3, dtype=np.complex128)]
-    with pytest.raises(TypeError, match=r"got complex128 \(pass its real view\)"):
-        rc.step(params, params, rc.init_state(params))
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_params_are_accepted(dtype):
+    params = [np.zeros(3, dtype=dtype)]
+    new, _ = rc.step(params, [np.full(3, 2j, dtype=dtype)], rc.init_state(params))
+    assert new[0].dtype == dtype
 
 
 def test_state_must_be_radam_state():
@@ -223,3 +229,177 @@ def test_diagnostics_reject_bad_step(t, error):
 def test_schedule_rejects_bad_steps(steps, error):
     with pytest.raises(error, match=rf"steps must be .*got {steps!r}"):
         rc.schedule(steps)
+
+
+# NumPy scalars are host numbers: checked for range and stored as Python numbers.
+
+
+@pytest.mark.parametrize("scalar", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("value", [-1.0, math.nan, math.inf])
+@pytest.mark.parametrize("name", ["lr", "eps", "weight_decay", "eps_root"])
+def test_numpy_scalar_out_of_range(name, value, scalar):
+    with pytest.raises(ValueError, match=rf"{name} must be finite and >= 0, got {value!r}"):
+        rc.hyperparameters_for(**{name: scalar(value)})
+
+
+@pytest.mark.parametrize("value", [np.float32(3.0), np.float16(math.inf)])
+def test_numpy_scalar_threshold_out_of_range(value):
+    with pytest.raises(ValueError, match=rf"threshold must be .*got {float(value)!r}"):
+        rc.hyperparameters_for(threshold=value)
+
+
+@pytest.mark.parametrize("beta", [np.float32(1.0), np.float64(-0.5)])
+def test_numpy_scalar_beta_out_of_range(beta):
+    with pytest.raises(ValueError, match=rf"betas\[1\] must be in \[0, 1\), got {float(beta)!r}"):
+        rc.hyperparameters_for(betas=(0.9, beta))
+
+
+def test_numpy_scalars_are_stored_as_python_numbers():
+    hp = rc.hyperparameters_for(
+        lr=np.float32(1e-3),
+        betas=(np.float32(0.9), np.float64(0.999)),
+        eps=np.float32(1e-8),
+        weight_decay=np.int64(0),
+        threshold=np.float16(5.0),
+        eps_root=np.float64(0.0),
+        maximize=np.True_,
+        amsgrad=np.False_,
+    )
+    expected = {
+        "lr": float(np.float32(1e-3)),
+        "betas": (float(np.float32(0.9)), 0.999),
+        "eps": float(np.float32(1e-8)),
+        "weight_decay": 0,
+        "threshold": 5.0,
+        "eps_root": 0.0,
+        "maximize": True,
+        "amsgrad": False,
+    }
+    for name, value in expected.items():
+        stored = getattr(hp, name)
+        assert stored == value
+        assert type(stored) is type(value), name
+    assert all(type(beta) is float for beta in hp.betas)
+
+
+def test_numpy_scalar_steps_as_the_python_number():
+    params = _params()
+    numbers = {"lr": 0.5, "eps": 0.25, "maximize": True, "betas": (0.5, 0.75)}
+    scalars = {
+        "lr": np.float64(0.5),
+        "eps": np.float32(0.25),
+        "maximize": np.True_,
+        "betas": (np.float32(0.5), np.float16(0.75)),
+    }
+    state = rc.init_state(params)
+    for _ in range(7):
+        expected, expected_state = rc.step(params, _grads(), state, **numbers)
+        got, state = rc.step(params, _grads(), state, **scalars)
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+        params = got
+        assert expected_state.count == state.count
+
+
+@pytest.mark.parametrize("value", [np.complex64(1e-3), np.str_("0.1"), np.bool_(True)])
+def test_numpy_scalar_of_wrong_kind(value):
+    with pytest.raises(TypeError, match=r"lr must be a real number or a 0-d real floating-point"):
+        rc.hyperparameters_for(lr=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [
+        (np.asarray(1), "int64"),
+        (np.asarray(1, dtype=np.int32), "int32"),
+        (np.asarray(True), "bool"),
+        (np.asarray(1e-3 + 0j), "complex128"),
+        (np.asarray("0.1"), "<U3"),
+        (np.asarray(None), "object"),
+        (np.ones(1), "float64"),
+    ],
+)
+def test_lr_array_of_wrong_dtype_or_shape(value, dtype):
+    with pytest.raises(TypeError, match=r"lr must be .* 0-d real floating-point array, got shape"):
+        rc.hyperparameters_for(lr=value)
+    with pytest.raises(TypeError, match=rf"lr .*dtype {dtype}"):
+        rc.hyperparameters_for(lr=value)
+
+
+@pytest.mark.parametrize("value", [np.asarray(1e-3), np.asarray(1e-3, dtype=np.float32)])
+def test_lr_real_array_accepted(value):
+    assert rc.hyperparameters_for(lr=value).lr is value
+
+
+@pytest.mark.parametrize("preset", [["torch"], None, 1])
+def test_preset_not_a_string(preset):
+    with pytest.raises(
+        TypeError, match=rf"preset must be a str, one of .*got {re.escape(repr(preset))}"
+    ):
+        rc.hyperparameters_for(preset)
+
+
+@pytest.mark.parametrize("bad", [None, [1.0, -2.0], 0.5])
+def test_grad_that_is_not_an_array(bad):
+    params = _params()
+    grads = [_grads()[0], bad]
+    _assert_step_raises(
+        TypeError,
+        rf"grads\[1\] must be an array like its parameter, got {type(bad).__name__}",
+        params,
+        grads,
+        rc.init_state(params),
+    )
+
+
+def test_param_that_is_not_an_array():
+    with pytest.raises(TypeError, match=r"params\[1\] must be an array, got list"):
+        rc.check_params([np.zeros(2), [1.0]], array_api_compat.numpy)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8])
+def test_array_count_saturates_at_its_maximum(dtype):
+    """An integer-array count counts as optax.safe_increment: to its maximum, then stays."""
+    top = np.iinfo(dtype).max
+    params = _params()
+    state = rc.init_state(params)._replace(count=np.asarray(top - 1, dtype=dtype))
+    with np.errstate(all="raise"):
+        params, state = rc.step(params, _grads(), state)
+        assert state.count.dtype == dtype
+        assert state.count.shape == ()
+        assert state.count == top
+        again, _ = rc.step(params, _grads(), state._replace(count=np.asarray(state.count)))
+        assert state.count == top
+    # Both steps are step t = top, whose coefficients are those of a host count.
+    host = rc.step_coefficients(int(top), rc.hyperparameters_for())
+    array = rc.step_coefficients(np.asarray(top, dtype=dtype), rc.hyperparameters_for())
+    for h, a in zip(host, array, strict=True):
+        assert h == float(a)
+    assert all(np.isfinite(p).all() for p in again)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_numpy_integer_count_saturates(dtype):
+    top = np.iinfo(dtype).max
+    params = _params()
+    with np.errstate(all="raise"):
+        _, state = rc.step(params, _grads(), rc.init_state(params)._replace(count=dtype(top)))
+    assert state.count == top
+    assert type(state.count) is dtype
+
+
+def test_python_int_count_has_no_maximum():
+    params = _params()
+    _, state = rc.step(params, _grads(), rc.init_state(params)._replace(count=2**63 - 1))
+    assert state.count == 2**63
+    assert type(state.count) is int
+
+
+def test_jax_int32_count_saturates():
+    jnp = pytest.importorskip("jax.numpy")
+    params = [jnp.asarray(p) for p in _params()]
+    state = rc.init_state(params)._replace(count=jnp.asarray(2**31 - 1, dtype=jnp.int32))
+    new, state = rc.step(params, [jnp.asarray(g) for g in _grads()], state)
+    assert int(state.count) == 2**31 - 1
+    assert state.count.dtype == jnp.int32
+    assert all(bool(jnp.isfinite(p).all()) for p in new)
