@@ -3,6 +3,20 @@
 The math is :func:`radam_core.update_leaf_in_place`, applied to cache-sized slices of
 each parameter and its state, so that no step allocates a parameter-sized temporary;
 the blocks are shared among threads by :func:`radam_numpy.threads.share`.
+
+All or nothing. A step that raises leaves ``params``, ``state`` and the count exactly as
+they were. Everything that can be checked is checked before the first write (gradients,
+shapes, dtypes, writeability, the count). What cannot be checked is a floating-point error
+(an underflow, say) under ``np.errstate(all="raise")``: its only test is the arithmetic.
+So when the caller's NumPy error state could raise (``"raise"``, ``"call"`` or ``"log"``
+for a category, or ``"warn"`` while a warnings filter turns ``RuntimeWarning`` into an
+error), the step first runs the same arithmetic on every block without writing
+(:func:`radam_core.update_leaf`, block-sized temporaries only) under the caller's error
+state, in every thread; an error raises there, before anything is written. Then the
+in-place pass runs with errors ignored: its operations are the same, in the same order,
+so they have been reported already. That doubles a step's arithmetic, but only under such
+an error state; under NumPy's default state (``"warn"``/``"ignore"``) there is one pass,
+under the caller's error state (warnings are issued as usual), and no copy at all.
 """
 
 from __future__ import annotations
@@ -10,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +32,7 @@ import array_api_compat.numpy as xp
 import numpy as np
 
 from radam_core import (
+    Hyperparameters,
     RAdamState,
     StepCoefficients,
     check_params,
@@ -24,8 +40,10 @@ from radam_core import (
     hyperparameters_for,
     init_state,
     step_coefficients,
+    update_leaf,
     update_leaf_in_place,
 )
+from radam_core.count import increment
 from radam_numpy.threads import Block, share
 
 # Elements per block: 1 MiB of float32 per array. The 21M-parameter benchmark, 2 threads, in
@@ -89,19 +107,35 @@ class RAdam:
         )
         return f"RAdam({len(self.params)} arrays, step={self.state.count}, {fields})"
 
-    def step(self, grads: Sequence[np.ndarray]) -> None:
+    def step(self, grads: Sequence[Any]) -> None:
         """Take one step with ``grads`` (one per parameter); ``params`` change in place.
 
+        Args:
+            grads: One gradient per parameter: arrays, or anything ``np.asarray`` makes
+                one of (a nested list), of the parameter's shape and dtype.
+
         Raises:
-            TypeError, ValueError: Mismatched gradients; nothing has changed then.
+            TypeError, ValueError: A missing (None) or mismatched gradient, a read-only
+                parameter or state array, a bad state.
+            FloatingPointError: A floating-point error that the caller's
+                ``np.errstate`` raises on (see :mod:`radam_numpy.optimizer`).
+            After any error, ``params``, ``state`` and the count are unchanged.
         """
-        grads = [np.asarray(g) for g in grads]
         hp = self.hyperparameters
+        if not isinstance(hp, Hyperparameters):
+            raise TypeError(f"hyperparameters must be a radam_core.Hyperparameters, got {hp!r}")
+        grads = _checked_grads(grads)
         check_step_inputs(self.params, grads, self.state, hp, xp)
-        t = self.state.count + 1
+        self._check_writeable()
+        t = increment(self.state.count)
+        coefficients = step_coefficients(t, hp)
         blocks = list(self._blocks(grads))
+        errstate = {**np.geterr(), "call": np.geterrcall()}
+        if blocks and _may_raise(errstate):
+            self._run(blocks, coefficients, errstate, write=False)
+            errstate = {"all": "ignore"}
         if blocks:
-            self._run(blocks, step_coefficients(t, hp))
+            self._run(blocks, coefficients, errstate, write=True)
         self.state = self.state._replace(count=t)
 
     def state_dict(self) -> dict[str, Any]:
@@ -139,17 +173,92 @@ class RAdam:
             for start in range(0, max(param.size, 1), self.block_size):
                 yield tuple(a[start : start + self.block_size] for a in flat)
 
-    def _run(self, blocks: list[Block], coefficients: StepCoefficients) -> None:
+    def _check_writeable(self) -> None:
+        """Raise ``ValueError`` if a parameter or state array has become read-only."""
+        state = self.state
+        for name, arrays in (
+            ("params", self.params),
+            ("state.exp_avg", state.exp_avg),
+            ("state.exp_avg_sq", state.exp_avg_sq),
+            ("state.max_exp_avg_sq", state.max_exp_avg_sq),
+        ):
+            for index, array in enumerate(arrays):
+                if not array.flags.writeable:
+                    raise ValueError(f"{name}[{index}] is read-only; RAdam updates it in place")
+
+    def _run(
+        self,
+        blocks: list[Block],
+        coefficients: StepCoefficients,
+        errstate: dict[str, Any],
+        *,
+        write: bool,
+    ) -> None:
+        """Every block's step under ``errstate`` (in every thread): in place, or only computed.
+
+        ``write=False`` runs :func:`radam_core.update_leaf` and discards its results: the
+        check pass, whose only effect is a floating-point error raised under ``errstate``.
+        """
         hp = self.hyperparameters
+        step = update_leaf_in_place if write else update_leaf
 
         def update(part: list[Block]) -> None:
-            for param, grad, exp_avg, exp_avg_sq, *max_sq in part:
-                max_exp_avg_sq = max_sq[0] if max_sq else None
-                update_leaf_in_place(
-                    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, coefficients, hp, xp
-                )
+            with np.errstate(**errstate):  # a pool thread starts from NumPy's default state
+                for param, grad, exp_avg, exp_avg_sq, *max_sq in part:
+                    max_exp_avg_sq = max_sq[0] if max_sq else None
+                    step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, coefficients, hp, xp)
 
         share(update, blocks, self.threads)
+
+
+def _checked_grads(grads: Sequence[Any]) -> list[np.ndarray]:
+    """``grads`` as arrays (``np.asarray``); a single array or a None gradient raises."""
+    if isinstance(grads, np.ndarray):
+        raise TypeError("grads must be a sequence of arrays, got a single ndarray; wrap it: [g]")
+    arrays = []
+    for index, grad in enumerate(grads):
+        if grad is None:
+            raise TypeError(
+                f"grads[{index}] is None; RAdam.step needs every parameter's gradient "
+                "(np.zeros_like(param) for one that has none)"
+            )
+        arrays.append(np.asarray(grad))
+        if arrays[-1].dtype == object:
+            raise TypeError(f"grads[{index}] is not numeric: {grad!r}")
+    return arrays
+
+
+def _may_raise(errstate: dict[str, Any]) -> bool:
+    """Whether a floating-point error could raise under ``errstate`` (``np.geterr()``).
+
+    ``"raise"`` raises; ``"call"`` and ``"log"`` run the user's handler, which may; ``"warn"``
+    raises where a warnings filter turns ``RuntimeWarning`` into an error.
+    """
+    actions = {errstate[category] for category in ("divide", "over", "under", "invalid")}
+    if actions & {"raise", "call", "log"}:
+        return True
+    return "warn" in actions and _runtime_warnings_are_errors()
+
+
+def _runtime_warnings_are_errors() -> bool:
+    """Whether some warnings filter could turn NumPy's ``RuntimeWarning`` into an error.
+
+    Conservative: the first filter for the category that applies to every message and
+    module decides; an ``"error"`` filter before it with a narrower pattern counts as one
+    that could.
+    """
+    for action, message, category, module, _ in warnings.filters:
+        if not issubclass(RuntimeWarning, category):
+            continue
+        if action == "error":
+            return True
+        if _matches_all(message) and _matches_all(module):
+            return False
+    return False
+
+
+def _matches_all(pattern: Any) -> bool:
+    return pattern is None or getattr(pattern, "pattern", pattern) in ("", ".*")
 
 
 def _checked_params(params: Iterable[np.ndarray]) -> list[np.ndarray]:
