@@ -187,7 +187,8 @@ class RAdam(Optimizer):
                     entry = state["state"].get(param)
                     if isinstance(entry, Mapping):
                         where = _where(index, position)
-                        _check_state(where, param, entry, group["amsgrad"], read_step=True)
+                        read_step = not group["capturable"]  # capturable: no host synchronization
+                _check_state(where, param, entry, group["amsgrad"], read_step)
         super().__setstate__(state)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -241,10 +242,13 @@ class RAdam(Optimizer):
     def _check_step(self, index: int, group: dict[str, Any]) -> Hyperparameters:
         """Raise unless group ``index`` can step; its hyperparameters.
 
-        Step counts are read on the host only, never under ``torch.compile``.
+        With ``capturable`` the step counts' values are not read (that would synchronize
+        with the device). Under ``torch.compile`` the state is not checked, only the
+        groups and gradients: Dynamo runs ``_init_group`` eagerly and then traces the
+        step again, which must take the same path through the state both times.
         """
         hp = _check_group(index, group)
-        read_step = not torch.compiler.is_compiling()
+        check_state = not torch.compiler.is_compiling()
         for position, param in enumerate(group["params"]):
             grad = param.grad
             if grad is None:
@@ -253,10 +257,11 @@ class RAdam(Optimizer):
                 raise RuntimeError("RAdam does not support sparse gradients")
             where = _where(index, position)
             _check_like(f"{where}: grad", grad, param)
-            entry = self.state.get(param)
+            entry = self.state.get(param) if check_state else None
             if entry is not None:
                 if not isinstance(entry, Mapping):
                     raise TypeError(f"{where}: its state must be a dict, got {entry!r}")
+                read_step = not group["capturable"]  # capturable: no host synchronization
                 _check_state(where, param, entry, group["amsgrad"], read_step)
         return hp
 
