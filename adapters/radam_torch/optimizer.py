@@ -187,8 +187,7 @@ class RAdam(Optimizer):
                     entry = state["state"].get(param)
                     if isinstance(entry, Mapping):
                         where = _where(index, position)
-                        read_step = not group["capturable"]  # capturable: no host synchronization
-                _check_state(where, param, entry, group["amsgrad"], read_step)
+                        _check_state(where, param, entry, group["amsgrad"], read_step=True)
         super().__setstate__(state)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
