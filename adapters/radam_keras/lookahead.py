@@ -18,7 +18,7 @@ from keras import ops
 
 import radam_core
 from radam_keras import namespace as xp
-from radam_keras.optimizer import RAdam
+from radam_keras.optimizer import RAdam, unique_name
 
 
 @keras.saving.register_keras_serializable(package="radam")
@@ -41,7 +41,8 @@ class Lookahead(keras.optimizers.Optimizer):
         inner_optimizer: The wrapped ``keras.optimizers.Optimizer``.
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, in ``[0, 1]``.
-        name: The optimizer's name.
+        name: The optimizer's name (default: ``"lookahead"``, made unique as Keras
+            names its own optimizers).
         **kwargs: Refused (set base-class options on the inner optimizer).
 
     Raises:
@@ -77,7 +78,7 @@ class Lookahead(keras.optimizers.Optimizer):
                 "stateless_apply: wrap it around Lookahead, not inside "
                 "(LossScaleOptimizer(Lookahead(...)), as mixed-precision compile() does)"
             )
-        super().__init__(learning_rate=0.0, name=name or "lookahead")
+        super().__init__(learning_rate=0.0, name=unique_name("lookahead") if name is None else name)
         self.inner_optimizer = inner_optimizer
         self.k, self.alpha = int(k), float(alpha)
 
@@ -228,7 +229,8 @@ class Ranger(Lookahead):
         learning_rate: A float, a ``LearningRateSchedule``, or a callable.
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, in ``[0, 1]``.
-        name: The optimizer's name.
+        name: The optimizer's name (default: ``"ranger"``, made unique as Keras names
+            its own optimizers).
         **radam_kwargs: :class:`radam_keras.RAdam`'s other arguments (``beta_1``,
             ``preset``, ``weight_decay``, ...).
     """
@@ -238,11 +240,16 @@ class Ranger(Lookahead):
         learning_rate: Any = 0.001,
         k: int = 6,
         alpha: float = 0.5,
-        name: str = "ranger",
+        name: str | None = None,
         **radam_kwargs: Any,
     ) -> None:
         radam_core.check_lookahead(k, alpha)
-        super().__init__(RAdam(learning_rate=learning_rate, **radam_kwargs), k, alpha, name=name)
+        super().__init__(
+            RAdam(learning_rate=learning_rate, **radam_kwargs),
+            k,
+            alpha,
+            name=unique_name("ranger") if name is None else name,
+        )
 
     def get_config(self) -> dict[str, Any]:
         """RAdam's config with ``k``, ``alpha`` and this optimizer's name."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import numbers
 from typing import Any
 
 import keras
@@ -41,10 +44,12 @@ class RAdam(keras.optimizers.Optimizer):
         eps_root: Added to v_t inside the square root (None: the preset's).
         amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
         nesterov: optax's Nesterov momentum (None: the preset's).
+        name: The optimizer's name (default: ``"radam"``, made unique as Keras names its
+            own optimizers: ``radam``, ``radam_1``, ...).
         **kwargs: The base class's arguments: ``weight_decay``, ``clipnorm``,
             ``clipvalue``, ``global_clipnorm``, ``use_ema``, ``ema_momentum``,
             ``ema_overwrite_frequency``, ``loss_scale_factor``,
-            ``gradient_accumulation_steps``, ``name``.
+            ``gradient_accumulation_steps``.
 
     Raises:
         ValueError, TypeError: An invalid value, named with its argument, when built.
@@ -64,11 +69,12 @@ class RAdam(keras.optimizers.Optimizer):
         eps_root: float | None = None,
         amsgrad: bool | None = None,
         nesterov: bool | None = None,
-        name: str = "radam",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(learning_rate, (int, float)) and not learning_rate >= 0:
-            raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}")
+        schedule = callable(learning_rate)  # a LearningRateSchedule is callable too
+        if not schedule:
+            learning_rate = _float_learning_rate(learning_rate)
         given = {
             "threshold": threshold,
             "threshold_inclusive": threshold_inclusive,
@@ -87,12 +93,17 @@ class RAdam(keras.optimizers.Optimizer):
         try:
             hyperparameters = radam_core.hyperparameters_for(
                 preset,
+                lr=0.0 if schedule else learning_rate,
                 betas=(beta_1, beta_2),
                 **{key: value for key, value in given.items() if value is not None},
             )
         except (TypeError, ValueError) as error:
             raise type(error)(_keras_names(str(error))) from None
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate,
+            name=unique_name("radam") if name is None else name,
+            **kwargs,
+        )
         self._hyperparameters = hyperparameters
         self.preset = preset
         self.beta_1, self.beta_2 = beta_1, beta_2
@@ -116,6 +127,36 @@ class RAdam(keras.optimizers.Optimizer):
         )
         if self._hyperparameters.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
+
+    def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
+        """Check the step's inputs, then take the base class's step: all or nothing.
+
+        Sparse gradients (TensorFlow's ``tf.IndexedSlices``, an ``Embedding``'s) are made
+        dense first: RAdam's moments decay everywhere, so the step is the dense
+        gradient's, as with ``keras.optimizers.Adam``. Before anything changes, the
+        gradients must match the variables in number and shape and be floating point,
+        and this step's learning rate (a schedule's value, say) must be finite and
+        ``>= 0``: checked on the host wherever it is concrete (eager steps, torch on the
+        CPU); in a TensorFlow graph by an assertion (which XLA drops: see the docs'
+        Contract); on JAX by the host computation of the step's scalars.
+
+        Args:
+            grads: One gradient (or None) per variable.
+            trainable_variables: The variables (default: those the optimizer was built with).
+
+        Raises:
+            ValueError, TypeError: Gradients that do not fit the variables, or a bad
+                learning rate; nothing has changed.
+        """
+        grads = [_dense(g) for g in grads]
+        if not grads or (trainable_variables is None and not self.built):
+            super().apply(grads, trainable_variables)  # a no-op, or the base class's error
+            return
+        _check_gradients(
+            grads, self._trainable_variables if trainable_variables is None else trainable_variables
+        )
+        with _learning_rate_checked(self.learning_rate):
+            super().apply(grads, trainable_variables)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """Apply step ``t = iterations + 1`` to one variable, by radam_core.
@@ -228,6 +269,108 @@ class RAdam(keras.optimizers.Optimizer):
         return config
 
 
+def _dense(gradient: Any) -> Any:
+    """The gradient as a dense tensor: a ``tf.IndexedSlices`` densified, a list converted."""
+    if gradient is not None and not hasattr(gradient, "dtype"):
+        return ops.convert_to_tensor(gradient)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.convert_to_tensor(gradient)  # duplicate indices are summed
+    return gradient
+
+
+def _check_gradients(grads: list[Any], variables: Any) -> None:
+    """Refuse gradients that do not fit the variables (number, shape, a floating dtype)."""
+    variables = list(variables)
+    if len(grads) != len(variables):
+        raise ValueError(f"grads has {len(grads)} tensors, but the variables are {len(variables)}")
+    for gradient, variable in zip(grads, variables, strict=True):
+        if gradient is None:
+            continue
+        shape = tuple(gradient.shape)
+        if len(shape) != len(variable.shape) or any(
+            isinstance(a, int) and isinstance(b, int) and a != b
+            for a, b in zip(shape, variable.shape, strict=True)
+        ):
+            raise ValueError(
+                f"the gradient of {variable.path} has shape {shape}, "
+                f"but the variable's is {tuple(variable.shape)}"
+            )
+        dtype = keras.backend.standardize_dtype(gradient.dtype)
+        if not xp.isdtype(dtype, "real floating"):
+            raise TypeError(
+                f"the gradient of {variable.path} must be a real floating-point tensor, "
+                f"got dtype {dtype}"
+            )
+
+
+def _learning_rate_checked(learning_rate: Any) -> Any:
+    """A context for the step that refuses a non-finite or negative learning rate first.
+
+    A concrete value is read on the host and raises here. In a TensorFlow graph the step
+    runs under a control dependency on a ``tf.debugging.Assert`` (XLA compiles asserts
+    away: see the docs' Contract); in a JAX trace the step scalars' host computation
+    refuses it (:mod:`radam_keras.host_coefficients`); on torch nothing reads a value
+    on an accelerator or under ``torch.compile`` (that would wait for the device).
+
+    Raises:
+        ValueError: A concrete learning rate that is not finite and ``>= 0``.
+    """
+    value = ops.convert_to_tensor(learning_rate)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            valid = tf.logical_and(tf.math.is_finite(value), value >= 0)
+            message = ["learning_rate must be finite and >= 0, got", value]
+            return tf.control_dependencies([tf.debugging.Assert(valid, message)])
+    elif backend == "jax":
+        import jax
+
+        if isinstance(value, jax.core.Tracer):
+            return contextlib.nullcontext()
+    elif value.device.type != "cpu" or _torch_compiling():
+        return contextlib.nullcontext()
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"learning_rate must be finite and >= 0, got {number!r}")
+    return contextlib.nullcontext()
+
+
+def _torch_compiling() -> bool:
+    import torch
+
+    return bool(torch.compiler.is_compiling())
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2``, ...: Keras's own optimizer names.
+
+    Keras names an optimizer from its class (``adam``, ``adam_1``); the class name
+    ``RAdam`` would give ``r_adam``. This counts with Keras's public
+    ``keras.backend.get_uid``, which shares the counter Keras names objects with.
+    """
+    uid = keras.backend.get_uid(prefix)
+    return prefix if uid == 1 else f"{prefix}_{uid - 1}"
+
+
+def _float_learning_rate(value: Any) -> float:
+    """A constant learning rate as the Python float Keras takes (range checked by the core).
+
+    Python and NumPy real numbers are accepted alike; Keras's base class takes only
+    ``float``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            "learning_rate must be a real number, a LearningRateSchedule or a callable, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
 def _jax_has_float64() -> bool:
     import jax
 
@@ -240,6 +383,7 @@ def _keras_names(message: str) -> str:
         ("betas[0]", "beta_1"),
         ("betas[1]", "beta_2"),
         ("eps ", "epsilon "),
+        ("lr ", "learning_rate "),
     ):
         message = message.replace(core_name, keras_name)
     return message

@@ -47,8 +47,6 @@ def update_variables(
         hyperparameters: The optimizer's hyperparameters (their ``lr`` is replaced).
     """
     params = [v.value for v in variables]
-    if len(grads) != len(params):
-        raise ValueError(f"grads has {len(grads)} tensors, but the variables are {len(params)}")
     tensors = (
         params,
         [torch.as_tensor(g).to(p.dtype) for g, p in zip(grads, params, strict=True)],

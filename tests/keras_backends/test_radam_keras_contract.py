@@ -1,0 +1,464 @@
+"""radam_keras's contract on every input a user can hand it (docs/tutorials/keras.md, "Contract").
+
+Run once per backend (``KERAS_BACKEND=tensorflow|jax|torch``), like the other Keras tests:
+memory layouts (torch), sparse gradients, default names, and the bad-input matrix, where
+every raise must leave the variables, the optimizer's variables and the count bit-identical.
+Expected values come from a peer run in the test (torch.optim.RAdam, or the same optimizer
+fed the equivalent dense, contiguous input), never from hard-coded numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+from radam_keras import Lookahead, RAdam, Ranger  # noqa: E402
+
+BACKEND = keras.backend.backend()
+ops = keras.ops
+LR = 0.05
+
+# Keras's own BaseOptimizer.get_config does np.array(variable), which NumPy 2 warns about.
+keras_numpy2_warning = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+
+def to_np(x: Any) -> np.ndarray:
+    """A NumPy copy of a Keras variable or tensor (through a fresh tensor: no warnings)."""
+    x = ops.copy(x)
+    if BACKEND == "torch":
+        return x.detach().cpu().numpy().copy()
+    return np.array(ops.convert_to_numpy(x))
+
+
+def snapshot(opt: Any, variables: list[Any]) -> list[np.ndarray]:
+    """Every model variable, every optimizer variable (the count among them)."""
+    return [to_np(v) for v in [*variables, *opt.variables]]
+
+
+def assert_unchanged(before: list[np.ndarray], opt: Any, variables: list[Any]) -> None:
+    after = snapshot(opt, variables)
+    assert len(after) == len(before)
+    for was, now in zip(before, after, strict=True):
+        np.testing.assert_array_equal(now, was)
+
+
+# ----------------------------------------------------------------------------- 1. layouts (torch)
+
+# (variable layout, gradient layout): "contiguous", "transposed" (a 2-d tensor's .t()),
+# "strided" (every other row of a larger tensor), "channels_last" (4-d).
+LAYOUTS = [
+    ("contiguous", "transposed"),
+    ("contiguous", "strided"),
+    ("transposed", "contiguous"),
+    ("transposed", "transposed"),
+    ("transposed", "strided"),
+    ("channels_last", "contiguous"),
+    ("contiguous", "channels_last"),
+    ("channels_last", "channels_last"),
+]
+
+
+def _laid_out(values: np.ndarray, layout: str) -> Any:
+    """A torch tensor holding ``values`` in ``layout`` (never contiguous unless asked)."""
+    import torch
+
+    if layout == "contiguous":
+        return torch.tensor(values)
+    if layout == "transposed":
+        return torch.tensor(np.ascontiguousarray(values.T)).t()
+    if layout == "strided":
+        spread = np.zeros((2 * values.shape[0], *values.shape[1:]), values.dtype)
+        spread[::2] = values
+        return torch.tensor(spread)[::2]
+    assert layout == "channels_last"
+    return torch.tensor(values).to(memory_format=torch.channels_last)
+
+
+def _torch_peer(p0: np.ndarray, grads: list[np.ndarray], amsgrad: bool) -> list[np.ndarray]:
+    """Parameters after each step, on contiguous tensors: torch.optim.RAdam (Keras's
+    epsilon), or with amsgrad (which torch.optim.RAdam lacks) RAdam itself."""
+    import torch
+
+    out = []
+    if amsgrad:
+        variable, opt = keras.Variable(p0), RAdam(learning_rate=LR, amsgrad=True)
+        for g in grads:
+            opt.apply([torch.tensor(g)], [variable])
+            out.append(to_np(variable))
+        return out
+    param = torch.nn.Parameter(torch.tensor(p0))
+    peer = torch.optim.RAdam([param], lr=LR, eps=RAdam().epsilon)
+    for g in grads:
+        param.grad = torch.tensor(g)
+        peer.step()
+        out.append(param.detach().numpy().copy())
+    return out
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="only torch tensors have memory layouts")
+@pytest.mark.parametrize(("variable_layout", "grad_layout"), LAYOUTS)
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_torch_layouts_give_contiguous_values(
+    variable_layout: str, grad_layout: str, amsgrad: bool
+) -> None:
+    """Twelve steps (SGD below the threshold, rectified from t = 6) on any layout give
+    the contiguous run's values, float32 to 1e-6."""
+    rng = np.random.default_rng(14)
+    shape = (2, 3, 4, 5) if "channels_last" in (variable_layout, grad_layout) else (6, 5)
+    p0 = rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+    grads = [
+        rng.standard_normal(shape).astype(np.float32) * (10.0 if t <= 3 else 1.0)
+        for t in range(1, 13)
+    ]
+    variable = keras.Variable(_laid_out(p0, variable_layout))
+    assert variable.value.is_contiguous() == (variable_layout == "contiguous")
+    opt = RAdam(learning_rate=LR, amsgrad=amsgrad)
+    for t, (g, expected) in enumerate(zip(grads, _torch_peer(p0, grads, amsgrad), strict=True), 1):
+        grad = _laid_out(g, grad_layout)
+        assert grad.is_contiguous() == (grad_layout == "contiguous")
+        opt.apply([grad], [variable])
+        np.testing.assert_allclose(
+            to_np(variable), expected, rtol=1e-6, atol=1e-7, err_msg=f"t={t}"
+        )
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="only torch tensors have memory layouts")
+def test_torch_keras_transposed_gradient_from_ops_transpose() -> None:
+    """The issue's case: a gradient computed as ``keras.ops.transpose`` of something."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    p0 = rng.uniform(-1.0, 1.0, size=(4, 3)).astype(np.float32)
+    variable = keras.Variable(p0)
+    opt = RAdam(learning_rate=LR)
+    peer_param = torch.nn.Parameter(torch.tensor(p0))
+    peer = torch.optim.RAdam([peer_param], lr=LR, eps=opt.epsilon)
+    for t in range(1, 11):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        opt.apply([ops.transpose(ops.convert_to_tensor(g))], [variable])
+        peer_param.grad = torch.tensor(np.ascontiguousarray(g.T))
+        peer.step()
+        np.testing.assert_allclose(
+            to_np(variable), peer_param.detach().numpy(), rtol=1e-6, atol=1e-7, err_msg=f"t={t}"
+        )
+
+
+# ----------------------------------------------------------------------------- 2. sparse gradients
+
+SPARSE_OPTIMIZERS: dict[str, Callable[[], Any]] = {
+    "radam": lambda: RAdam(learning_rate=LR),
+    "amsgrad": lambda: RAdam(learning_rate=LR, amsgrad=True, weight_decay=0.01),
+    "ranger": lambda: Ranger(learning_rate=LR, k=3),
+}
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.IndexedSlices are TensorFlow's")
+@pytest.mark.parametrize("name", list(SPARSE_OPTIMIZERS))
+def test_indexed_slices_step_is_the_dense_step(name: str) -> None:
+    """A tf.IndexedSlices gradient (duplicate indices summed) gives the bits of its dense
+    tensor: the variable, the moments and the count, through rectified steps."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    table = rng.uniform(-1.0, 1.0, size=(10, 3)).astype(np.float32)
+    sparse_variable, dense_variable = keras.Variable(table), keras.Variable(table)
+    sparse_opt, dense_opt = SPARSE_OPTIMIZERS[name](), SPARSE_OPTIMIZERS[name]()
+    for _ in range(9):
+        slices = tf.IndexedSlices(
+            tf.constant(rng.standard_normal((6, 3)).astype(np.float32)),
+            tf.constant(rng.integers(0, 10, size=6)),  # repeats some rows, misses others
+            dense_shape=tf.constant([10, 3]),
+        )
+        sparse_opt.apply([slices], [sparse_variable])
+        dense_opt.apply([tf.convert_to_tensor(slices)], [dense_variable])
+    np.testing.assert_array_equal(to_np(sparse_variable), to_np(dense_variable))
+    for a, b in zip(sparse_opt.variables, dense_opt.variables, strict=True):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+class OneHotEmbedding(keras.layers.Layer):
+    """An Embedding as ``one_hot(x) @ table``: its gradient is dense on every backend."""
+
+    def __init__(self, rows: int, width: int) -> None:
+        super().__init__()
+        self.rows = rows
+        self.table = self.add_weight(shape=(rows, width), name="embeddings")
+
+    def call(self, x: Any) -> Any:
+        return ops.matmul(ops.one_hot(x, self.rows), self.table)
+
+
+def _embedding_model(embedding: Any) -> Any:
+    return keras.Sequential(
+        [keras.Input((4,), dtype="int32"), embedding, keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
+
+
+@pytest.mark.parametrize("name", list(SPARSE_OPTIMIZERS))
+def test_embedding_model_fits_with_the_dense_gradients_results(name: str) -> None:
+    """``fit`` with an Embedding (sparse gradients on TensorFlow) equals ``fit`` with the
+    same lookup written as a dense matmul, to float32 rounding."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, size=(64, 4)).astype("int32")
+    y = rng.standard_normal((64, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    sparse = _embedding_model(keras.layers.Embedding(10, 3))
+    dense = _embedding_model(OneHotEmbedding(10, 3))
+    for source, target in zip(sparse.weights, dense.weights, strict=True):
+        target.assign(to_np(source))
+    for model in (sparse, dense):
+        model.compile(optimizer=SPARSE_OPTIMIZERS[name](), loss="mse")
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)  # 12 steps
+    assert int(to_np(sparse.optimizer.iterations)) == 12
+    for a, b in zip(sparse.weights, dense.weights, strict=True):
+        assert np.all(np.isfinite(to_np(a)))
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- 3. names
+
+
+@pytest.mark.parametrize(
+    ("make", "prefix"),
+    [
+        (lambda: RAdam(), "radam"),
+        (lambda: Ranger(), "ranger"),
+        (lambda: Lookahead(keras.optimizers.SGD()), "lookahead"),
+    ],
+)
+def test_default_names_are_unique_as_keras_makes_them(make: Callable[[], Any], prefix: str) -> None:
+    """Two instances get two names (``radam``, ``radam_1``, ...) and two variable paths."""
+    first, second = make(), make()
+    assert first.name != second.name
+    for opt in (first, second):
+        assert opt.name == prefix or opt.name.removeprefix(prefix + "_").isdigit(), opt.name
+        opt.build([keras.Variable(np.ones(3, np.float32), name="w")])
+    first_paths = {v.path for v in first.variables}
+    assert first_paths.isdisjoint(v.path for v in second.variables)
+
+
+@keras_numpy2_warning
+@pytest.mark.parametrize("cls", [RAdam, Ranger])
+def test_names_survive_the_config_round_trip(cls: Any) -> None:
+    """A default name round-trips as it is; a config saved with the old fixed default
+    (``"radam"``, ``"ranger"``) loads with that name."""
+    opt = cls()
+    assert cls.from_config(opt.get_config()).name == opt.name
+    old = {**opt.get_config(), "name": cls.__name__.lower()}
+    assert cls.from_config(old).name == cls.__name__.lower()
+    assert RAdam(name="mine").name == "mine"
+
+
+# ----------------------------------------------------------------------------- 4. bad input
+
+BAD_LEARNING_RATES = [
+    (float("inf"), ValueError, "learning_rate must be finite and >= 0, got inf"),
+    (-float("inf"), ValueError, "learning_rate must be finite and >= 0, got -inf"),
+    (float("nan"), ValueError, "learning_rate must be finite and >= 0, got nan"),
+    (-1.0, ValueError, r"learning_rate must be finite and >= 0, got -1.0"),
+    (np.float32(-1), ValueError, r"learning_rate must be finite and >= 0, got -1.0"),
+    (np.float32("nan"), ValueError, "learning_rate must be finite and >= 0, got nan"),
+    (np.float16("inf"), ValueError, "learning_rate must be finite and >= 0, got inf"),
+    (True, TypeError, "learning_rate must be a real number, .* got True"),
+    ("0.1", TypeError, "learning_rate must be a real number, .* got '0.1'"),
+    (None, TypeError, "learning_rate must be a real number, .* got None"),
+]
+
+
+@pytest.mark.parametrize(("value", "error", "match"), BAD_LEARNING_RATES)
+@pytest.mark.parametrize("cls", [RAdam, Ranger])
+def test_bad_learning_rate_raises_at_construction(
+    cls: Any, value: Any, error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        cls(learning_rate=value)
+
+
+@pytest.mark.parametrize("value", [np.float32(0.01), np.float64(0.01), 1, np.int64(0)])
+def test_numpy_and_int_learning_rates_are_accepted_as_floats(value: Any) -> None:
+    opt = RAdam(learning_rate=value)
+    assert float(to_np(opt.learning_rate)) == np.float32(value)
+
+
+class _BadAt(keras.optimizers.schedules.LearningRateSchedule):
+    """LR until the count reaches ``step``, then ``bad``."""
+
+    def __init__(self, step: int, bad: float) -> None:
+        self.step, self.bad = step, bad
+
+    def __call__(self, count: Any) -> Any:
+        return ops.where(ops.greater_equal(count, self.step), self.bad, LR)
+
+
+def _two_variables() -> list[Any]:
+    rng = np.random.default_rng(7)
+    return [
+        keras.Variable(rng.standard_normal(4).astype(np.float32), name="a"),
+        keras.Variable(rng.standard_normal((2, 3)).astype(np.float32), name="b"),
+    ]
+
+
+def _good_grads(variables: list[Any]) -> list[Any]:
+    rng = np.random.default_rng(8)
+    return [
+        ops.convert_to_tensor(rng.standard_normal(tuple(v.shape)).astype(np.float32))
+        for v in variables
+    ]
+
+
+class _Rate:
+    """A callable learning rate whose value the test sets (LR until told otherwise)."""
+
+    def __init__(self) -> None:
+        self.value = LR
+
+    def __call__(self) -> float:
+        return self.value
+
+
+def _bad_rate(value: float) -> Callable[[Any, list[Any]], None]:
+    def call(opt: Any, variables: list[Any]) -> None:
+        rate = getattr(opt, "inner_optimizer", opt)._learning_rate
+        if isinstance(rate, _Rate):
+            rate.value = value
+        elif not isinstance(rate, _BadAt):  # a schedule turns bad by itself at step 3
+            rate.assign(value)
+        opt.apply(_good_grads(variables), variables)
+
+    return call
+
+
+def _radam(learning_rate: Any = LR) -> Any:
+    # Weight decay (applied by the base class before the update) and EMA (after it): a
+    # check made after either would leave it behind.
+    return RAdam(learning_rate=learning_rate, weight_decay=0.1, use_ema=True)
+
+
+def _ranger(learning_rate: Any = LR) -> Any:
+    return Ranger(learning_rate=learning_rate, k=2, weight_decay=0.1)
+
+
+# Each case: (optimizer, the bad call after two good steps, error, match).
+BAD_STEPS: dict[str, tuple[Callable[[], Any], Callable[[Any, list[Any]], None], type, str]] = {
+    "more grads": (
+        _radam,
+        lambda opt, vs: opt.apply([*_good_grads(vs), _good_grads(vs)[0]], vs),
+        ValueError,
+        "grads has 3 tensors, but the variables are 2",
+    ),
+    "fewer grads": (
+        _ranger,
+        lambda opt, vs: opt.apply(_good_grads(vs)[:1], vs),
+        ValueError,
+        "grads has 1 tensors, but the variables are 2",
+    ),
+    "wrong shape, second variable": (
+        _radam,
+        lambda opt, vs: opt.apply([_good_grads(vs)[0], ops.ones((3, 2))], vs),
+        ValueError,
+        r"gradient of .*b.* has shape \(3, 2\), but the variable's is \(2, 3\)",
+    ),
+    "wrong rank": (
+        _ranger,
+        lambda opt, vs: opt.apply([ops.ones((4, 1)), _good_grads(vs)[1]], vs),
+        ValueError,
+        r"has shape \(4, 1\), but the variable's is \(4,\)",
+    ),
+    "int gradient": (
+        _radam,
+        lambda opt, vs: opt.apply([_good_grads(vs)[0], ops.ones((2, 3), dtype="int32")], vs),
+        TypeError,
+        "must be a real floating-point tensor, got dtype int32",
+    ),
+    "bool gradient": (
+        _ranger,
+        lambda opt, vs: opt.apply([_good_grads(vs)[0], ops.ones((2, 3), dtype="bool")], vs),
+        TypeError,
+        "must be a real floating-point tensor, got dtype bool",
+    ),
+    "callable returns inf": (
+        lambda: _radam(_Rate()),
+        _bad_rate(float("inf")),
+        ValueError,
+        "learning_rate must be finite and >= 0, got inf",
+    ),
+    "callable returns -1 (ranger)": (
+        lambda: _ranger(_Rate()),
+        _bad_rate(-1.0),
+        ValueError,
+        r"learning_rate must be finite and >= 0, got -1.0",
+    ),
+    "schedule returns nan at step 3": (
+        lambda: _radam(_BadAt(2, float("nan"))),
+        _bad_rate(float("nan")),
+        ValueError,
+        "learning_rate must be finite and >= 0, got nan",
+    ),
+    "learning_rate variable assigned inf": (
+        _radam,
+        _bad_rate(float("inf")),
+        ValueError,
+        "learning_rate must be finite and >= 0, got inf",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STEPS))
+def test_bad_step_raises_and_changes_nothing(case: str) -> None:
+    """Two good steps, then the bad call: a clear error, and every variable, optimizer
+    variable and the count bit-identical (a learning rate the case assigned aside)."""
+    make, bad_call, error, match = BAD_STEPS[case]
+    opt, variables = make(), _two_variables()
+    for _ in range(2):
+        opt.apply(_good_grads(variables), variables)
+    before = snapshot(opt, variables)
+    with pytest.raises(error, match=match):
+        bad_call(opt, variables)
+    state = [*variables, *opt.variables]
+    for variable, was, now in zip(state, before, snapshot(opt, variables), strict=True):
+        if not variable.path.endswith("learning_rate"):
+            np.testing.assert_array_equal(now, was, err_msg=variable.path)
+    if "grad" in case:  # the same optimizer still steps
+        opt.apply(_good_grads(variables), variables)
+        assert int(to_np(opt.iterations)) == 3
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function graphs are TensorFlow's")
+@pytest.mark.parametrize("make", [_radam, _ranger])
+def test_bad_schedule_in_a_tf_function_raises_and_changes_nothing(make: Any) -> None:
+    """In a graph (``fit``'s path on a CPU) the step waits for the learning rate's check."""
+    import tensorflow as tf
+
+    opt, variables = make(_BadAt(2, float("inf"))), _two_variables()
+    grads = _good_grads(variables)
+    step = tf.function(lambda: opt.apply(grads, variables), jit_compile=False)
+    step()
+    step()
+    before = snapshot(opt, variables)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="learning_rate must be finite"):
+        step()
+    assert_unchanged(before, opt, variables)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit is JAX's")
+def test_bad_schedule_under_jax_jit_raises_and_returns_nothing() -> None:
+    """Under ``jax.jit`` the step scalars' host computation refuses the rate; the step
+    is functional, so the caller's state is what it was."""
+    import jax
+
+    opt, variables = _radam(_BadAt(2, float("inf"))), _two_variables()
+    opt.build(variables)
+    step = jax.jit(opt.stateless_apply)
+    values, opt_values = [v.value for v in variables], [v.value for v in opt.variables]
+    grads = _good_grads(variables)
+    for _ in range(2):
+        values, opt_values = step(opt_values, grads, values)
+    # JAX's callback error is a ValueError holding the host's message (the core's "lr").
+    with pytest.raises(ValueError, match="lr must be finite and >= 0, got inf"):
+        jax.block_until_ready(step(opt_values, grads, values))
