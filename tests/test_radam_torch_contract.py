@@ -359,20 +359,27 @@ def test_bad_checkpoint_raises_at_load_and_changes_nothing(corrupt, error, match
 
 
 def test_fused_true_on_a_device_without_a_fused_kernel_raises_torchs_error():
-    meta = torch.nn.Parameter(torch.zeros(3, device="meta"))
-    adam = torch.optim.Adam([meta], fused=True)
-    meta.grad = torch.zeros(3, device="meta")
-    with pytest.raises(RuntimeError) as theirs:
-        adam.step()  # torch.optim.Adam raises at its first step
-    with pytest.raises(RuntimeError) as ours:
-        RAdam([meta], fused=True)  # ours already at construction
-    assert str(ours.value) == str(theirs.value)
-    assert "`fused=True` requires all the params to be floating point Tensors" in str(ours.value)
-    opt = RAdam([torch.nn.Parameter(torch.ones(2))], fused=True)
-    with pytest.raises(RuntimeError, match="fused=True"):
-        opt.add_param_group({"params": [meta]})
-    assert len(opt.param_groups) == 1
-    RAdam([meta])  # fused=None: the core's step wherever there is no fused kernel
+    """As torch.optim.Adam (and its test_fused_error_on_params_on_meta): built on the meta
+    device, refused at the step, stepping once ``to_empty`` has moved the model."""
+    messages = []
+    for cls in (torch.optim.Adam, RAdam):
+        with torch.device("meta"):
+            model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+        opt = cls(model.parameters(), fused=True)
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        with pytest.raises(RuntimeError) as error:
+            opt.step()
+        messages.append(str(error.value))
+        if cls is RAdam:
+            assert not opt.state  # (torch.optim.Adam leaves an empty entry behind)
+        model.to_empty(device="cpu")
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        opt.step()
+        assert all(opt.state[p]["step"].item() == 1 for p in model.parameters())
+    assert messages[0] == messages[1]
+    assert "`fused=True` requires all the params to be floating point Tensors" in messages[1]
 
 
 # -------------------------------------------------------------------------- complex

@@ -93,8 +93,8 @@ class RAdam(Optimizer):
     Raises:
         ValueError: torch's messages for an invalid lr, eps, beta or weight_decay; the
             core's for its options.
-        RuntimeError: torch's, for ``fused=True`` with a parameter on a device that has
-            no fused kernel (as ``torch.optim.Adam``).
+        RuntimeError: At a step, torch's, for ``fused=True`` with a parameter on a device
+            that has no fused kernel (as ``torch.optim.Adam``).
     """
 
     def __init__(
@@ -199,7 +199,6 @@ class RAdam(Optimizer):
         Raises:
             TypeError, ValueError: An invalid option, named with the group's index and its
                 value (``param_groups`` is unchanged then).
-            RuntimeError: ``fused=True`` with a parameter on a device without a fused kernel.
         """
         preset = param_group.get("preset")
         if preset is not None and preset != self.defaults["preset"]:
@@ -214,7 +213,7 @@ class RAdam(Optimizer):
         super().add_param_group(param_group)
         try:
             _check_group(len(self.param_groups) - 1, self.param_groups[-1])
-        except Exception:
+        except (TypeError, ValueError):
             self.param_groups.pop()
             raise
 
@@ -254,6 +253,8 @@ class RAdam(Optimizer):
                 continue
             if grad.is_sparse:
                 raise RuntimeError("RAdam does not support sparse gradients")
+            if group["fused"]:
+                _check_fused_device(param)
             where = _where(index, position)
             _check_like(f"{where}: grad", grad, param)
             entry = self.state.get(param) if check_state else None
@@ -371,26 +372,28 @@ def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
 
     Raises:
         TypeError, ValueError: An invalid option, named with ``param_groups[index]``.
-        RuntimeError: torch's, for ``fused=True`` on a device without a fused kernel.
     """
     lr = group["lr"]
     if isinstance(lr, torch.Tensor) and lr.numel() != 1:
         raise ValueError(f"param_groups[{index}]: Tensor lr must be 1-element, got {lr!r}")
     try:
-        hp = _hyperparameters(group)
+        return _hyperparameters(group)
     except (TypeError, ValueError) as error:
         raise type(error)(f"param_groups[{index}]: {error}") from None
-    if group["fused"]:
-        devices = _get_fused_kernels_supported_devices()
-        for param in group["params"]:
-            if param.device.type not in devices or not (
-                param.is_floating_point() or param.is_complex()
-            ):
-                raise RuntimeError(
-                    "`fused=True` requires all the params to be floating point Tensors of "
-                    f"supported devices: {devices} but {param.dtype} and {param.device.type}"
-                )
-    return hp
+
+
+def _check_fused_device(param: torch.Tensor) -> None:
+    """torch.optim.Adam's check for ``fused=True`` (complex too: it steps as its real view).
+
+    At the step, as torch: a model built on the meta device may get its optimizer before
+    ``to_empty`` moves it.
+    """
+    devices = _get_fused_kernels_supported_devices()
+    if param.device.type not in devices or not (param.is_floating_point() or param.is_complex()):
+        raise RuntimeError(
+            "`fused=True` requires all the params to be floating point Tensors of "
+            f"supported devices: {devices} but {param.dtype} and {param.device.type}"
+        )
 
 
 def _check_state(
