@@ -385,8 +385,8 @@ def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
 def _check_fused_device(param: torch.Tensor) -> None:
     """torch.optim.Adam's check for ``fused=True`` (complex too: it steps as its real view).
 
-    At the step, as torch: a model built on the meta device may get its optimizer before
-    ``to_empty`` moves it.
+    At the step, as torch.optim.Adam: its test_fused_error_on_params_on_meta builds the
+    optimizer on meta parameters and expects the step to raise.
     """
     devices = _get_fused_kernels_supported_devices()
     if param.device.type not in devices or not (param.is_floating_point() or param.is_complex()):
