@@ -255,3 +255,48 @@ def test_scale_by_radam_checks_as_radam() -> None:
     state = opt.init(_params())
     with pytest.raises(ValueError, match=r"updates\['w'\] has shape"):
         opt.update({**_grads(), "w": jnp.ones(3)}, state)
+
+
+# The kinds of checks optax's alias tests make, written for radam_optax ----------------------
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.complex64])
+def test_update_is_dtype_stable_under_lax_cond(dtype: Any) -> None:
+    """``lax.cond(c, update, identity)`` needs the update's and the state's types to be the
+    parameters' and the input state's exactly, for every dtype."""
+    opt = radam(LR)
+    params = jnp.asarray([1.0, -2.0, 0.5], dtype)
+    state = opt.init(params)
+
+    @jax.jit
+    def step(params: Any, state: Any) -> Any:
+        grads = jax.grad(lambda p: jnp.sum(jnp.abs(p) ** 2))(params).conj()
+        cond = jax.random.randint(jax.random.key(0), (), 0, 2) == 0
+        updates, new_state = jax.lax.cond(
+            cond, lambda: opt.update(grads, state, params), lambda: (params, state)
+        )
+        return optax.apply_updates(params, updates), new_state
+
+    for _ in range(3):
+        params, state = step(params, state)
+        assert params.dtype == dtype
+        assert state.mu.dtype == state.nu.dtype == dtype
+
+
+def test_optimizes_a_complex_parabola() -> None:
+    """min |z - c|^2 over complex z: with conjugated gradients (optax's convention) RAdam
+    reaches c; with v from g * g (the bug) the purely imaginary parts would not."""
+    target = jnp.asarray([1.0 - 2.0j, 3.0j, -0.5 + 0.25j], jnp.complex64)
+    opt = radam(5e-2)
+    params = jnp.zeros(3, jnp.complex64)
+    state = opt.init(params)
+
+    @jax.jit
+    def step(params: Any, state: Any) -> Any:
+        grads = jax.grad(lambda p: jnp.sum(jnp.abs(p - target) ** 2))(params).conj()
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    for _ in range(3000):
+        params, state = step(params, state)
+    np.testing.assert_allclose(params, target, atol=1e-2)
