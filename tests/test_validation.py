@@ -403,3 +403,72 @@ def test_jax_int32_count_saturates():
     assert int(state.count) == 2**31 - 1
     assert state.count.dtype == jnp.int32
     assert all(bool(jnp.isfinite(p).all()) for p in new)
+
+
+# The bad-input matrix of radam_core.step: each raises, and no input has changed ------------
+
+
+def _state_with_history():
+    params = _params()
+    state = rc.init_state(params, amsgrad=True)
+    for _ in range(3):
+        params, state = rc.step(params, _grads(), state, amsgrad=True)
+    return list(params), state
+
+
+def _tiny_grads():
+    return [np.full((2, 3), 1e-300), np.array([1e-300, 1.0])]
+
+
+STEP_MATRIX = {
+    "lr-numpy-negative": ({"lr": np.float32(-1)}, None, None, ValueError, r"lr must be finite"),
+    "lr-int-array": ({"lr": np.asarray(1)}, None, None, TypeError, r"lr .*dtype int64"),
+    "preset-list": ({"preset": ["torch"]}, None, None, TypeError, r"preset must be a str"),
+    "grad-none": ({}, lambda g: [g[0], None], None, TypeError, r"grads\[1\] must be an array"),
+    "grad-list": ({}, lambda g: [g[0], [1.0, 2.0]], None, TypeError, r"grads\[1\] must be an"),
+    "grad-shape": ({}, lambda g: [g[0], np.ones(3)], None, ValueError, r"grads\[1\] has shape"),
+    "grad-dtype": (
+        {},
+        lambda g: [g[0], g[1].astype(np.complex128)],
+        None,
+        ValueError,
+        r"grads\[1\] has dtype complex128, expected float64",
+    ),
+    "count-negative": ({}, None, lambda s: s._replace(count=-2), ValueError, r"state.count"),
+    "count-float-array": (
+        {},
+        None,
+        lambda s: s._replace(count=np.asarray(3.0)),
+        TypeError,
+        r"state.count must be an int or a 0-d integer array",
+    ),
+    "state-max-missing": (
+        {},
+        None,
+        lambda s: s._replace(max_exp_avg_sq=()),
+        ValueError,
+        r"state.max_exp_avg_sq has 0 arrays",
+    ),
+    "underflow-raise": ({}, lambda g: _tiny_grads(), None, FloatingPointError, r"underflow"),
+}
+
+
+@pytest.mark.parametrize("case", list(STEP_MATRIX))
+def test_step_bad_input_matrix_writes_nothing(case):
+    overrides, grads_of, state_of, error, match = STEP_MATRIX[case]
+    params, state = _state_with_history()
+    grads = _grads() if grads_of is None else grads_of(_grads())
+    state = state if state_of is None else state_of(state)
+    inputs = (params, grads, state)
+    before = copy.deepcopy(inputs)
+    with np.errstate(all="raise"), pytest.raises(error, match=match):
+        rc.step(params, grads, state, **{"amsgrad": True, **overrides})
+    for old, new in zip(_leaves(before), _leaves(inputs), strict=True):
+        np.testing.assert_array_equal(np.asarray(old, dtype=object), np.asarray(new, dtype=object))
+
+
+def _leaves(tree):
+    """Every leaf of nested lists, tuples and RAdamStates: arrays, numbers, None."""
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
