@@ -110,6 +110,9 @@ class RAdam:
     def step(self, grads: Sequence[Any]) -> None:
         """Take one step with ``grads`` (one per parameter); ``params`` change in place.
 
+        All or nothing: after any error, ``params``, ``state`` and the count are unchanged
+        (see :mod:`radam_numpy.optimizer` for floating-point errors).
+
         Args:
             grads: One gradient per parameter: arrays, or anything ``np.asarray`` makes
                 one of (a nested list), of the parameter's shape and dtype.
@@ -118,8 +121,7 @@ class RAdam:
             TypeError, ValueError: A missing (None) or mismatched gradient, a read-only
                 parameter or state array, a bad state.
             FloatingPointError: A floating-point error that the caller's
-                ``np.errstate`` raises on (see :mod:`radam_numpy.optimizer`).
-            After any error, ``params``, ``state`` and the count are unchanged.
+                ``np.errstate`` raises on.
         """
         hp = self.hyperparameters
         if not isinstance(hp, Hyperparameters):
