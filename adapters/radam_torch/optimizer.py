@@ -256,7 +256,7 @@ class RAdam(Optimizer):
             if group["fused"]:
                 _check_fused_device(param)
             where = _where(index, position)
-            _check_like(f"{where}: grad", grad, param)
+            _check_like(where, "grad", grad, param)
             entry = self.state.get(param) if check_state else None
             if entry is not None:
                 if not isinstance(entry, Mapping):
@@ -313,8 +313,6 @@ class RAdam(Optimizer):
         for param in group["params"]:
             if param.grad is None:
                 continue
-            if param.grad.is_sparse:
-                raise RuntimeError("RAdam does not support sparse gradients")
             state = self.state[param]
             if "step" not in state:
                 state["step"] = (
@@ -361,6 +359,7 @@ def _real(tensor: torch.Tensor) -> torch.Tensor:
 
 
 _STATE_KEYS = ("step", "exp_avg", "exp_avg_sq")
+_STATE_LABELS = {name: f"state[{name!r}]" for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
 def _where(index: int, position: int) -> str:
@@ -408,8 +407,7 @@ def _check_state(
         amsgrad: Whether its group uses ``max_exp_avg_sq`` (checked when present).
         read_step: Check the value of ``step`` too (where it is on the CPU).
     """
-    present = [name for name in _STATE_KEYS if name in state]
-    if not present:
+    if "step" not in state and "exp_avg" not in state and "exp_avg_sq" not in state:
         return
     missing = [name for name in _STATE_KEYS if name not in state]
     if missing:
@@ -428,20 +426,26 @@ def _check_state(
     if amsgrad and "max_exp_avg_sq" in state:
         names.append("max_exp_avg_sq")
     for name in names:
-        _check_like(f"{where}: state[{name!r}]", state[name], param)
+        _check_like(where, _STATE_LABELS[name], state[name], param)
 
 
-def _check_like(name: str, tensor: Any, param: torch.Tensor) -> None:
+def _check_like(where: str, name: str, tensor: Any, param: torch.Tensor) -> None:
     """Raise unless ``tensor`` is a tensor of the parameter's shape, dtype and device."""
     if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor, got {type(tensor).__name__}: {tensor!r}")
+        raise TypeError(
+            f"{where}: {name} must be a tensor, got {type(tensor).__name__}: {tensor!r}"
+        )
+    if (tensor.shape, tensor.dtype, tensor.device) == (param.shape, param.dtype, param.device):
+        return
     for attribute in ("shape", "dtype", "device"):
         value, expected = getattr(tensor, attribute), getattr(param, attribute)
         if value != expected:
-            raise ValueError(f"{name} has {attribute} {value}, expected {expected}")
+            raise ValueError(f"{where}: {name} has {attribute} {value}, expected {expected}")
 
 
-def _complete(groups: list[dict[str, Any]], states: Mapping[Any, Any], defaults: dict) -> None:
+def _complete(
+    groups: list[dict[str, Any]], states: Mapping[Any, Any], defaults: dict[str, Any]
+) -> None:
     """Complete loaded groups and states: the core's options, and ``step`` as a tensor.
 
     Groups saved by torch.optim.RAdam lack the core's options (the defaults fill them);
