@@ -251,3 +251,29 @@ def test_every_layout_combination_of_a_small_matrix():
     choices = [CONTIGUOUS_2D, TRANSPOSED_2D, NON_DENSE_2D]
     for param_layout, grad_layout, state_layout in itertools.product(choices, repeat=3):
         run_both(values, param_layout, grad_layout, state_layout, {})
+
+
+@pytest.mark.parametrize("fused", [None, False])
+def test_amsgrad_in_any_layout_matches_its_contiguous_run(fused):
+    """amsgrad (no torch.optim.RAdam counterpart): a transposed gradient and a non-dense
+    parameter against the same run on contiguous tensors (the fused kernel's, with None)."""
+    values = torch.randn((5, 7), generator=torch.Generator().manual_seed(3))
+    placed = place(values, NON_DENSE_2D, seed=1)
+    param = torch.nn.Parameter(placed.tensor)
+    reference = torch.nn.Parameter(values.clone())
+    ours = RAdam([param], lr=0.02, amsgrad=True, fused=fused)
+    contiguous = RAdam([reference], lr=0.02, amsgrad=True)
+    guard = guards(placed)
+    for t in range(1, STEPS + 1):
+        param.grad = gradient(reference, t).t().contiguous().t()
+        reference.grad = gradient(reference, t)
+        ours.step()
+        contiguous.step()
+        torch.testing.assert_close(param.detach(), reference.detach(), rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(
+        ours.state[param]["max_exp_avg_sq"],
+        contiguous.state[reference]["max_exp_avg_sq"],
+        rtol=RTOL,
+        atol=ATOL,
+    )
+    assert torch.equal(guards(placed), guard)

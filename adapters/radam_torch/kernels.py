@@ -192,16 +192,28 @@ def fused_adam_step(
     if not all(fits):
         for index, fit in enumerate(fits):
             if not fit:
-                own = [[t[index]] if t else [] for t in moments]
-                core_step(*own, int(steps[index].item()) - 1, hyperparameters)
-        moments = [_where(t, fits) for t in moments]
-        steps = _where(steps, fits)
-        if not steps:
+                core_step(
+                    [params[index]],
+                    [grads[index]],
+                    [exp_avgs[index]],
+                    [exp_avg_sqs[index]],
+                    [max_exp_avg_sqs[index]] if max_exp_avg_sqs else [],
+                    int(steps[index].item()) - 1,
+                    hyperparameters,
+                )
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = (
+            _kept(t, fits) for t in (*moments, steps)
+        )
+        if not params:
             return
     kernel = torch._fused_adamw_ if hyperparameters.decoupled_weight_decay else torch._fused_adam_
     beta1, beta2 = hyperparameters.betas
     kernel(
-        *moments,
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
         steps,
         amsgrad=hyperparameters.amsgrad,
         lr=form.lr,
@@ -215,6 +227,6 @@ def fused_adam_step(
     )
 
 
-def _where(tensors: Tensors, keep: list[bool]) -> Tensors:
+def _kept(tensors: Tensors, keep: list[bool]) -> Tensors:
     """The tensors whose ``keep`` is True (an empty list stays empty)."""
     return [t for t, kept in zip(tensors, keep, strict=True) if kept] if tensors else []
