@@ -172,6 +172,29 @@ def test_load_state_dict_refuses_mismatch():
         opt.load_state_dict({**good, "lookahead": {"count": -1, "k": 6, "alpha": 0.5}})
 
 
+def test_a_refused_step_or_load_leaves_the_cycle_and_the_slow_weights():
+    """Ranger inherits RAdam's all-or-nothing: the count, phi and theta stay as they were."""
+    params = tensors(problem(7))
+    opt = Ranger([{"params": params[:1]}, {"params": params[1:]}], lr=0.05, k=4)
+    run(opt, params, 1, 3)  # the next step would sync
+    good = copy.deepcopy(opt.state_dict())
+    before = copy.deepcopy((opt.lookahead_state, [p.detach() for p in params]))
+    set_grads(params, 4)
+    opt.param_groups[1]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"param_groups\[1\].*lr"):
+        opt.step()
+    bad = copy.deepcopy(good)
+    bad["state"][0]["step"] = torch.tensor(-1.0)
+    with pytest.raises(ValueError, match="step"):
+        opt.load_state_dict(bad)
+    after = (opt.lookahead_state, [p.detach() for p in params])
+    assert after[0]["count"] == before[0]["count"] == 3
+    for slow, old in zip(after[0]["slow"].values(), before[0]["slow"].values(), strict=True):
+        assert torch.equal(slow, old)
+    for p, old in zip(after[1], before[1], strict=True):
+        assert torch.equal(p, old)
+
+
 def test_loads_a_plain_inner_state_dict():
     a = tensors(problem(8))
     plain = RAdam(a, lr=0.05)
