@@ -83,13 +83,14 @@ class Lookahead(keras.optimizers.Optimizer):
         self.k, self.alpha = int(k), float(alpha)
 
     def build(self, var_list: list[Any]) -> None:
-        """Create phi (= each variable's value) and the count; build the inner optimizer.
+        """Build the inner optimizer; create phi (= each variable's value) and the count.
 
         Args:
             var_list: The model's trainable variables.
         """
         if self.built:
             return
+        self.inner_optimizer.build(var_list)  # first: if it refuses a variable, nothing is built
         super().build(var_list)
         self.lookahead_count = self.add_variable(
             shape=(), dtype="int32", initializer="zeros", name="lookahead_count"
@@ -103,7 +104,6 @@ class Lookahead(keras.optimizers.Optimizer):
             )
             for variable in var_list
         ]
-        self.inner_optimizer.build(var_list)
 
     @property
     def variables(self) -> list[Any]:

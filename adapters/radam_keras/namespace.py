@@ -17,6 +17,8 @@ Tensor = Any
 
 float32 = "float32"
 float64 = "float64"
+complex64 = "complex64"
+complex128 = "complex128"
 
 _KINDS = {
     "real floating": ("float16", "bfloat16", "float32", "float64"),
@@ -85,6 +87,16 @@ def exp(x: Tensor, /) -> Tensor:
 def expm1(x: Tensor, /) -> Tensor:
     """Elementwise e^x - 1, accurate near 0."""
     return ops.expm1(x)
+
+
+def real(x: Tensor, /) -> Tensor:
+    """Elementwise real part."""
+    return ops.real(x)
+
+
+def conj(x: Tensor, /) -> Tensor:
+    """Elementwise complex conjugate."""
+    return ops.conj(x)
 
 
 def maximum(x1: Tensor, x2: Tensor, /) -> Tensor:

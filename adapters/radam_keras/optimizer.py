@@ -116,11 +116,25 @@ class RAdam(keras.optimizers.Optimizer):
     def build(self, var_list: list[Any]) -> None:
         """Create m and v (and max v with amsgrad) for each variable.
 
+        Complex variables take optax's convention (v from ``|g|^2``, see
+        :func:`radam_core.update_leaf`) on JAX and torch.
+
         Args:
             var_list: The model's trainable variables.
+
+        Raises:
+            TypeError: A complex variable on TensorFlow (nothing is built).
         """
         if self.built:
             return
+        if keras.backend.backend() == "tensorflow":
+            for variable in var_list:
+                if xp.isdtype(variable.dtype, "complex floating"):
+                    raise TypeError(
+                        f"{variable.path} is {keras.backend.standardize_dtype(variable.dtype)}: "
+                        "radam_keras takes complex variables on JAX and torch, not on "
+                        "TensorFlow (which does not promote real tensors in complex arithmetic)"
+                    )
         super().build(var_list)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]
@@ -224,7 +238,7 @@ class RAdam(keras.optimizers.Optimizer):
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
         value = ops.convert_to_tensor(variable)
-        dtype = radam_core.namespace.compute_dtype(value.dtype, xp)
+        dtype = radam_core.namespace.compute_dtype(keras.backend.standardize_dtype(value.dtype), xp)
         m, v = self._momentums[index], self._velocities[index]
         max_v = self._velocity_hats[index] if hp.amsgrad else None
         new = radam_core.update_leaf(
@@ -282,7 +296,7 @@ def _dense(gradient: Any) -> Any:
 
 
 def _check_gradients(grads: list[Any], variables: Any) -> None:
-    """Refuse gradients that do not fit the variables (number, shape, a floating dtype)."""
+    """Refuse gradients that do not fit the variables (number, shape, kind of dtype)."""
     variables = list(variables)
     if len(grads) != len(variables):
         raise ValueError(f"grads has {len(grads)} tensors, but the variables are {len(variables)}")
@@ -298,11 +312,15 @@ def _check_gradients(grads: list[Any], variables: Any) -> None:
                 f"the gradient of {variable.path} has shape {shape}, "
                 f"but the variable's is {tuple(variable.shape)}"
             )
+        kind = (
+            "complex floating"
+            if xp.isdtype(variable.dtype, "complex floating")
+            else "real floating"
+        )
         dtype = keras.backend.standardize_dtype(gradient.dtype)
-        if not xp.isdtype(dtype, "real floating"):
+        if not xp.isdtype(dtype, kind):
             raise TypeError(
-                f"the gradient of {variable.path} must be a real floating-point tensor, "
-                f"got dtype {dtype}"
+                f"the gradient of {variable.path} must be a {kind}-point tensor, got dtype {dtype}"
             )
 
 

@@ -6,7 +6,8 @@ radam_keras does the same with radam_torch's two kernels, whose math is radam_co
 
 - on the CPU, with the count on the host, a rectified step is one pass of PyTorch's
   fused Adam kernel with the hyperparameters of :func:`radam_core.adam_form`
-  (``lr * r_t``, ``eps / sqrt(1 - beta2^t)``); other steps run the core's equations
+  (``lr * r_t``, ``eps / sqrt(1 - beta2^t)``); other steps, and complex variables
+  (optax's convention, the core's, as on the other backends), run the core's equations
   block by block (:func:`radam_torch.kernels.core_step`);
 - elsewhere (a GPU, or inside ``torch.compile``) the count and the learning rate stay
   tensors, so nothing waits for the device: the core's equations on whole tensors.
@@ -65,6 +66,17 @@ def update_variables(
         form = radam_core.adam_form(t, hp)
         if form is None:
             core_step(*tensors, t - 1, hp)
-        else:
-            steps = [torch.tensor(float(t))] * len(params)
+            return
+        real = [i for i, p in enumerate(params) if not p.is_complex()]
+        if len(real) < len(params):  # optax's convention, as on TensorFlow and JAX: the core
+            complex_ = [i for i, p in enumerate(params) if p.is_complex()]
+            core_step(*_select(tensors, complex_), t - 1, hp)
+            tensors = _select(tensors, real)
+        if real:
+            steps = [torch.tensor(float(t))] * len(real)
             fused_adam_step(*tensors, steps, form, hp)
+
+
+def _select(tensors: tuple[list[Any], ...], indices: list[int]) -> tuple[list[Any], ...]:
+    """The lists' entries at ``indices`` (an empty list, amsgrad's when off, stays empty)."""
+    return tuple([items[i] for i in indices] if items else [] for items in tensors)

@@ -462,3 +462,70 @@ def test_bad_schedule_under_jax_jit_raises_and_returns_nothing() -> None:
     # JAX's callback error is a ValueError holding the host's message (the core's "lr").
     with pytest.raises(ValueError, match="lr must be finite and >= 0, got inf"):
         jax.block_until_ready(step(opt_values, grads, values))
+
+
+# ----------------------------------------------------------------------------- 5. complex
+
+_CP0 = [np.array([1 + 2j, 3 - 1j, -0.5j]), np.array([[0.25 - 1j, 2 + 0.5j]])]
+_CCENTERS = [np.array([-1 + 1j, 0.5 + 0.5j, 2.0]), np.array([[1j, -1 - 1j]])]
+
+
+def _complex_grads(params: list[np.ndarray], t: int) -> list[np.ndarray]:
+    scale = 10.0 if t <= 3 else 1.0
+    return [scale * (np.asarray(p) - c) for p, c in zip(params, _CCENTERS, strict=True)]
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="complex variables: JAX and torch")
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_complex_variables_take_optax_convention(amsgrad: bool) -> None:
+    """Twelve steps on complex64 variables agree with the float64 oracle's complex
+    steps (v from |g|^2, real and non-negative); the same on every backend that takes them."""
+    from tests.oracle import oracle_trajectory
+
+    opt = RAdam(learning_rate=LR, amsgrad=amsgrad, beta_2=0.95)
+    variables = [keras.Variable(p.astype(np.complex64)) for p in _CP0]
+    for t in range(1, 13):
+        grads = _complex_grads([to_np(v) for v in variables], t)
+        opt.apply([ops.convert_to_tensor(g.astype(np.complex64)) for g in grads], variables)
+    expected = oracle_trajectory(
+        [p.astype(np.complex64).astype(np.complex128) for p in _CP0],
+        _complex_grads,
+        12,
+        lr=LR,
+        eps=opt.epsilon,
+        betas=(0.9, 0.95),
+        amsgrad=amsgrad,
+        storage_dtype=np.complex64,
+        compute_dtype=np.float32,
+    )[-1]
+    for variable, want in zip(variables, expected, strict=True):
+        np.testing.assert_allclose(to_np(variable), want, rtol=1e-5, atol=1e-5)
+    for velocity in opt._velocities:
+        v = to_np(velocity)
+        assert np.all(v.imag == 0)
+        assert np.all(v.real >= 0)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow refuses complex variables")
+@pytest.mark.parametrize("make", [lambda: RAdam(), lambda: Ranger()])
+def test_complex_variable_on_tensorflow_is_refused_and_nothing_is_built(make: Any) -> None:
+    opt = make()
+    variable = keras.Variable(_CP0[0].astype(np.complex64), name="z")
+    before = to_np(variable)
+    with pytest.raises(TypeError, match="z is complex64: radam_keras takes complex variables"):
+        opt.apply([ops.convert_to_tensor(_CP0[0].astype(np.complex64))], [variable])
+    assert not opt.built
+    assert len(opt.variables) == len(make().variables)
+    np.testing.assert_array_equal(to_np(variable), before)
+
+
+def test_complex_gradient_for_a_real_variable_is_refused() -> None:
+    opt, variables = _radam(), _two_variables()
+    opt.apply(_good_grads(variables), variables)
+    before = snapshot(opt, variables)
+    grads = [ops.convert_to_tensor(np.ones(4, np.complex64)), _good_grads(variables)[1]]
+    with pytest.raises(
+        TypeError, match="must be a real floating-point tensor, got dtype complex64"
+    ):
+        opt.apply(grads, variables)
+    assert_unchanged(before, opt, variables)
