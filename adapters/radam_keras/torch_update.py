@@ -24,6 +24,9 @@ from radam_torch.kernels import core_step, fused_adam_step
 
 import radam_core
 
+# params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs (empty without amsgrad)
+StepTensors = tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]
+
 
 def update_variables(
     grads: Sequence[Any],
@@ -48,7 +51,7 @@ def update_variables(
         hyperparameters: The optimizer's hyperparameters (their ``lr`` is replaced).
     """
     params = [v.value for v in variables]
-    tensors = (
+    tensors: StepTensors = (
         params,
         [torch.as_tensor(g).to(p.dtype) for g, p in zip(grads, params, strict=True)],
         [m.value for m in momentums],
@@ -77,6 +80,11 @@ def update_variables(
             fused_adam_step(*tensors, steps, form, hp)
 
 
-def _select(tensors: tuple[list[Any], ...], indices: list[int]) -> tuple[list[Any], ...]:
+def _select(tensors: StepTensors, indices: list[int]) -> StepTensors:
     """The lists' entries at ``indices`` (an empty list, amsgrad's when off, stays empty)."""
-    return tuple([items[i] for i in indices] if items else [] for items in tensors)
+
+    def pick(items: list[Any]) -> list[Any]:
+        return [items[i] for i in indices] if items else []
+
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = tensors
+    return pick(params), pick(grads), pick(exp_avgs), pick(exp_avg_sqs), pick(max_exp_avg_sqs)

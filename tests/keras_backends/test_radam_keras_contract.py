@@ -529,3 +529,22 @@ def test_complex_gradient_for_a_real_variable_is_refused() -> None:
     ):
         opt.apply(grads, variables)
     assert_unchanged(before, opt, variables)
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="complex variables: JAX and torch")
+def test_complex_and_real_variables_in_one_step_are_each_as_alone() -> None:
+    """On torch the complex variable takes the core step and the real ones the fused
+    kernel in the same step: each ends as it would alone."""
+    rng = np.random.default_rng(3)
+    z0, r0 = _CP0[0].astype(np.complex64), rng.standard_normal(5).astype(np.float32)
+    z_grads = [(rng.standard_normal(3) + 1j * rng.standard_normal(3)).astype(np.complex64)] * 8
+    r_grads = [rng.standard_normal(5).astype(np.float32) for _ in range(8)]
+    both = [keras.Variable(z0), keras.Variable(r0)]
+    alone = [keras.Variable(z0), keras.Variable(r0)]
+    opt, z_opt, r_opt = RAdam(learning_rate=LR), RAdam(learning_rate=LR), RAdam(learning_rate=LR)
+    for zg, rg in zip(z_grads, r_grads, strict=True):
+        opt.apply([ops.convert_to_tensor(zg), ops.convert_to_tensor(rg)], both)
+        z_opt.apply([ops.convert_to_tensor(zg)], alone[:1])
+        r_opt.apply([ops.convert_to_tensor(rg)], alone[1:])
+    for a, b in zip(both, alone, strict=True):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
