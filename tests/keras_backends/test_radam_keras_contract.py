@@ -548,3 +548,95 @@ def test_complex_and_real_variables_in_one_step_are_each_as_alone() -> None:
         r_opt.apply([ops.convert_to_tensor(rg)], alone[1:])
     for a, b in zip(both, alone, strict=True):
         np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="XLA's asserts: TensorFlow")
+def test_bad_schedule_under_xla_is_not_checked() -> None:
+    """What the docs' Contract says of ``jit_compile=True`` (``fit`` on TensorFlow with a
+    GPU): XLA compiles the assertion away, so an infinite rate steps, as Keras's Adam does."""
+    import tensorflow as tf
+
+    opt, variables = _radam(_BadAt(2, float("inf"))), _two_variables()
+    opt.build(variables)  # XLA cannot create variables
+    grads = _good_grads(variables)
+    step = tf.function(lambda: opt.apply(grads, variables), jit_compile=True)
+    for _ in range(3):
+        step()
+    assert int(to_np(opt.iterations)) == 3
+    assert not np.any(np.isfinite(to_np(variables[0])))
+
+
+# ----------------------------------------------------------------------------- 6. Keras's checks
+# What Keras's own optimizer tests check of every optimizer, in our own words.
+
+
+@keras_numpy2_warning
+@pytest.mark.parametrize("make", [lambda: RAdam(amsgrad=True, weight_decay=0.01), Ranger])
+def test_pickle_round_trip(make: Any) -> None:
+    import pickle
+
+    opt = make()
+    assert pickle.loads(pickle.dumps(opt)).get_config() == opt.get_config()
+
+
+def test_set_weights_copies_every_optimizer_variable() -> None:
+    variables = _two_variables()
+    source, target = _radam(), _radam()
+    for _ in range(3):
+        source.apply(_good_grads(variables), variables)
+    target.build(_two_variables())
+    target.set_weights([to_np(v) for v in source.variables])
+    for a, b in zip(source.variables, target.variables, strict=True):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+def test_constraints_are_applied_after_the_step() -> None:
+    variable = keras.Variable(np.ones(3, np.float32))
+    variable.constraint = keras.constraints.NonNeg()  # keras.Variable(constraint=) drops it
+    RAdam(learning_rate=10.0).apply([ops.ones(3)], [variable])
+    np.testing.assert_array_equal(to_np(variable), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("make", [RAdam, Ranger])
+def test_gradient_accumulation_with_weight_decay_equals_mean_gradient_steps(make: Any) -> None:
+    """Three accumulated micro-batches, eight times: the steps of their mean gradients."""
+    plain, accumulating = (
+        make(weight_decay=0.05),
+        make(weight_decay=0.05, gradient_accumulation_steps=3),
+    )
+    a, b = keras.Variable([[0.9], [0.5]]), keras.Variable([[0.9], [0.5]])
+    rng = np.random.default_rng(2)
+    for _ in range(8):
+        micro = rng.random((3, 2, 1)).astype(np.float32)
+        plain.apply([ops.convert_to_tensor(micro.mean(axis=0))], [a])
+        for batch in micro:
+            accumulating.apply([ops.convert_to_tensor(batch)], [b])
+    np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-6, atol=1e-7)
+
+
+def test_learning_rate_set_to_a_schedule_untracks_the_variable() -> None:
+    opt = RAdam(learning_rate=0.001)
+    assert len(opt.variables) == 2
+    opt.learning_rate = keras.optimizers.schedules.PolynomialDecay(0.001, 4)
+    assert len(opt.variables) == 1
+
+
+@keras_numpy2_warning
+def test_loss_scale_optimizer_around_radam_round_trips() -> None:
+    inner = RAdam(learning_rate=0.5, beta_1=0.06, nesterov=True, weight_decay=0.004)
+    opt = keras.optimizers.LossScaleOptimizer(inner)
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert type(clone.inner_optimizer) is RAdam
+    assert clone.inner_optimizer.get_config() == inner.get_config()
+
+
+def test_overwrite_with_gradient_variables_take_the_gradient() -> None:
+    """Keras's ``overwrite_with_gradient`` (float8 scales): the base class assigns the
+    gradient and RAdam never sees the variable."""
+    plain, special = _two_variables()
+    special.overwrite_with_gradient = True
+    opt = RAdam(learning_rate=LR)
+    grads = _good_grads([plain, special])
+    opt.apply(grads, [plain, special])
+    np.testing.assert_array_equal(to_np(special), to_np(grads[1]))
+    assert not np.array_equal(to_np(plain), to_np(_two_variables()[0]))
