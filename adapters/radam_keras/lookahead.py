@@ -96,12 +96,7 @@ class Lookahead(keras.optimizers.Optimizer):
             shape=(), dtype="int32", initializer="zeros", name="lookahead_count"
         )
         self._slow_weights = [
-            self.add_variable(
-                shape=variable.shape,
-                dtype=variable.dtype,
-                initializer=_value_of(variable),
-                name=f"{_clean(variable.path)}_slow",
-            )
+            self.add_variable_from_reference(variable, "slow", initializer=_value_of(variable))
             for variable in var_list
         ]
 
@@ -125,6 +120,29 @@ class Lookahead(keras.optimizers.Optimizer):
     def iterations(self) -> Any:
         """The inner optimizer's step count."""
         return self.inner_optimizer.iterations
+
+    @property
+    def loss_scale_factor(self) -> Any:
+        """The inner optimizer's (``scale_loss`` and ``LossScaleOptimizer`` read it here)."""
+        return self.inner_optimizer.loss_scale_factor
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, factor: Any) -> None:
+        # The base class's __init__ sets None before the inner optimizer exists.
+        if "inner_optimizer" in self.__dict__:
+            self.inner_optimizer.loss_scale_factor = factor
+
+    def exclude_from_weight_decay(
+        self, var_list: list[Any] | None = None, var_names: list[str] | None = None
+    ) -> None:
+        """The inner optimizer's, which decays the weights."""
+        self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Set :attr:`variables` (this optimizer's, then the inner optimizer's) in order."""
+        own = len(self._variables)
+        super().set_weights(weights[:own])
+        self.inner_optimizer.set_weights(weights[own:])
 
     def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
         """The inner optimizer's step, then Lookahead's count and, every k steps, a sync.
@@ -275,10 +293,6 @@ def _value_of(variable: Any) -> Any:
         return ops.cast(ops.copy(ops.convert_to_tensor(variable)), dtype or variable.dtype)
 
     return initializer
-
-
-def _clean(path: str) -> str:
-    return path.replace("/", "_").replace(":", "_")
 
 
 __all__ = ["Lookahead", "Ranger"]

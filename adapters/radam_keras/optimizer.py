@@ -131,7 +131,8 @@ class RAdam(keras.optimizers.Optimizer):
             for variable in var_list:
                 if xp.isdtype(variable.dtype, "complex floating"):
                     raise TypeError(
-                        f"{variable.path} is {keras.backend.standardize_dtype(variable.dtype)}: "
+                        f"{_label(variable)} is "
+                        f"{keras.backend.standardize_dtype(variable.dtype)}: "
                         "radam_keras takes complex variables on JAX and torch, not on "
                         "TensorFlow (which does not promote real tensors in complex arithmetic)"
                     )
@@ -309,7 +310,7 @@ def _check_gradients(grads: list[Any], variables: Any) -> None:
             for a, b in zip(shape, variable.shape, strict=True)
         ):
             raise ValueError(
-                f"the gradient of {variable.path} has shape {shape}, "
+                f"the gradient of {_label(variable)} has shape {shape}, "
                 f"but the variable's is {tuple(variable.shape)}"
             )
         kind = (
@@ -320,8 +321,14 @@ def _check_gradients(grads: list[Any], variables: Any) -> None:
         dtype = keras.backend.standardize_dtype(gradient.dtype)
         if not xp.isdtype(dtype, kind):
             raise TypeError(
-                f"the gradient of {variable.path} must be a {kind}-point tensor, got dtype {dtype}"
+                f"the gradient of {_label(variable)} must be a {kind}-point tensor, "
+                f"got dtype {dtype}"
             )
+
+
+def _label(variable: Any) -> str:
+    """A variable's path (a Keras variable) or name (a native tf.Variable, say)."""
+    return str(getattr(variable, "path", None) or variable.name)
 
 
 def _learning_rate_checked(learning_rate: Any) -> Any:

@@ -352,6 +352,12 @@ BAD_STEPS: dict[str, tuple[Callable[[], Any], Callable[[Any, list[Any]], None], 
         ValueError,
         "grads has 3 tensors, but the variables are 2",
     ),
+    "more grads than the built variables": (
+        _radam,
+        lambda opt, vs: opt.apply([*_good_grads(vs), _good_grads(vs)[0]]),
+        ValueError,
+        "grads has 3 tensors, but the variables are 2",
+    ),
     "fewer grads": (
         _ranger,
         lambda opt, vs: opt.apply(_good_grads(vs)[:1], vs),
@@ -579,9 +585,11 @@ def test_pickle_round_trip(make: Any) -> None:
     assert pickle.loads(pickle.dumps(opt)).get_config() == opt.get_config()
 
 
-def test_set_weights_copies_every_optimizer_variable() -> None:
+@pytest.mark.parametrize("make", [_radam, _ranger])
+def test_set_weights_copies_every_optimizer_variable(make: Any) -> None:
+    """Ranger's too: its own and its inner optimizer's, in ``variables``'s order."""
     variables = _two_variables()
-    source, target = _radam(), _radam()
+    source, target = make(), make()
     for _ in range(3):
         source.apply(_good_grads(variables), variables)
     target.build(_two_variables())
@@ -640,3 +648,36 @@ def test_overwrite_with_gradient_variables_take_the_gradient() -> None:
     opt.apply(grads, [plain, special])
     np.testing.assert_array_equal(to_np(special), to_np(grads[1]))
     assert not np.array_equal(to_np(plain), to_np(_two_variables()[0]))
+
+
+def test_ranger_weight_decay_exclusions_reach_the_inner_optimizer() -> None:
+    opt = Ranger(learning_rate=1.0, weight_decay=0.004)
+    kept, decayed = keras.Variable(2.0, name="exclude"), keras.Variable(2.0, name="other")
+    opt.exclude_from_weight_decay(var_names=["exclude"])
+    opt.apply([ops.zeros(()), ops.zeros(())], [kept, decayed])
+    assert float(to_np(kept)) == 2.0
+    assert float(to_np(decayed)) == pytest.approx(2.0 * (1 - 0.004), rel=1e-6)
+
+
+def test_ranger_loss_scale_factor_is_the_inner_optimizers() -> None:
+    """``fit`` scales the loss by the outer optimizer's factor and the inner optimizer
+    unscales the gradients by its own: they must be one; a LossScaleOptimizer turns it off."""
+    opt = Ranger(learning_rate=LR, loss_scale_factor=100.0)
+    assert opt.loss_scale_factor == opt.inner_optimizer.loss_scale_factor == 100.0
+    assert float(to_np(opt.scale_loss(ops.convert_to_tensor(2.0)))) == 200.0
+    keras.optimizers.LossScaleOptimizer(opt)
+    assert opt.inner_optimizer.loss_scale_factor is None
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="native tf.Variables: TensorFlow")
+@pytest.mark.parametrize("make", [_radam, _ranger])
+def test_native_tf_variables_alongside_keras_variables(make: Any) -> None:
+    import tensorflow as tf
+
+    opt = make()
+    keras_variable, tf_variable = keras.Variable(np.ones(2, np.float32)), tf.Variable([1.0, 2.0])
+    opt.apply([ops.ones(2), ops.ones(2)], [keras_variable, tf_variable])
+    assert int(to_np(opt.iterations)) == 1
+    assert not np.array_equal(tf_variable.numpy(), [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"the gradient of Variable:0 has shape \(3,\)"):
+        opt.apply([ops.ones(2), ops.ones(3)], [keras_variable, tf_variable])
