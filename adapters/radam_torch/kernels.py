@@ -22,6 +22,7 @@ block, written into both the fast and the slow weights.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 import array_api_compat.torch as xp
@@ -149,16 +150,12 @@ def fits_fused_kernel(tensors: Tensors) -> bool:
 def _is_dense(tensor: torch.Tensor) -> bool:
     """Whether the tensor's elements fill ``numel`` consecutive memory slots, no gaps."""
     expected = 1
-    for size, stride in sorted(zip(tensor.shape, tensor.stride(), strict=True), key=_stride):
+    for size, stride in sorted(zip(tensor.shape, tensor.stride(), strict=True), key=itemgetter(1)):
         if size != 1:
             if stride != expected:
                 return False
             expected *= size
     return True
-
-
-def _stride(size_and_stride: tuple[int, int]) -> int:
-    return size_and_stride[1]
 
 
 def fused_adam_step(
