@@ -415,12 +415,18 @@ BAD_STEPS: dict[str, tuple[Callable[[], Any], Callable[[Any, list[Any]], None], 
 }
 
 
+def _on_accelerator(variable: Any) -> bool:
+    return BACKEND == "torch" and variable.value.device.type != "cpu"
+
+
 @pytest.mark.parametrize("case", list(BAD_STEPS))
 def test_bad_step_raises_and_changes_nothing(case: str) -> None:
     """Two good steps, then the bad call: a clear error, and every variable, optimizer
     variable and the count bit-identical (a learning rate the case assigned aside)."""
     make, bad_call, error, match = BAD_STEPS[case]
     opt, variables = make(), _two_variables()
+    if "learning_rate" in match and _on_accelerator(variables[0]):
+        pytest.skip("torch on an accelerator does not read the rate (the docs' Contract)")
     for _ in range(2):
         opt.apply(_good_grads(variables), variables)
     before = snapshot(opt, variables)
