@@ -29,9 +29,15 @@ def host_step_coefficients(count: Any, hyperparameters: radam_core.Hyperparamete
 
     Returns:
         The :class:`radam_core.StepCoefficients`, each a float32 0-d array.
+
+    Raises:
+        ValueError: (from the host, wrapped by JAX) A learning rate that is not finite
+            and ``>= 0``.
     """
 
     def compute(count: np.ndarray, lr: np.ndarray) -> np.ndarray:
+        if not (np.isfinite(lr) and lr >= 0):  # JAX raises it from the traced step
+            raise ValueError(f"learning_rate must be finite and >= 0, got {float(lr)!r}")
         hp = dataclasses.replace(hyperparameters, lr=float(lr))
         return np.asarray(radam_core.step_coefficients(int(count) + 1, hp), dtype=np.float32)
 

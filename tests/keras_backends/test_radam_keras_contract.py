@@ -471,8 +471,8 @@ def test_bad_schedule_under_jax_jit_raises_and_returns_nothing() -> None:
     grads = _good_grads(variables)
     for _ in range(2):
         values, opt_values = step(opt_values, grads, values)
-    # JAX's callback error is a ValueError holding the host's message (the core's "lr").
-    with pytest.raises(ValueError, match="lr must be finite and >= 0, got inf"):
+    # JAX's callback error is a ValueError holding the host's message.
+    with pytest.raises(ValueError, match="learning_rate must be finite and >= 0, got inf"):
         jax.block_until_ready(step(opt_values, grads, values))
 
 
