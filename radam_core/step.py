@@ -25,14 +25,17 @@ def step(
 ) -> tuple[tuple[Array, ...], RAdamState]:
     """One RAdam step, ``t = state.count + 1``; pure: inputs are never written.
 
+    An integer-typed count saturates at its dtype's maximum (:func:`radam_core.count.increment`).
+
     For each parameter (see :func:`radam_core.update.update_leaf` for the equations)::
 
-        m_t = beta1 m + (1 - beta1) g;   v_t = beta2 v + (1 - beta2) g^2
+        m_t = beta1 m + (1 - beta1) g;   v_t = beta2 v + (1 - beta2) |g|^2
         rho_t > threshold:  theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)
         otherwise:          theta -= lr m_hat    (or no update, below_threshold="skip")
 
     Args:
-        params: theta_{t-1}, real floating-point arrays of one namespace.
+        params: theta_{t-1}, real or complex floating-point arrays of one namespace
+            (complex ones in optax's convention: see :func:`radam_core.update_leaf`).
         grads: Their gradients, same shapes and dtypes.
         state: From :func:`radam_core.init_state` or the previous step.
         xp: The arrays' namespace; inferred when omitted.
