@@ -58,6 +58,8 @@ LAYOUTS = [
     ("transposed", "contiguous"),
     ("transposed", "transposed"),
     ("transposed", "strided"),
+    ("strided", "contiguous"),
+    ("strided", "transposed"),
     ("channels_last", "contiguous"),
     ("contiguous", "channels_last"),
     ("channels_last", "channels_last"),
@@ -126,6 +128,11 @@ def test_torch_layouts_give_contiguous_values(
         np.testing.assert_allclose(
             to_np(variable), expected, rtol=1e-6, atol=1e-7, err_msg=f"t={t}"
         )
+    if variable_layout == "strided":  # the memory between its rows is not the variable's
+        import torch
+
+        storage = torch.tensor([], dtype=torch.float32).set_(variable.value.untyped_storage())
+        assert not storage.view(-1, *shape[1:])[1::2].any()
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="only torch tensors have memory layouts")
