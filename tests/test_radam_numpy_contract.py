@@ -249,3 +249,61 @@ def test_check_pass_gives_the_same_results() -> None:
         reference.step(_grads(reference_params, t))
     for a, b in zip(params, reference_params, strict=True):
         np.testing.assert_array_equal(a, b, strict=True)
+
+
+# Ranger (Lookahead around RAdam): a sync step is all or nothing too ------------------------
+
+
+def _ranger_before_a_sync() -> tuple[Any, list[np.ndarray]]:
+    """A Ranger one step before a sync, whose sync underflows where its step does not:
+    lr = 0 leaves theta alone, and phi sits one float32 ulp from a tiny theta, so that
+    0.3 (theta - phi) is subnormal and inexact."""
+    from radam_numpy import Ranger
+
+    params = [np.full(n, 5e-32, np.float32) for n in (LARGE, SMALL, LARGE, SMALL)]
+    opt = Ranger(params, k=2, alpha=0.3, lr=0.0, block_size=1 << 16, threads=2)
+    ones = [np.ones_like(p) for p in params]
+    opt.step(ones)
+    for s in opt.slow:
+        s[...] = np.nextafter(s, np.float32(1.0))
+    return opt, params
+
+
+def _ranger_snapshot(opt: Any) -> Any:
+    return [p.copy() for p in opt.params], opt.state_dict()
+
+
+def _assert_ranger_unchanged(opt: Any, snapshot: Any) -> None:
+    params, state = snapshot
+    for ours, before in zip(opt.params, params, strict=True):
+        np.testing.assert_array_equal(ours, before, strict=True)
+    after = opt.state_dict()
+    assert after["count"] == state["count"]
+    for ours, before in zip(after["slow"], state["slow"], strict=True):
+        np.testing.assert_array_equal(ours, before, strict=True)
+    assert after["optimizer"]["count"] == state["optimizer"]["count"]
+    for key in ("exp_avg", "exp_avg_sq"):
+        for ours, before in zip(after["optimizer"][key], state["optimizer"][key], strict=True):
+            np.testing.assert_array_equal(ours, before, strict=True)
+
+
+def test_ranger_sync_underflow_changes_nothing() -> None:
+    opt, params = _ranger_before_a_sync()
+    snapshot = _ranger_snapshot(opt)
+    ones = [np.ones_like(p) for p in params]
+    with np.errstate(under="raise"), pytest.raises(FloatingPointError, match="underflow"):
+        opt.step(ones)
+    _assert_ranger_unchanged(opt, snapshot)
+    opt.step(ones)  # the same step, under the default error state, completes
+    assert opt.count == 0
+    assert opt.optimizer.state.count == 2
+
+
+def test_ranger_bad_gradient_on_a_sync_step_changes_nothing() -> None:
+    opt, params = _ranger_before_a_sync()
+    snapshot = _ranger_snapshot(opt)
+    grads: list[Any] = [np.ones_like(p) for p in params]
+    grads[3] = None
+    with pytest.raises(TypeError, match=r"grads\[3\] is None"):
+        opt.step(grads)
+    _assert_ranger_unchanged(opt, snapshot)

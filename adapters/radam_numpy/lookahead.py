@@ -83,16 +83,34 @@ class Lookahead:
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """One inner step with ``grads``, then Lookahead's count and, every k steps, a sync.
 
+        All or nothing, as :meth:`radam_numpy.RAdam.step`: around a ``RAdam``, a sync step
+        whose error state could raise checks the sync's arithmetic too (on each block's
+        new parameters, in the inner step's check pass) before anything is written.
+
         Raises:
             TypeError, ValueError: As the inner optimizer's ``step``; nothing changes then.
+            FloatingPointError: As the inner optimizer's ``step``, from its arithmetic or
+                the sync's; nothing changes then.
         """
-        self.optimizer.step(grads)
-        self.count, sync = lookahead_sync(self.count, self.k)
-        if sync:
-            self._sync()
+        count, sync = lookahead_sync(self.count, self.k)
+        if not sync:
+            self.optimizer.step(grads)
+        elif isinstance(self.optimizer, RAdam):
+            self._sync(self.optimizer._step(grads, also=[self.slow], follow=self._check_sync))
+        else:
+            self.optimizer.step(grads)
+            self._sync({**np.geterr(), "call": np.geterrcall()})
+        self.count = count
 
-    def _sync(self) -> None:
+    def _check_sync(self, theta: np.ndarray, slow: tuple[np.ndarray, ...]) -> None:
+        """The sync's arithmetic on one block's new theta, results discarded (a check)."""
+        lookahead_leaf(theta, slow[0], self.alpha, xp)
+
+    def _sync(self, errstate: dict[str, Any]) -> None:
         """``phi <- phi + alpha (theta - phi); theta <- phi`` in place, block by block.
+
+        Runs under ``errstate`` in every thread (the inner step's: the caller's, or errors
+        ignored once its check pass has checked them).
 
         The new phi is :func:`radam_core.lookahead_leaf`'s, computed in the fast weights'
         memory (``overwrite_fast``) and copied into the slow weights, so that no
@@ -109,12 +127,13 @@ class Lookahead:
                 blocks.append((flat_theta[start:stop], flat_phi[start:stop]))
 
         def sync(part: list[Block]) -> None:
-            for f, s in part:
-                new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
-                if new is not s:
-                    s[...] = new
-                if new is not f:
-                    f[...] = new
+            with np.errstate(**errstate):
+                for f, s in part:
+                    new = lookahead_leaf(f, s, self.alpha, xp, overwrite_fast=True)
+                    if new is not s:
+                        s[...] = new
+                    if new is not f:
+                        f[...] = new
 
         share(sync, blocks, getattr(self.optimizer, "threads", 1))
 

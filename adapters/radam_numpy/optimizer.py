@@ -25,7 +25,7 @@ import dataclasses
 import itertools
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import array_api_compat.numpy as xp
@@ -45,6 +45,11 @@ from radam_core import (
 )
 from radam_core.count import increment
 from radam_numpy.threads import Block, share
+
+# Runs a wrapper's arithmetic on a block's new parameter values and its own slices.
+Follow = Callable[[np.ndarray, tuple[np.ndarray, ...]], None]
+# The error state of a pass whose errors a check pass has reported already.
+SILENT: dict[str, Any] = {"all": "ignore"}
 
 # Elements per block: 1 MiB of float32 per array. The 21M-parameter benchmark, 2 threads, in
 # two bandwidth regimes: 2^16 24-35 ms, 2^17 18-24 ms, 2^18 18-19 ms, 2^19 18-20 ms, 2^20
@@ -123,6 +128,27 @@ class RAdam:
             FloatingPointError: A floating-point error that the caller's
                 ``np.errstate`` raises on.
         """
+        self._step(grads)
+
+    def _step(
+        self,
+        grads: Sequence[Any],
+        also: Sequence[Sequence[np.ndarray]] = (),
+        follow: Follow | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`step`, with a hook for a wrapper whose own writes follow the step's.
+
+        Args:
+            grads: As :meth:`step`'s.
+            also: Lists of arrays shaped like the parameters (a wrapper's), sliced into
+                the same blocks and appended to each block.
+            follow: Called in the check pass (if there is one) with each block's new
+                parameter values and its ``also`` slices, under the caller's error state:
+                a wrapper's arithmetic on the step's results, checked before any write.
+
+        Returns:
+            The error state the writes ran under, for the wrapper's writes to use.
+        """
         hp = self.hyperparameters
         if not isinstance(hp, Hyperparameters):
             raise TypeError(f"hyperparameters must be a radam_core.Hyperparameters, got {hp!r}")
@@ -131,14 +157,15 @@ class RAdam:
         self._check_writeable()
         t = increment(self.state.count)
         coefficients = step_coefficients(t, hp)
-        blocks = list(self._blocks(grads))
+        blocks = list(self._blocks(grads, also))
         errstate = {**np.geterr(), "call": np.geterrcall()}
         if blocks and _may_raise(errstate):
-            self._run(blocks, coefficients, errstate, write=False)
-            errstate = {"all": "ignore"}
+            self._run(blocks, coefficients, errstate, follow=follow, write=False)
+            errstate = SILENT
         if blocks:
             self._run(blocks, coefficients, errstate, write=True)
         self.state = self.state._replace(count=t)
+        return errstate
 
     def state_dict(self) -> dict[str, Any]:
         """A copy of the state, ready for pickle or ``np.savez``.
@@ -164,13 +191,19 @@ class RAdam:
         check_step_inputs(self.params, self.params, candidate, self.hyperparameters, xp)
         self.state = candidate
 
-    def _blocks(self, grads: list[np.ndarray]) -> Iterable[Block]:
-        """Aligned flat slices of every array of every parameter, ``block_size`` long."""
+    def _blocks(
+        self, grads: list[np.ndarray], also: Sequence[Sequence[np.ndarray]] = ()
+    ) -> Iterable[Block]:
+        """Aligned flat slices of every array of every parameter, ``block_size`` long.
+
+        Each block is ``(param, grad, exp_avg, exp_avg_sq[, max_exp_avg_sq], *also)``.
+        """
         state = self.state
         for index, param in enumerate(self.params):
             arrays = [param, grads[index], state.exp_avg[index], state.exp_avg_sq[index]]
             if self.hyperparameters.amsgrad:
                 arrays.append(state.max_exp_avg_sq[index])
+            arrays.extend(arrays_of[index] for arrays_of in also)
             flat = [np.ravel(a) for a in arrays]  # views; only a strided grad is copied
             for start in range(0, max(param.size, 1), self.block_size):
                 yield tuple(a[start : start + self.block_size] for a in flat)
@@ -195,20 +228,29 @@ class RAdam:
         errstate: dict[str, Any],
         *,
         write: bool,
+        follow: Follow | None = None,
     ) -> None:
         """Every block's step under ``errstate`` (in every thread): in place, or only computed.
 
-        ``write=False`` runs :func:`radam_core.update_leaf` and discards its results: the
-        check pass, whose only effect is a floating-point error raised under ``errstate``.
+        ``write=False`` runs :func:`radam_core.update_leaf` and discards its results (after
+        ``follow``, if given, has seen them): the check pass, whose only effect is a
+        floating-point error raised under ``errstate``.
         """
         hp = self.hyperparameters
-        step = update_leaf_in_place if write else update_leaf
+        own = 5 if hp.amsgrad else 4  # the arrays of a block that are the step's own
 
         def update(part: list[Block]) -> None:
             with np.errstate(**errstate):  # a pool thread starts from NumPy's default state
-                for param, grad, exp_avg, exp_avg_sq, *max_sq in part:
-                    max_exp_avg_sq = max_sq[0] if max_sq else None
-                    step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, coefficients, hp, xp)
+                for block in part:
+                    param, grad, exp_avg, exp_avg_sq = block[:4]
+                    max_exp_avg_sq = block[4] if hp.amsgrad else None
+                    arrays = (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
+                    if write:
+                        update_leaf_in_place(*arrays, coefficients, hp, xp)
+                        continue
+                    new = update_leaf(*arrays, coefficients, hp, xp)
+                    if follow is not None:
+                        follow(new.param, block[own:])
 
         share(update, blocks, self.threads)
 
