@@ -201,4 +201,11 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     # Before gloo creates its pairs: loopback only.
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # The result is saved and the process group destroyed: exit without the interpreter's
+    # finalization, where gloo's worker threads can still be torn down and abort the
+    # process ("terminate called without an active exception", seen under load; torch's
+    # teardown race, pytorch/pytorch#179291), which would fail a run that succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
