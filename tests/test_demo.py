@@ -286,32 +286,6 @@ def _fake_results(adam_high, radam_high, lrs=(0.01, 0.1)):
     return results
 
 
-def test_findings_follow_the_numbers():
-    from radam_cli.demo_report import findings
-
-    chance = math.log(16)
-    agree = " ".join(findings(_fake_results(True, False), chance, OPTIMIZERS))
-    assert "As the paper claims, RAdam learned the task at learning rates where Adam" in agree
-    assert "lr 0.1: lowest final loss" in agree
-    assert "highest Adam (2.76 ± 0.01)" in agree
-    disagree = " ".join(findings(_fake_results(False, True), chance, OPTIMIZERS))
-    assert "the paper's robustness claim is not visible in this run" in disagree
-    assert "Adam learned at 0.1, where RAdam did not." in disagree
-
-
-def test_numbers_are_short_and_keep_small_values():
-    from radam_cli.demo_report import format_number
-
-    assert [format_number(v, 3) for v in (2.7731, 0.1013, 0.0079412, 5.53e-5, 0.0)] == [
-        "2.77",
-        "0.101",
-        "0.00794",
-        "5.53e-5",
-        "0",
-    ]
-    assert format_number(6.4e-5, 1) == "6e-5"
-
-
 def test_table_lists_every_optimizer_and_lr_and_marks_the_best():
     from radam_cli.demo import format_table
 
@@ -390,6 +364,14 @@ def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
     assert "## What this run showed" in report
     assert "| 0.1 |" in report
     assert ".png" not in report
+    # It opens with the three summary sentences of the numbers in results.json.
+    from radam_cli.demo_config import RunResult
+    from radam_cli.demo_report import summary
+
+    results = [RunResult(**run) for run in runs]
+    sentences = summary(results, document["chance_loss"], OPTIMIZERS)
+    assert report.splitlines()[1:6] == ["", *(f"- {s}" for s in sentences), ""]
+    assert "at none" not in report
 
 
 @TORCH
@@ -402,6 +384,7 @@ def test_tiny_demo_draws_the_plots(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
     assert all(f"]({name})" in report for name in names)
+    assert "|update| / lr at every step from 1 to 12, at lr " in report  # what the rows show
 
 
 @TORCH
