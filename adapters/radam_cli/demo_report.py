@@ -573,13 +573,12 @@ def _per_optimizer(
         for lr in lrs:
             if lr not in yes:
                 kinds.setdefault(_outcome(cells[name, lr], chance), []).append(lr)
-        clauses = []
-        if "chance" in kinds:
-            clauses.append(f"stayed near chance at {_lrs(kinds['chance'])}")
-        if "between" in kinds:
-            clauses.append(f"ended between the two thresholds at {_lrs(kinds['between'])}")
-        if "diverged" in kinds:
-            clauses.append(f"diverged on every seed at {_lrs(kinds['diverged'])}")
+        verbs = {
+            "chance": "stayed near chance",
+            "between": "ended between the two thresholds",
+            "diverged": "diverged on every seed",
+        }
+        clauses = [f"{verbs[kind]} at {_lrs(where)}" for kind, where in kinds.items()]
         if clauses:
             text += "; it " + _join(clauses)
         text += "."
