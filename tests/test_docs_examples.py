@@ -3,19 +3,19 @@
 The Keras page runs in tests/keras_backends, once per backend.
 """
 
-import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
-TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
+from tests.markdown_code import ROOT, fenced_blocks
+
+TUTORIALS = ROOT / "docs" / "tutorials"
 PAGES = {"numpy.md": None, "torch.md": "torch", "optax.md": "optax"}  # page -> package needed
 
 
 def tutorial_blocks(page: str) -> list[str]:
     """The fenced Python blocks of ``docs/tutorials/<page>``, in order."""
-    return re.findall(r"```python\n(.*?)```", (TUTORIALS / page).read_text(), re.S)
+    return fenced_blocks(TUTORIALS / page, "python")
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,17 @@
 """docs/tutorials/keras.md's code runs on this process's Keras backend."""
 
-import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from tests.markdown_code import ROOT, fenced_blocks
+
 keras = pytest.importorskip("keras")
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "tutorials" / "keras.md"
+PAGE = ROOT / "docs" / "tutorials" / "keras.md"
 
 
 def test_keras_tutorial_code_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
+    blocks = fenced_blocks(PAGE, "python")
     assert blocks
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
