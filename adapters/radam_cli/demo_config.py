@@ -89,7 +89,7 @@ class RunSpec:
     """What one run trains.
 
     Attributes:
-        optimizer: A name of :data:`radam_cli.demo_optimizers.NAMES`.
+        optimizer: A name of `NAMES`.
         settings: Its learning rate and settings.
         seeds: The seeds, one model each (initialization and data stream).
         steps: Optimizer steps.
@@ -121,7 +121,7 @@ class RunResult:
         final_accuracy: Per seed, the token accuracy on the held-out set.
         histogram_steps: The steps whose histograms follow.
         gradient_histograms: Counts of log10 |gradient| per step (first seed), in
-            :func:`histogram_edges` of :data:`GRADIENT_RANGE`.
+            `histogram_edges` of `GRADIENT_RANGE`.
         update_histograms: Counts of log10 (|parameter change| / lr) per step.
         seconds: Wall time of the run.
     """

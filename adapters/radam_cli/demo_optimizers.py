@@ -4,8 +4,8 @@
 - ``adam-warmup``: ``torch.optim.Adam`` with the linear warm-up multiplier
   ``min(t, T_w) / T_w`` on step ``t`` (``torch.optim.lr_scheduler.LambdaLR``).
 - ``radam``: ``radam_torch.RAdam`` (torch's convention: rectified once ``rho_t > 5``).
-- ``adam-2k``: :class:`Adam2k`, Adam whose first ``K`` steps only update the second
-  moment (the paper's Adam-2k, with ``K = 2000``).
+- ``adam-2k``: [`Adam2k`][radam_cli.demo_optimizers.Adam2k], Adam whose first ``K`` steps
+  only update the second moment (the paper's Adam-2k, with ``K = 2000``).
 - ``adam-eps``: ``torch.optim.Adam`` with a large ``eps`` (the paper's Adam-eps).
 """
 
@@ -128,7 +128,7 @@ def make_optimizer(
     Call the scheduler's ``step()`` after each ``optimizer.step()``, as usual in torch.
 
     Args:
-        name: One of :data:`radam_cli.demo_config.NAMES`.
+        name: One of `radam_cli.demo_config.NAMES`.
         params: The parameters to train.
         settings: The learning rate and the variants' settings.
 

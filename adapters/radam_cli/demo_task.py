@@ -11,11 +11,11 @@ The model is the original (Post-LN) Transformer encoder, ``h = LN(h + Attn(h))``
 ``h = LN(h + FFN(h))``, as in ``torch.nn.TransformerEncoderLayer``'s default: the variant
 that is known to need warm-up with Adam (Liu et al. 2019, section 3; Xiong et al. 2020).
 
-Several independent models (one per seed) are trained at once: :class:`StackedTransformer`
-holds their weights stacked along a leading model axis, and the loss is the sum of their
-losses. Adam, RAdam and their variants act on each element on its own, so stacking gives
-each model exactly the step it would get alone; it only saves the per-operation overhead of
-tiny tensors.
+Several independent models (one per seed) are trained at once:
+[`StackedTransformer`][radam_cli.demo_task.StackedTransformer] holds their weights stacked
+along a leading model axis, and the loss is the sum of their losses. Adam, RAdam and their
+variants act on each element on its own, so stacking gives each model exactly the step it
+would get alone; it only saves the per-operation overhead of tiny tensors.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from radam_cli.demo_config import TaskConfig
 
 
 def reversal_batch(rng: np.random.Generator, config: TaskConfig, size: int) -> np.ndarray:
-    """Draw ``size`` input sequences; their targets are :func:`reversal_targets`.
+    """Draw ``size`` input sequences; their targets are their reversal.
+
+    The targets are [`reversal_targets`][radam_cli.demo_task.reversal_targets] of them.
 
     Args:
         rng: The generator the tokens are drawn from.

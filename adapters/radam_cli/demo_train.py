@@ -1,6 +1,6 @@
 """One training run of ``radam demo``: one optimizer, one learning rate, several seeds.
 
-The seeds' models are trained at once (:class:`~radam_cli.demo_task.StackedTransformer`),
+The seeds' models are trained at once (`radam_cli.demo_task.StackedTransformer`),
 each on its own data stream; the run records each seed's loss curve and held-out loss, and
 for the first seed the distribution of the gradients' and the updates' magnitudes on a few
 early (and some later) steps, the paper's Figure 2 in miniature.
@@ -35,7 +35,7 @@ def train(spec: RunSpec, progress: Callable[[int], None] | None = None) -> RunRe
         progress: Called with a number of steps done, every few steps (all seeds at once).
 
     Returns:
-        The run's :class:`RunResult`.
+        The run's `RunResult`.
     """
     start = time.perf_counter()
     model = StackedTransformer(spec.task, spec.seeds)
