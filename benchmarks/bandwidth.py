@@ -54,7 +54,7 @@ class Bandwidth:
 
 
 class Triad:
-    """Three fp32 arrays and a triad over them on all cores, timed on each :meth:`run`.
+    """Three fp32 arrays and a triad over them on all cores, timed on each ``run``.
 
     Use it as a context manager (the NumPy method holds a thread pool). It runs once,
     untimed, on creation, so that no timed run pays for first touches or thread start-up.
@@ -68,7 +68,7 @@ class Triad:
         method: What runs, with torch's version.
         threads: Threads it runs on (torch: its intra-op threads, one per core by default).
         elements: Elements per array.
-        times: The seconds of every :meth:`run` so far.
+        times: The seconds of every ``run`` so far.
 
     Raises:
         ValueError: Unknown method.
@@ -129,7 +129,7 @@ class Triad:
             self._pool.shutdown()
 
     def run(self) -> None:
-        """Run the triad once and record its time in :attr:`times`."""
+        """Run the triad once and record its time in ``times``."""
         start = time.perf_counter()
         self._once()
         self.times.append(time.perf_counter() - start)
@@ -138,7 +138,7 @@ class Triad:
         """The median of the runs so far, after checking that they computed ``b + s c``.
 
         Returns:
-            The :class:`Bandwidth`.
+            The ``Bandwidth``.
 
         Raises:
             RuntimeError: No run yet, or the triad computed a wrong value.

@@ -73,7 +73,7 @@ def time_problem(
     """Measure every implementation in ``selected`` on ``problem``, each in its own process.
 
     The triad runs once before each implementation, so the bandwidth is sampled across
-    the same stretch of time as the steps (see :mod:`benchmarks.worker`).
+    the same stretch of time as the steps (see ``benchmarks.worker``).
 
     Args:
         problem: The problem.
@@ -83,7 +83,7 @@ def time_problem(
         quick: ``problem`` is one of the tiny problems.
 
     Returns:
-        Each implementation's :class:`benchmarks.worker.Measurement`, by name, in order.
+        Each implementation's ``benchmarks.worker.Measurement``, by name, in order.
     """
     measured = {}
     for impl in selected:
@@ -99,7 +99,7 @@ def time_pairs(
 
     Args:
         problem: The problem.
-        measured: From :func:`time_problem` (which implementations ran).
+        measured: From ``time_problem`` (which implementations ran).
         repeats: Timed steps of each.
         quick: ``problem`` is one of the tiny problems.
 
@@ -130,11 +130,11 @@ def results(
 
     Args:
         problem: The problem.
-        measured: From :func:`time_problem`; the naive reference among them.
+        measured: From ``time_problem``; the naive reference among them.
         bandwidth: The run's triad measurement.
 
     Returns:
-        One :class:`Result` per implementation, in order.
+        One ``Result`` per implementation, in order.
     """
     naive_median = statistics.median(measured[naive.NAME].times_s)
     param_bytes = 4 * problem.n_params

@@ -1,8 +1,8 @@
 """The one registry of benchmarked implementations.
 
 An implementation is a setup function registered under a name: it receives its own
-copies of a problem's parameters and gradients and returns a :class:`Stepper`.
-Each module in :data:`MODULES` registers its implementations when imported::
+copies of a problem's parameters and gradients and returns a ``Stepper``.
+Each module in ``MODULES`` registers its implementations when imported::
 
     @register("radam_numpy.RAdam", "in place, blocked, threaded")
     def radam_numpy_step(params, grads):
@@ -71,7 +71,7 @@ class Implementation:
     Attributes:
         name: The name shown in the table, the JSON and ``--only``.
         description: What is timed, in a few words.
-        setup: Builds a :class:`Stepper` from fresh copies of the parameters and
+        setup: Builds a ``Stepper`` from fresh copies of the parameters and
             gradients (which it may update in place).
     """
 
@@ -110,7 +110,7 @@ def implementations() -> list[Implementation]:
     """Every registered implementation, in registration order.
 
     Returns:
-        The implementations of the :data:`MODULES` whose package is installed
+        The implementations of the ``MODULES`` whose package is installed
         (imported on first call).
     """
     for module, package in MODULES:

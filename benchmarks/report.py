@@ -19,7 +19,7 @@ def header(machine: Mapping[str, Any], settings: Mapping[str, Any], bandwidth: B
     """The run's context: machine, settings and the measured triad bandwidth.
 
     Args:
-        machine: From :func:`benchmarks.harness.machine`.
+        machine: From ``benchmarks.harness.machine``.
         settings: The run's settings (``repeats``, ``warmup_steps``, ``problems``, ...).
         bandwidth: The triad measurement.
 

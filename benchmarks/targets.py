@@ -1,6 +1,6 @@
 """Declared performance targets: each a ratio measured in the run, checked against a bound.
 
-Targets are data: add one to :data:`TARGETS`. A missed target is reported as FAIL but
+Targets are data: add one to ``TARGETS``. A missed target is reported as FAIL but
 never fails the run.
 """
 
@@ -26,8 +26,8 @@ class Target:
     Attributes:
         implementation: A registered implementation's name.
         problem: A problem's name.
-        metric: One of :data:`METRICS`.
-        bound: ``metric >= bound`` passes for :data:`AT_LEAST` metrics,
+        metric: One of ``METRICS``.
+        bound: ``metric >= bound`` passes for ``AT_LEAST`` metrics,
             ``metric <= bound`` for the others.
         reference: For ``time_ratio``: the implementation whose median time divides.
     """
@@ -61,7 +61,7 @@ class Outcome:
     """A target evaluated on a run.
 
     Attributes:
-        target: The :class:`Target`.
+        target: The ``Target``.
         value: The measured ratio, or None when the run did not measure it.
         status: ``"PASS"``, ``"FAIL"`` or ``"NOT RUN"``.
         paired: A time ratio from the paired measurement (else from separate processes).
@@ -134,12 +134,12 @@ def evaluate(
     Args:
         targets: The targets to check.
         metrics: For each ``(implementation, problem)`` that ran: its
-            :data:`AT_LEAST` ratios, ``median_s`` and any :data:`FOOTPRINT` measured.
+            ``AT_LEAST`` ratios, ``median_s`` and any ``FOOTPRINT`` measured.
         paired: Paired time ratios by ``(implementation, reference, problem)``; a time
             ratio without one is the ratio of the separate processes' medians.
 
     Returns:
-        One :class:`Outcome` per target, in order.
+        One ``Outcome`` per target, in order.
     """
     paired = paired or {}
     outcomes = []

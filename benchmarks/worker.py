@@ -5,7 +5,7 @@ that no other implementation's allocations change its conditions: a NumPy step t
 large arrays, for instance, leaves glibc's heap so that torch's temporaries then come
 without page faults, which made ``torch.optim.RAdam(foreach=True)`` twice as fast as in a
 process of its own. In that process the worker times the very first step (state
-allocation included), takes :data:`WARMUP_STEPS` untimed steps, times ``repeats``
+allocation included), takes ``WARMUP_STEPS`` untimed steps, times ``repeats``
 consecutive steps, and measures the peak extra memory of one more step: the resident-set
 high-water mark, reset through ``/proc/self/clear_refs`` (Linux) after the allocator's free
 memory is returned to the system (glibc ``malloc_trim``),
@@ -65,7 +65,7 @@ class Measurement:
 
 
 def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool) -> Measurement:
-    """Run :func:`run` for a registered implementation in a fresh process.
+    """Run ``run`` for a registered implementation in a fresh process.
 
     Args:
         implementation: The implementation's name.
@@ -74,7 +74,7 @@ def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool)
         quick: ``problem`` is one of the tiny problems.
 
     Returns:
-        The :class:`Measurement`.
+        The ``Measurement``.
 
     Raises:
         RuntimeError: The worker failed (its error output is included).
@@ -91,7 +91,7 @@ def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool)
 def measure_pair(
     implementation: str, reference: str, problem: Problem, repeats: int, *, quick: bool
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Run :func:`run_pair` for two registered implementations in a fresh process.
+    """Run ``run_pair`` for two registered implementations in a fresh process.
 
     Args:
         implementation: The first implementation's name.
@@ -164,7 +164,7 @@ def run(setup: Setup, problem: Problem, repeats: int) -> Measurement:
         repeats: Timed steps.
 
     Returns:
-        The :class:`Measurement`.
+        The ``Measurement``.
 
     Raises:
         RuntimeError: A parameter did not change or is not finite.

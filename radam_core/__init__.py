@@ -1,8 +1,9 @@
 """radam_core: RAdam (Liu et al. 2019) once, pure and backend-neutral (Array API).
 
 The only place in the project where the rectification and the update are written.
-Adapters for torch, Keras, NumPy and optax call :func:`step` (or its parts,
-:func:`step_coefficients` and :func:`update_leaf`, or :func:`update_leaf_in_place`).
+Adapters for torch, Keras, NumPy and optax call [`step`][radam_core.step.step] (or its parts,
+[`step_coefficients`][radam_core.step_coefficients] and [`update_leaf`][radam_core.update_leaf], or
+[`update_leaf_in_place`][radam_core.update_leaf_in_place]).
 """
 
 from radam_core.adam_form import AdamForm, adam_form

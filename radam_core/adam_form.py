@@ -43,7 +43,7 @@ class AdamForm(NamedTuple):
 
 
 def adam_form(t: int, hyperparameters: Hyperparameters) -> AdamForm | None:
-    """The :class:`AdamForm` of step ``t``, or None where the step is not an Adam step.
+    """The [`AdamForm`][radam_core.AdamForm] of step ``t``, or None if the step is not an Adam step.
 
     Args:
         t: Step number ``t >= 1``, a Python int (host float64 arithmetic).
@@ -51,7 +51,7 @@ def adam_form(t: int, hyperparameters: Hyperparameters) -> AdamForm | None:
 
     Returns:
         None when step ``t`` is not rectified (or r_t = 0), or uses Nesterov momentum or
-        ``eps_root``; else the :class:`AdamForm`.
+        ``eps_root``; else the [`AdamForm`][radam_core.AdamForm].
     """
     hp = hyperparameters
     if hp.nesterov or hp.eps_root != 0.0:

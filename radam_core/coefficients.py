@@ -1,8 +1,8 @@
 """The scalars of step t that every parameter shares: step sizes, scales and decay.
 
 With ``bc1 = 1 - beta1^t``, ``bc2 = 1 - beta2^t``, r_t and the threshold decision from
-:mod:`radam_core.rectification` (``rectified`` is 1 or 0), and ``updating`` 1 unless the
-step is skipped below the threshold:
+[`radam_core.rectification`][radam_core.rectification] (``rectified`` is 1 or 0), and ``updating`` 1
+unless the step is skipped below the threshold:
 
     adaptive_step       = lr * r_t * rectified * sqrt(bc2) / bc1      (eps on raw sqrt(v_t))
                         = lr * r_t * rectified / bc1                  (eps on sqrt(v_t / bc2))
@@ -30,7 +30,9 @@ from radam_core.rectification import rectification
 
 
 class StepCoefficients(NamedTuple):
-    """The per-step scalars of the update (formulas in :mod:`radam_core.coefficients`).
+    """The per-step scalars of the update.
+
+    Their formulas are in [`radam_core.coefficients`][radam_core.coefficients].
 
     One parameter's update, with ``n_t = m_t`` (or ``nesterov_momentum * m_t +
     (1 - beta1) g_t`` with Nesterov momentum, which is ``bc1 * m_hat``), is::
@@ -57,7 +59,8 @@ class StepCoefficients(NamedTuple):
         """Array coefficients converted to ``dtype`` on ``device``; floats unchanged.
 
         A complex ``dtype`` (a complex parameter's) gives its real dtype: the coefficients
-        are real, and so is the denominator they meet (:func:`radam_core.update_leaf`).
+        are real, and so is the denominator they meet
+        ([`radam_core.update_leaf`][radam_core.update_leaf]).
         """
         real = real_dtype(dtype, xp)
         return StepCoefficients(
@@ -85,7 +88,7 @@ def bias_correction(beta: Any, t: Array, xp: Namespace) -> Array:
 def step_coefficients(
     t: Any, hyperparameters: Hyperparameters, xp: Namespace | None = None
 ) -> StepCoefficients:
-    """The :class:`StepCoefficients` of step ``t``.
+    """The [`StepCoefficients`][radam_core.StepCoefficients] of step ``t``.
 
     Args:
         t: Step number ``t >= 1`` (the count after the increment): a Python int, or a

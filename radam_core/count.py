@@ -98,7 +98,7 @@ def real_count(t: Any, xp: Namespace | None = None, meets: Iterable[Any] = ()) -
             results are arrays of that namespace.
 
     Returns:
-        The :class:`RealCount`.
+        The ``RealCount``.
 
     Raises:
         TypeError: ``t`` is a bool, a float, or an array that is not 0-d integer.

@@ -32,11 +32,12 @@ def schedule(steps: int, preset: str = "torch", **hyperparameters: Any) -> list[
 
     Args:
         steps: How many steps, ``>= 1``.
-        preset: The convention whose threshold applies (see :mod:`radam_core.presets`).
+        preset: The convention whose threshold applies (see
+            [`radam_core.presets`][radam_core.presets]).
         **hyperparameters: Overrides such as ``betas=(0.9, 0.99)`` or ``threshold=4.0``.
 
     Returns:
-        One :class:`ScheduleRow` per step.
+        One [`ScheduleRow`][radam_core.ScheduleRow] per step.
 
     Raises:
         ValueError: ``steps < 1`` or an invalid preset or hyperparameter.

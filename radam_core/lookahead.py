@@ -12,11 +12,11 @@ weights from them::
 ``alpha = 1`` makes Lookahead the inner optimizer itself (phi just follows theta);
 ``alpha = 0`` returns the fast weights to the initial ones at every sync.
 
-Like :func:`radam_core.step`, :func:`lookahead_step` is pure and runs on any Array API
-namespace. The count ``c`` (the fast steps since the last sync, in ``[0, k)``) is a Python
-int, for which the sync is decided on the host (steps without a sync then cost nothing),
-or a 0-d integer array (a traced count under ``jax.jit``), for which nothing branches in
-Python: both outcomes are selected with ``xp.where``.
+Like [`radam_core.step`][radam_core.step.step], [`lookahead_step`][radam_core.lookahead_step] is
+pure and runs on any Array API namespace. The count ``c`` (the fast steps since the last sync, in
+``[0, k)``) is a Python int, for which the sync is decided on the host (steps without a sync then
+cost nothing), or a 0-d integer array (a traced count under ``jax.jit``), for which nothing branches
+in Python: both outcomes are selected with ``xp.where``.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def init_lookahead(params: Sequence[Array], xp: Namespace | None = None) -> Look
         xp: Their namespace; inferred when omitted.
 
     Returns:
-        The initial :class:`LookaheadState`; ``slow`` holds copies of ``params``.
+        The initial [`LookaheadState`][radam_core.LookaheadState]; ``slow`` holds copies of
+        ``params``.
     """
     params = tuple(params)
     if not params:
@@ -95,7 +96,7 @@ def lookahead_sync(count: Any, k: int) -> tuple[Any, Any]:
 
     Args:
         count: Fast steps since the last sync: an int, or a 0-d integer array.
-        k: The sync period (validated by :func:`check_lookahead`).
+        k: The sync period (validated by [`check_lookahead`][radam_core.check_lookahead]).
 
     Returns:
         ``(new_count, sync)``: ints and a bool for an int count; a 0-d integer array and
@@ -113,7 +114,7 @@ def lookahead_leaf(
 ) -> Array:
     """One parameter's new slow weights at a sync: ``phi + alpha (theta - phi)``.
 
-    Arithmetic runs in at least float32 (:func:`radam_core.namespace.compute_dtype`); the
+    Arithmetic runs in at least float32 (``radam_core.namespace.compute_dtype``); the
     result has ``slow``'s dtype. At the ends of the range the formula's exact value is
     returned: ``alpha = 1`` gives theta and ``alpha = 0`` gives phi, bit for bit (in
     floating point ``phi + (theta - phi)`` can miss theta by a rounding), so that Lookahead
@@ -172,7 +173,7 @@ def lookahead_step(
 
     Args:
         fast_params: theta after the inner optimizer's step, one array per parameter.
-        state: From :func:`init_lookahead` or the previous call.
+        state: From [`init_lookahead`][radam_core.init_lookahead] or the previous call.
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, a real number in ``[0, 1]``.
         xp: The arrays' namespace; inferred when omitted.

@@ -25,9 +25,11 @@ class Preset:
     """A published convention: a description and the hyperparameters it changes.
 
     Attributes:
-        name: The preset's name, as passed to :func:`hyperparameters_for`.
+        name: The preset's name, as passed to
+            [`hyperparameters_for`][radam_core.hyperparameters_for].
         description: Who uses it and its formulas.
-        overrides: Fields that differ from :class:`Hyperparameters`' defaults.
+        overrides: Fields that differ from [`Hyperparameters`][radam_core.Hyperparameters]'
+            defaults.
     """
 
     name: str
@@ -89,10 +91,10 @@ def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparamet
 
     Args:
         preset: One of ``"torch"`` (default), ``"paper"``, ``"authors"``, ``"optax"``, ``"tfa"``.
-        **overrides: Any :class:`Hyperparameters` field, e.g. ``lr=3e-4``.
+        **overrides: Any [`Hyperparameters`][radam_core.Hyperparameters] field, e.g. ``lr=3e-4``.
 
     Returns:
-        The validated :class:`Hyperparameters`.
+        The validated [`Hyperparameters`][radam_core.Hyperparameters].
 
     Raises:
         ValueError: Unknown preset, or a value out of range.

@@ -129,8 +129,8 @@ def rectify(
         xp: Namespace of an array ``t``; inferred when omitted.
 
     Returns:
-        A :class:`Rectification` of Python scalars for an int ``t`` with float ``beta2``
-        and ``threshold``, else of 0-d arrays (of ``t``'s namespace, or for an int ``t``
+        A [`Rectification`][radam_core.Rectification] of Python scalars for an int ``t`` with float
+        ``beta2`` and ``threshold``, else of 0-d arrays (of ``t``'s namespace, or for an int ``t``
         of the array hyperparameter's).
     """
     count = real_count(t, xp, meets=(beta2, threshold))
@@ -143,10 +143,10 @@ def rectify(
 def rectification(
     t: Array, beta2: Any, threshold: Any, inclusive: bool, xp: Namespace
 ) -> Rectification:
-    """:func:`rectify` on a real 0-d count ``t`` (see :mod:`radam_core.count`), as arrays.
+    """[`rectify`][radam_core.rectify] on a real 0-d count ``t`` (``radam_core.count``), as arrays.
 
     ``beta2`` and ``threshold`` are floats or 0-d arrays of ``t``'s namespace and dtype
-    (:meth:`radam_core.count.RealCount.real`).
+    (``radam_core.count.RealCount.real``).
     """
     rho_t = _rho(t, beta2, xp)
     if is_array(beta2):  # rho_inf <= 4 (beta2 <= 0.6): never rectified, by where
@@ -169,7 +169,7 @@ def _rho(t: Array, beta2: Any, xp: Namespace) -> Array:
 
 
 def _rho_array(t: Array, beta2: Array, xp: Namespace) -> Array:
-    """:func:`_rho` for a 0-d array beta2 (of ``t``'s dtype): the same K + t q(t c)."""
+    """``_rho`` for a 0-d array beta2 (of ``t``'s dtype): the same K + t q(t c)."""
     positive = beta2 > 0.0
     stand_in = xp.where(positive, beta2, 0.5)  # ln 0 = -inf is never computed
     c = -xp.log(stand_in)

@@ -36,7 +36,7 @@ def init_state(
         amsgrad: Also allocate ``max_exp_avg_sq``.
 
     Returns:
-        The initial :class:`RAdamState`.
+        The initial [`RAdamState`][radam_core.RAdamState].
     """
     params = tuple(params)
     if not params:

@@ -25,9 +25,10 @@ def step(
 ) -> tuple[tuple[Array, ...], RAdamState]:
     """One RAdam step, ``t = state.count + 1``; pure: inputs are never written.
 
-    An integer-typed count saturates at its dtype's maximum (:func:`radam_core.count.increment`).
+    An integer-typed count saturates at its dtype's maximum (``radam_core.count.increment``).
 
-    For each parameter (see :func:`radam_core.update.update_leaf` for the equations)::
+    For each parameter (see [`radam_core.update.update_leaf`][radam_core.update_leaf] for the
+    equations)::
 
         m_t = beta1 m + (1 - beta1) g;   v_t = beta2 v + (1 - beta2) |g|^2
         rho_t > threshold:  theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)
@@ -35,12 +36,14 @@ def step(
 
     Args:
         params: theta_{t-1}, real or complex floating-point arrays of one namespace
-            (complex ones in optax's convention: see :func:`radam_core.update_leaf`).
+            (complex ones in optax's convention: see
+            [`radam_core.update_leaf`][radam_core.update_leaf]).
         grads: Their gradients, same shapes and dtypes.
-        state: From :func:`radam_core.init_state` or the previous step.
+        state: From [`radam_core.init_state`][radam_core.init_state] or the previous step.
         xp: The arrays' namespace; inferred when omitted.
         **hyperparameters: ``preset`` (default ``"torch"``) and any field of
-            :class:`radam_core.Hyperparameters`, e.g. ``lr=3e-4, weight_decay=0.01``.
+            [`radam_core.Hyperparameters`][radam_core.Hyperparameters], e.g.
+            ``lr=3e-4, weight_decay=0.01``.
 
     Returns:
         ``(new_params, new_state)``, each array with its input's dtype and device.

@@ -96,7 +96,7 @@ def sma_variance_monte_carlo(
         seed: Seed of the generator.
 
     Returns:
-        The :class:`VarianceEstimate`.
+        The [`VarianceEstimate`][radam_core.theory.VarianceEstimate].
 
     Raises:
         TypeError: ``rho_value`` is not an int.
@@ -129,7 +129,7 @@ def ema_variance_monte_carlo(
         seed: Seed of the generator.
 
     Returns:
-        The :class:`VarianceEstimate`.
+        The [`VarianceEstimate`][radam_core.theory.VarianceEstimate].
 
     Raises:
         ValueError: ``t < 1``, ``beta2`` outside ``(0, 1)``, ``sigma <= 0`` or
@@ -156,7 +156,8 @@ def effective_rho(t: int, beta2: float) -> float:
         beta2: Second-moment decay in ``[0, 1)``.
 
     Returns:
-        ``rho_inf - 2 t beta2^t / (1 - beta2^t)`` (from :mod:`radam_core.rectification`).
+        ``rho_inf - 2 t beta2^t / (1 - beta2^t)`` (from
+        [`radam_core.rectification`][radam_core.rectification]).
     """
     return float(rho(t, beta2))
 

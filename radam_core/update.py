@@ -39,8 +39,8 @@ def update_leaf(
 ) -> LeafUpdate:
     """Apply step t to one parameter; pure, inputs are never written.
 
-    With ``c`` the :class:`StepCoefficients` of step t (which hold r_t, the bias
-    corrections and the threshold decision)::
+    With ``c`` the [`StepCoefficients`][radam_core.StepCoefficients] of step t (which hold r_t, the
+    bias corrections and the threshold decision)::
 
         g_t     = -grad if maximize else grad;   g_t += wd * theta   (L2 weight decay)
         m_t     = beta1 m_{t-1} + (1 - beta1) g_t
@@ -71,7 +71,7 @@ def update_leaf(
         xp: The arrays' namespace.
 
     Returns:
-        The :class:`LeafUpdate`.
+        The [`LeafUpdate`][radam_core.LeafUpdate].
     """
     dtype = compute_dtype(param.dtype, xp)
     inputs = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
@@ -97,13 +97,13 @@ def update_leaf_in_place(
     hyperparameters: Hyperparameters,
     xp: Namespace,
 ) -> None:
-    """Apply step t to one parameter in its own memory: :func:`update_leaf`, written back.
+    """Apply step t to one parameter in its own memory.
 
-    The equations of :func:`update_leaf`, run as in-place operations on ``param``,
-    ``exp_avg`` and ``exp_avg_sq`` themselves (and ``max_exp_avg_sq`` with amsgrad), so
+    The equations of [`update_leaf`][radam_core.update_leaf], run as in-place operations on
+    ``param``, ``exp_avg`` and ``exp_avg_sq`` themselves (and ``max_exp_avg_sq`` with amsgrad), so
     that an adapter that updates in place neither copies its arrays nor copies results
-    back. The results are :func:`update_leaf`'s bit for bit. float16 and bfloat16 arrays
-    are computed on float32 copies and then written back.
+    back. The results are [`update_leaf`][radam_core.update_leaf]'s bit for bit. float16 and
+    bfloat16 arrays are computed on float32 copies and then written back.
 
     Args:
         param: theta_{t-1}, overwritten with theta_t.
@@ -142,7 +142,9 @@ def update_leaf_in_place(
 def _advance(
     leaf: LeafUpdate, g: Array, c: StepCoefficients, hp: Hyperparameters, xp: Namespace
 ) -> LeafUpdate:
-    """The equations of :func:`update_leaf` on compute-dtype arrays that may be overwritten.
+    """The equations of [`update_leaf`][radam_core.update_leaf] on compute-dtype arrays.
+
+    Those arrays may be overwritten.
 
     theta, m and v are updated with the in-place operators, which write into ``leaf``'s
     arrays where the namespace has them and make new arrays where it has none (JAX,

@@ -17,7 +17,7 @@ def check_params(params: Sequence[Array], xp: Namespace) -> None:
     """Raise ``TypeError`` unless every parameter is a floating-point array.
 
     Real and complex floating point are accepted; complex parameters take optax's
-    convention, ``v`` from ``|g|^2`` (see :func:`radam_core.update_leaf`).
+    convention, ``v`` from ``|g|^2`` (see [`radam_core.update_leaf`][radam_core.update_leaf]).
     """
     for index, param in enumerate(params):
         if not _has_shape_and_dtype(param):

@@ -23,7 +23,7 @@ XP_NAMES = ("numpy", "array_api_strict", "torch", "jax.numpy")
 FLOAT_NAMES = ("float16", "float32", "float64")
 
 # ``--backend``: each nox session runs the tests of its own environment once.
-BACKENDS = ("numpy", "torch", "jax")
+BACKENDS = ("numpy", "torch", "jax", "docs")
 BACKEND_OF_NAMESPACE = {
     "numpy": "numpy",
     "array_api_strict": "numpy",
@@ -31,7 +31,12 @@ BACKEND_OF_NAMESPACE = {
     "jax.numpy": "jax",
 }
 # The packages each backend's session has, and a skip for lack of one is then a failure.
-BACKEND_PACKAGES = {"numpy": (), "torch": ("torch",), "jax": ("jax", "optax")}
+BACKEND_PACKAGES = {
+    "numpy": (),
+    "torch": ("torch",),
+    "jax": ("jax", "optax"),
+    "docs": ("mkdocs",),
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="run only the tests of one backend (numpy and array_api_strict, torch, or jax): "
+        help="run only the tests of one backend (numpy and array_api_strict, torch, jax, or "
+        "docs, the documentation site's): "
         "a test's backend is its backend(...) mark, else that of the namespace it is "
         "parametrized with (xp or xp_name), else torch or jax if its module imports it "
         "(optax counts as jax), else numpy",
@@ -87,7 +93,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     wanted = item.config.getoption("--backend")
     if wanted is not None and report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2])
-        missing = [p for p in ("torch", "jax", "optax") if f"could not import '{p}'" in message]
+        packages = [p for names in BACKEND_PACKAGES.values() for p in names]
+        missing = [p for p in packages if f"could not import '{p}'" in message]
         if missing and missing[0] not in BACKEND_PACKAGES[wanted]:
             report.outcome = "failed"
             report.longrepr = (

@@ -2,8 +2,8 @@
 
 JAX without x64 has no float64: a traced int32 count would give rho_t, r_t and the
 threshold decision in float32 only. ``jax.pure_callback`` hands the count (and the
-learning rate) to the host, where :func:`radam_core.step_coefficients` takes the Python
-int path (float64, exact for every count); the results come back rounded once to
+learning rate) to the host, where [`radam_core.step_coefficients`][radam_core.step_coefficients]
+takes the Python int path (float64, exact for every count); the results come back rounded once to
 float32, the best a float32 update can use.
 """
 
@@ -21,14 +21,14 @@ from radam_core import StepCoefficients
 
 
 def host_step_coefficients(count: Any, hyperparameters: radam_core.Hyperparameters) -> Any:
-    """:func:`radam_core.step_coefficients` of step ``count + 1``, computed on the host.
+    """[`step_coefficients`][radam_core.step_coefficients] of step ``count + 1``, on the host.
 
     Args:
         count: Steps taken so far: a 0-d integer array, traced or not.
         hyperparameters: The step's hyperparameters; ``lr`` may be a 0-d array.
 
     Returns:
-        The :class:`radam_core.StepCoefficients`, each a float32 0-d array.
+        The [`radam_core.StepCoefficients`][radam_core.StepCoefficients], each a float32 0-d array.
 
     Raises:
         ValueError: (from the host, wrapped by JAX) A learning rate that is not finite

@@ -1,8 +1,8 @@
 """``Lookahead`` around any Keras 3 optimizer, and ``Ranger`` = Lookahead(RAdam).
 
-The math is :mod:`radam_core.lookahead` (Zhang et al. 2019) through
-:mod:`radam_keras.namespace`: after every inner step ``c <- (c + 1) mod k``; when
-``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
+The math is [`radam_core.lookahead`][radam_core.lookahead] (Zhang et al. 2019) through
+[`radam_keras.namespace`][radam_keras.namespace]: after every inner step ``c <- (c + 1) mod k``;
+when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is an
 integer optimizer variable (under ``tf.function`` and ``jax.jit`` the sync is selected with
 ``where``; on torch, where Keras steps eagerly, the count is read to the host and the sync
 is a Python branch), and the slow weights phi are optimizer variables: ``model.save`` and
@@ -29,7 +29,7 @@ class Lookahead(keras.optimizers.Optimizer):
     to its value: ``phi_0 = theta_0``) and a count, and builds the inner optimizer;
     ``apply`` runs the inner optimizer's ``apply``, then, if it updated the variables (its
     ``iterations`` moved: gradient accumulation and loss scaling skip calls),
-    :mod:`radam_core.lookahead`'s rule::
+    [`radam_core.lookahead`][radam_core.lookahead]'s rule::
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 
@@ -139,7 +139,10 @@ class Lookahead(keras.optimizers.Optimizer):
         self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
 
     def set_weights(self, weights: list[Any]) -> None:
-        """Set :attr:`variables` (this optimizer's, then the inner optimizer's) in order."""
+        """Set [`variables`][radam_keras.lookahead.Lookahead.variables] in order.
+
+        This optimizer's, then the inner optimizer's.
+        """
         own = len(self._variables)
         super().set_weights(weights[:own])
         self.inner_optimizer.set_weights(weights[own:])
@@ -192,10 +195,10 @@ class Lookahead(keras.optimizers.Optimizer):
     def _apply_eagerly(
         self, grads: list[Any], trainable_variables: Any, variables: list[Any], slows: list[Any]
     ) -> None:
-        """:meth:`apply` on torch, where Keras steps eagerly: the count on the host.
+        """[`apply`][radam_keras.lookahead.Lookahead.apply] on torch, where Keras steps eagerly.
 
-        The same rule with Python ints (the update test, the count and the branch), and
-        radam_torch's in-place sync (block by block) on a sync.
+        The count is on the host: the same rule with Python ints (the update test, the count and
+        the branch), and radam_torch's in-place sync (block by block) on a sync.
         """
         import torch
         from radam_torch.kernels import sync_slow_weights
@@ -227,7 +230,10 @@ class Lookahead(keras.optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Lookahead:
-        """Rebuild from :meth:`get_config` (the inner optimizer deserialized first)."""
+        """Rebuild from [`get_config`][radam_keras.lookahead.Lookahead.get_config].
+
+        The inner optimizer is deserialized first.
+        """
         config = dict(config)
         inner = keras.saving.deserialize_keras_object(
             config.pop("inner_optimizer"), custom_objects=custom_objects
@@ -239,9 +245,9 @@ class Lookahead(keras.optimizers.Optimizer):
 class Ranger(Lookahead):
     """Ranger: ``Lookahead(radam_keras.RAdam(learning_rate, **radam_kwargs), k, alpha)``.
 
-    Each step is a RAdam step (:func:`radam_core.update_leaf`, torch's convention with
-    Keras's ``epsilon = 1e-7`` unless a ``preset`` says otherwise), and every ``k`` steps
-    ``phi <- phi + alpha (theta - phi); theta <- phi``.
+    Each step is a RAdam step ([`radam_core.update_leaf`][radam_core.update_leaf], torch's
+    convention with Keras's ``epsilon = 1e-7`` unless a ``preset`` says otherwise), and every ``k``
+    steps ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
     Args:
         learning_rate: A float, a ``LearningRateSchedule``, or a callable.
@@ -249,7 +255,7 @@ class Ranger(Lookahead):
         alpha: The slow step size, in ``[0, 1]``.
         name: The optimizer's name (default: ``"ranger"``, made unique as Keras names
             its own optimizers).
-        **radam_kwargs: :class:`radam_keras.RAdam`'s other arguments (``beta_1``,
+        **radam_kwargs: [`radam_keras.RAdam`][radam_keras.RAdam]'s other arguments (``beta_1``,
             ``preset``, ``weight_decay``, ...).
     """
 
@@ -277,7 +283,10 @@ class Ranger(Lookahead):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Ranger:
-        """Rebuild from :meth:`get_config` (a serialized schedule deserialized first)."""
+        """Rebuild from [`get_config`][radam_keras.lookahead.Ranger.get_config].
+
+        A serialized schedule is deserialized first.
+        """
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = keras.saving.deserialize_keras_object(

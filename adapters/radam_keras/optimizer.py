@@ -22,13 +22,13 @@ KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default, on the raw sqrt(v_t) as
 class RAdam(keras.optimizers.Optimizer):
     """RAdam (Liu et al. 2019) for Keras 3: ``model.compile(optimizer=RAdam())``.
 
-    Each variable's update is :func:`radam_core.update_leaf` with the step's scalars from
-    :func:`radam_core.step_coefficients`, computed from the integer iteration count (a
-    tensor under ``tf.function`` and ``jax.jit``; nothing branches on it): with rho_t and
-    r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + epsilon)`` when
-    rho_t > 5, else ``theta -= lr m_hat`` (torch's convention with Keras's ``epsilon=1e-7``
-    on the raw sqrt(v_t), where ``keras.optimizers.Adam`` puts it; ``preset`` selects
-    another). Weight decay, clipping, EMA, gradient accumulation and loss scaling are the
+    Each variable's update is [`radam_core.update_leaf`][radam_core.update_leaf] with the step's
+    scalars from [`radam_core.step_coefficients`][radam_core.step_coefficients], computed from the
+    integer iteration count (a tensor under ``tf.function`` and ``jax.jit``; nothing branches on
+    it): with rho_t and r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) +
+    epsilon)`` when rho_t > 5, else ``theta -= lr m_hat`` (torch's convention with Keras's
+    ``epsilon=1e-7`` on the raw sqrt(v_t), where ``keras.optimizers.Adam`` puts it; ``preset``
+    selects another). Weight decay, clipping, EMA, gradient accumulation and loss scaling are the
     base class's (``weight_decay`` is decoupled: ``theta -= lr wd theta``).
 
     Args:
@@ -36,7 +36,7 @@ class RAdam(keras.optimizers.Optimizer):
         beta_1: Decay rate of the first moment.
         beta_2: Decay rate of the second moment.
         epsilon: Added to the denominator (default: 1e-7, or the preset's if it sets one).
-        preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
+        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
         threshold: Rectify when rho_t exceeds it (None: the preset's).
         threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
         below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
@@ -117,7 +117,7 @@ class RAdam(keras.optimizers.Optimizer):
         """Create m and v (and max v with amsgrad) for each variable.
 
         Complex variables take optax's convention (v from ``|g|^2``, see
-        :func:`radam_core.update_leaf`) on JAX and torch.
+        [`radam_core.update_leaf`][radam_core.update_leaf]) on JAX and torch.
 
         Args:
             var_list: The model's trainable variables.
@@ -189,9 +189,9 @@ class RAdam(keras.optimizers.Optimizer):
         """Update every variable, with the step's scalars computed once.
 
         On torch, all variables at once by radam_torch's kernels
-        (:mod:`radam_keras.torch_update`); on JAX, one :meth:`_update_variable` per
-        variable; TensorFlow keeps the base class's loop over :meth:`update_step`, which
-        ``tf.distribute`` needs.
+        ([`radam_keras.torch_update`][radam_keras.torch_update]); on JAX, one ``_update_variable``
+        per variable; TensorFlow keeps the base class's loop over
+        [`update_step`][radam_keras.RAdam.update_step], which ``tf.distribute`` needs.
         """
         backend = keras.backend.backend()
         if backend == "torch":
@@ -222,8 +222,8 @@ class RAdam(keras.optimizers.Optimizer):
         """The scalars of step t = iterations + 1, from the integer count.
 
         JAX without x64 has no float64: there they are computed on the host
-        (:mod:`radam_keras.host_coefficients`), so rho_t and the threshold decision are
-        float64-exact on every backend.
+        ([`radam_keras.host_coefficients`][radam_keras.host_coefficients]), so rho_t and the
+        threshold decision are float64-exact on every backend.
         """
         hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
         if keras.backend.backend() == "jax" and not _jax_has_float64():
@@ -235,7 +235,10 @@ class RAdam(keras.optimizers.Optimizer):
     def _update_variable(
         self, gradient: Any, variable: Any, coefficients: radam_core.StepCoefficients
     ) -> None:
-        """Assign one variable's new value and moments, by :func:`radam_core.update_leaf`."""
+        """Assign one variable's new value and moments.
+
+        They come from [`radam_core.update_leaf`][radam_core.update_leaf].
+        """
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
         value = ops.convert_to_tensor(variable)
@@ -337,8 +340,8 @@ def _learning_rate_checked(learning_rate: Any) -> Any:
     A concrete value is read on the host and raises here. In a TensorFlow graph the step
     runs under a control dependency on a ``tf.debugging.Assert`` (XLA compiles asserts
     away: see the docs' Contract); in a JAX trace the step scalars' host computation
-    refuses it (:mod:`radam_keras.host_coefficients`); on torch nothing reads a value
-    on an accelerator or under ``torch.compile`` (that would wait for the device).
+    refuses it ([`radam_keras.host_coefficients`][radam_keras.host_coefficients]); on torch nothing
+    reads a value on an accelerator or under ``torch.compile`` (that would wait for the device).
 
     Raises:
         ValueError: A concrete learning rate that is not finite and ``>= 0``.

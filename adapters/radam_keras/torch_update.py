@@ -5,10 +5,11 @@ Keras runs optimizers eagerly on its torch backend, one operation at a time, so
 radam_keras does the same with radam_torch's two kernels, whose math is radam_core:
 
 - on the CPU, with the count on the host, a rectified step is one pass of PyTorch's
-  fused Adam kernel with the hyperparameters of :func:`radam_core.adam_form`
-  (``lr * r_t``, ``eps / sqrt(1 - beta2^t)``); other steps, and complex variables
-  (optax's convention, the core's, as on the other backends), run the core's equations
-  block by block (:func:`radam_torch.kernels.core_step`);
+  fused Adam kernel with the hyperparameters of
+  [`radam_core.adam_form`][radam_core.adam_form.adam_form] (``lr * r_t``,
+  ``eps / sqrt(1 - beta2^t)``); other steps, and complex variables (optax's convention, the core's,
+  as on the other backends), run the core's equations block by block
+  ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]);
 - elsewhere (a GPU, or inside ``torch.compile``) the count and the learning rate stay
   tensors, so nothing waits for the device: the core's equations on whole tensors.
 """

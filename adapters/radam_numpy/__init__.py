@@ -1,6 +1,6 @@
 """radam_numpy: RAdam for plain NumPy arrays, in place, and a teaching ``minimize``.
 
-The math comes from :mod:`radam_core`; this package only slices arrays into blocks,
+The math comes from [`radam_core`][radam_core]; this package only slices arrays into blocks,
 writes the results back and runs the loop.
 """
 

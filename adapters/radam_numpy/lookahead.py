@@ -1,7 +1,7 @@
 """``Lookahead`` and ``Ranger`` for NumPy: slow weights around ``radam_numpy.RAdam``, in place.
 
-The math is :mod:`radam_core.lookahead` (Zhang et al. 2019): after every inner step
-``c <- (c + 1) mod k``; when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and
+The math is [`radam_core.lookahead`][radam_core.lookahead] (Zhang et al. 2019): after every inner
+step ``c <- (c + 1) mod k``; when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and
 ``theta <- phi``. A sync is computed block by block and written back into the slow and the
 fast arrays, so no step allocates a parameter-sized temporary.
 """
@@ -20,11 +20,12 @@ from radam_numpy.threads import Block, share
 
 
 class Lookahead:
-    """Lookahead (Zhang et al. 2019) around a :class:`radam_numpy.RAdam`: ``opt.step(grads)``.
+    """Lookahead (Zhang et al. 2019) around a [`RAdam`][radam_numpy.RAdam]: ``opt.step(grads)``.
 
     The slow weights phi start as copies of the parameters (``phi_0 = theta_0``, one extra
-    parameter-sized array each). Each :meth:`step` runs the inner step on the parameters
-    (the fast weights theta), then :func:`radam_core.lookahead_step`'s rule::
+    parameter-sized array each). Each [`step`][radam_numpy.lookahead.Lookahead.step] runs the inner
+    step on the parameters (the fast weights theta), then
+    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule::
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 
@@ -83,8 +84,8 @@ class Lookahead:
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """One inner step with ``grads``, then Lookahead's count and, every k steps, a sync.
 
-        All or nothing, as :meth:`radam_numpy.RAdam.step`: around a ``RAdam``, a sync step
-        whose error state could raise checks the sync's arithmetic too (on each block's
+        All or nothing, as [`radam_numpy.RAdam.step`][radam_numpy.RAdam.step]: around a ``RAdam``, a
+        sync step whose error state could raise checks the sync's arithmetic too (on each block's
         new parameters, in the inner step's check pass) before anything is written.
 
         Raises:
@@ -112,8 +113,8 @@ class Lookahead:
         Runs under ``errstate`` in every thread (the inner step's: the caller's, or errors
         ignored once its check pass has checked them).
 
-        The new phi is :func:`radam_core.lookahead_leaf`'s, computed in the fast weights'
-        memory (``overwrite_fast``) and copied into the slow weights, so that no
+        The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed in the
+        fast weights' memory (``overwrite_fast``) and copied into the slow weights, so that no
         parameter-sized temporary is allocated; the blocks are shared among the inner
         optimizer's threads. Both lists hold C-contiguous arrays (parameters checked in
         ``__init__``, copies made here), whose flat views are written through.
@@ -153,9 +154,9 @@ class Lookahead:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; on any mismatch raise and change nothing.
+        """Restore a [`state_dict`][radam_numpy.lookahead.Lookahead.state_dict]; all or nothing.
 
-        ``k`` and ``alpha`` are restored too.
+        On any mismatch raise and change nothing. ``k`` and ``alpha`` are restored too.
         """
         k, alpha = state_dict.get("k", self.k), state_dict.get("alpha", self.alpha)
         check_lookahead(k, alpha)
@@ -180,14 +181,14 @@ class Ranger(Lookahead):
     """Ranger: Lookahead around RAdam, ``Ranger(params, k=6, alpha=0.5, **radam_options)``.
 
     Exactly ``Lookahead(RAdam(params, **radam_options), k, alpha)``: each step is a RAdam
-    step (:func:`radam_core.step`), and every ``k`` steps
+    step ([`radam_core.step`][radam_core.step.step]), and every ``k`` steps
     ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
     Args:
-        params: The arrays to optimize (see :class:`radam_numpy.RAdam`).
+        params: The arrays to optimize (see [`radam_numpy.RAdam`][radam_numpy.RAdam]).
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, in ``[0, 1]``.
-        **radam_options: :class:`radam_numpy.RAdam`'s arguments (``lr``, ``preset``,
+        **radam_options: [`radam_numpy.RAdam`][radam_numpy.RAdam]'s arguments (``lr``, ``preset``,
             ``betas``, ``block_size``, ...).
     """
 

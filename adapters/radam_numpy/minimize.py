@@ -15,7 +15,9 @@ Objective = Callable[..., Any]
 
 @dataclasses.dataclass
 class MinimizeResult:
-    """The outcome of :func:`minimize`, named like ``scipy.optimize.OptimizeResult``.
+    """The outcome of [`minimize`][radam_numpy.minimize.minimize].
+
+    Named like ``scipy.optimize.OptimizeResult``.
 
     Attributes:
         x: The final parameters.
@@ -52,7 +54,7 @@ def minimize(
     """Minimize ``fun(x, *args)`` with RAdam from ``x0``: ``x_t = x_{t-1} - RAdam step``.
 
     Each iteration evaluates the gradient ``g = jac(x)``, stops if ``||g||_2 <= gtol``,
-    and otherwise takes one :class:`RAdam` step.
+    and otherwise takes one [`RAdam`][radam_numpy.RAdam] step.
 
     Example:
         >>> res = minimize(lambda x: (x**2).sum(), [3.0, -1.0], jac=lambda x: 2 * x, lr=0.1)
@@ -68,12 +70,13 @@ def minimize(
         args: Extra arguments to ``fun`` and ``jac``.
         maxiter: Most steps to take, ``>= 0``.
         gtol: Stop when the gradient's 2-norm is at most this.
-        callback: Called after each step with the current :class:`MinimizeResult`;
-            returning True stops the loop.
-        **hyperparameters: Passed to :class:`RAdam` (``lr``, ``betas``, ``preset``, ...).
+        callback: Called after each step with the current
+            [`MinimizeResult`][radam_numpy.MinimizeResult]; returning True stops the loop.
+        **hyperparameters: Passed to [`RAdam`][radam_numpy.RAdam] (``lr``, ``betas``, ``preset``,
+            ...).
 
     Returns:
-        The :class:`MinimizeResult`.
+        The [`MinimizeResult`][radam_numpy.MinimizeResult].
 
     Raises:
         ValueError, TypeError: Invalid ``x0``, ``maxiter``, ``gtol`` or hyperparameters.

@@ -1,8 +1,9 @@
 """``RAdam`` for NumPy: updates a list of arrays in place, block by block.
 
-The math is :func:`radam_core.update_leaf_in_place`, applied to cache-sized slices of
-each parameter and its state, so that no step allocates a parameter-sized temporary;
-the blocks are shared among threads by :func:`radam_numpy.threads.share`.
+The math is [`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], applied to
+cache-sized slices of each parameter and its state, so that no step allocates a parameter-sized
+temporary; the blocks are shared among threads by
+[`radam_numpy.threads.share`][radam_numpy.threads.share].
 
 All or nothing. A step that raises leaves ``params``, ``state`` and the count exactly as
 they were. Everything that can be checked is checked before the first write (gradients,
@@ -11,8 +12,8 @@ shapes, dtypes, writeability, the count). What cannot be checked is a floating-p
 So when the caller's NumPy error state could raise (``"raise"``, ``"call"`` or ``"log"``
 for a category, or ``"warn"`` while a warnings filter turns ``RuntimeWarning`` into an
 error), the step first runs the same arithmetic on every block without writing
-(:func:`radam_core.update_leaf`, block-sized temporaries only) under the caller's error
-state, in every thread; an error raises there, before anything is written. Then the
+([`radam_core.update_leaf`][radam_core.update_leaf], block-sized temporaries only) under the
+caller's error state, in every thread; an error raises there, before anything is written. Then the
 in-place pass runs with errors ignored: its operations are the same, in the same order,
 so they have been reported already. That doubles a step's arithmetic, but only under such
 an error state; under NumPy's default state (``"warn"``/``"ignore"``) there is one pass,
@@ -60,8 +61,8 @@ BLOCK_SIZE = 1 << 18
 class RAdam:
     """RAdam over NumPy arrays, updated in place: ``opt.step(grads)``.
 
-    Each step is :func:`radam_core.step` (rectification: rho_t, r_t and the threshold
-    decision; then ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` or, below the
+    Each step is [`radam_core.step`][radam_core.step.step] (rectification: rho_t, r_t and the
+    threshold decision; then ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` or, below the
     threshold, ``theta -= lr m_hat``), computed on blocks of ``block_size`` elements.
     In float64 it equals ``radam_core.step`` on the whole arrays to rounding.
 
@@ -74,18 +75,19 @@ class RAdam:
 
     Args:
         params: The arrays to optimize: writeable, C-contiguous, real floating point.
-        preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
+        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
         block_size: Elements per block, ``>= 1``.
         threads: Threads that share the large blocks, ``>= 1``; default: the CPU count.
             Blocks under 256 KiB run in the caller's thread
-            (:func:`radam_numpy.threads.share` says why).
-        **hyperparameters: Fields of :class:`radam_core.Hyperparameters` (``lr``,
-            ``betas``, ``eps``, ``weight_decay``, ...).
+            ([`radam_numpy.threads.share`][radam_numpy.threads.share] says why).
+        **hyperparameters: Fields of [`radam_core.Hyperparameters`][radam_core.Hyperparameters]
+            (``lr``, ``betas``, ``eps``, ``weight_decay``, ...).
 
     Attributes:
-        params: The arrays, updated in place by :meth:`step`.
-        hyperparameters: The validated :class:`radam_core.Hyperparameters`.
-        state: The :class:`radam_core.RAdamState`; its arrays are updated in place.
+        params: The arrays, updated in place by [`step`][radam_numpy.RAdam.step].
+        hyperparameters: The validated [`radam_core.Hyperparameters`][radam_core.Hyperparameters].
+        state: The [`radam_core.RAdamState`][radam_core.RAdamState]; its arrays are updated in
+            place.
     """
 
     def __init__(
@@ -116,7 +118,7 @@ class RAdam:
         """Take one step with ``grads`` (one per parameter); ``params`` change in place.
 
         All or nothing: after any error, ``params``, ``state`` and the count are unchanged
-        (see :mod:`radam_numpy.optimizer` for floating-point errors).
+        (see [`radam_numpy.optimizer`][radam_numpy.optimizer] for floating-point errors).
 
         Args:
             grads: One gradient per parameter: arrays, or anything ``np.asarray`` makes
@@ -136,10 +138,12 @@ class RAdam:
         also: Sequence[Sequence[np.ndarray]] = (),
         follow: Follow | None = None,
     ) -> dict[str, Any]:
-        """:meth:`step`, with a hook for a wrapper whose own writes follow the step's.
+        """[`step`][radam_numpy.RAdam.step], with a hook for a wrapper.
+
+        The wrapper's own writes follow the step's.
 
         Args:
-            grads: As :meth:`step`'s.
+            grads: As [`step`][radam_numpy.RAdam.step]'s.
             also: Lists of arrays shaped like the parameters (a wrapper's), sliced into
                 the same blocks and appended to each block.
             follow: Called in the check pass (if there is one) with each block's new
@@ -181,7 +185,10 @@ class RAdam:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; on any mismatch raise and change nothing."""
+        """Restore a [`state_dict`][radam_numpy.RAdam.state_dict]; all or nothing.
+
+        On any mismatch raise and change nothing.
+        """
         candidate = RAdamState(
             count=state_dict["count"],
             exp_avg=tuple(np.array(a) for a in state_dict["exp_avg"]),
@@ -232,8 +239,8 @@ class RAdam:
     ) -> None:
         """Every block's step under ``errstate`` (in every thread): in place, or only computed.
 
-        ``write=False`` runs :func:`radam_core.update_leaf` and discards its results (after
-        ``follow``, if given, has seen them): the check pass, whose only effect is a
+        ``write=False`` runs [`radam_core.update_leaf`][radam_core.update_leaf] and discards its
+        results (after ``follow``, if given, has seen them): the check pass, whose only effect is a
         floating-point error raised under ``errstate``.
         """
         hp = self.hyperparameters

@@ -2,7 +2,7 @@
 
 Which thread runs a block depends on its size:
 
-- Blocks of at least :data:`SHARED_BYTES` per array are shared among the pool's threads,
+- Blocks of at least ``SHARED_BYTES`` per array are shared among the pool's threads,
   even when there is one: the caller's thread allocates its temporaries from glibc's main
   arena, which hands freed memory back to the system after each block, so that the next
   block page-faults it in again (the 21M-parameter benchmark, one thread, 2^17-element

@@ -2,7 +2,7 @@
 
 ``radam(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov)`` is a drop-in for
 ``optax.radam`` (the same arguments, defaults, state fields and update dtypes; results
-equal up to optax's float32 rho_t, see :func:`radam`), and ``scale_by_radam`` for
+equal up to optax's float32 rho_t, see [`radam`][radam_optax.radam]), and ``scale_by_radam`` for
 ``optax.scale_by_radam``; both also take ``preset=`` and radam_core's other conventions.
 ``lookahead(inner, sync_period, slow_step_size)`` wraps any transformation in Lookahead
 and ``ranger(learning_rate, ...)`` is ``lookahead(radam(...))``.

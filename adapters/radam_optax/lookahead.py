@@ -1,8 +1,8 @@
 """``lookahead`` and ``ranger``: Lookahead (Zhang et al. 2019) as a plain optax transformation.
 
-The math is radam_core's (:func:`radam_core.lookahead_sync` and
-:func:`radam_core.lookahead_leaf`) on jax.numpy: after every inner update, with theta the
-parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
+The math is radam_core's ([`radam_core.lookahead_sync`][radam_core.lookahead_sync] and
+[`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]) on jax.numpy: after every inner update,
+with theta the parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
 ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is a 0-d int32 array
 (traced under ``jax.jit``): the update is selected with ``jnp.where`` and the slow weights
 are replaced in a ``jax.lax.cond``; nothing branches on the count in Python.
@@ -11,9 +11,9 @@ How it differs from ``optax.lookahead``. optax's wrapper works on
 ``optax.LookaheadParams(fast, slow)``: the caller keeps both copies in the parameters, the
 inner optimizer's updates are applied to the fast ones only, and the slow ones are the
 weights to evaluate. Here the parameters are the ordinary pytree and the slow weights live
-in the transformation's state (:class:`LookaheadTransformState`), as in the paper and in
-torch's Ranger: on a sync the returned update moves the parameters to the new slow
-weights. The update is the inner update itself on other steps (so ``apply_updates`` gives
+in the transformation's state ([`LookaheadTransformState`][radam_optax.LookaheadTransformState]), as
+in the paper and in torch's Ranger: on a sync the returned update moves the parameters to the new
+slow weights. The update is the inner update itself on other steps (so ``apply_updates`` gives
 exactly what the inner transformation alone gives), and ``phi_new - theta_{t-1}`` on a sync.
 ``apply_updates`` then gives phi_new to within one rounding of the parameter (exactly where
 ``theta_{t-1}`` and phi_new are within a factor 2 of each other, by Sterbenz's lemma; with
@@ -38,7 +38,9 @@ _OPTAX_NAMES = ((r"^k\b", "sync_period"), (r"^alpha\b", "slow_step_size"))
 
 
 class LookaheadTransformState(NamedTuple):
-    """The state of :func:`lookahead` and :func:`ranger`, a pytree.
+    """The state of [`lookahead`][radam_optax.lookahead.lookahead], a pytree.
+
+    [`ranger`][radam_optax.ranger] keeps the same state.
 
     Attributes:
         inner_state: The inner transformation's state.
@@ -63,8 +65,8 @@ def lookahead(
         c == 0:  update = phi + alpha (theta - phi) - params;   phi <- params + update
         else:    update = the inner update
 
-    ``update`` needs ``params``. See :mod:`radam_optax.lookahead` for how this differs from
-    ``optax.lookahead``.
+    ``update`` needs ``params``. See [`radam_optax.lookahead`][radam_optax.lookahead] for how this
+    differs from ``optax.lookahead``.
 
     Args:
         inner: The inner transformation (``radam(...)`` for Ranger); extra arguments are
@@ -74,7 +76,7 @@ def lookahead(
 
     Returns:
         An ``optax.GradientTransformationExtraArgs`` with state
-        :class:`LookaheadTransformState`.
+        [`LookaheadTransformState`][radam_optax.LookaheadTransformState].
 
     Raises:
         TypeError, ValueError: An invalid ``sync_period`` or ``slow_step_size`` (named with
@@ -163,8 +165,8 @@ def ranger(
 ) -> optax.GradientTransformationExtraArgs:
     """Ranger: ``lookahead(radam(learning_rate, ...), sync_period, slow_step_size)``.
 
-    Each update is :func:`radam_optax.radam`'s (optax's convention unless ``preset`` says
-    otherwise; rectified when ``rho_t >= threshold``:
+    Each update is [`radam_optax.radam`][radam_optax.radam]'s (optax's convention unless ``preset``
+    says otherwise; rectified when ``rho_t >= threshold``:
     ``u = -lr r_t m_hat / (sqrt(v_hat + eps_root) + eps)``, else ``u = -lr m_hat``), and
     every ``sync_period`` updates ``phi <- phi + slow_step_size (theta - phi)`` and the
     parameters move to phi.
@@ -178,12 +180,12 @@ def ranger(
         threshold: Rectify when rho_t reaches it; at least 4.
         sync_period: ``k``, an int ``>= 1``.
         slow_step_size: ``alpha``, in ``[0, 1]``.
-        **radam_options: :func:`radam_optax.radam`'s keyword arguments (``preset``,
+        **radam_options: [`radam_optax.radam`][radam_optax.radam]'s keyword arguments (``preset``,
             ``nesterov``, ``weight_decay``, ...).
 
     Returns:
         An ``optax.GradientTransformationExtraArgs`` with state
-        :class:`LookaheadTransformState`.
+        [`LookaheadTransformState`][radam_optax.LookaheadTransformState].
     """
     return lookahead(
         radam(learning_rate, b1, b2, eps, eps_root, threshold, **radam_options),

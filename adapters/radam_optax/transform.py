@@ -1,10 +1,10 @@
 r"""``radam`` and ``scale_by_radam``: optax transformations over radam_core on jax.numpy.
 
-Every leaf's step t (``t = count + 1``) is :func:`radam_core.update_leaf` with the step's
-scalars from :func:`radam_core.step_coefficients`, computed once per update from the int32
-count (traced under ``jax.jit``; nothing branches on it) and cast once per dtype. With
-optax's convention (the default preset ``"optax"``), ``bc1 = 1 - b1^t``, ``bc2 = 1 - b2^t``
-and rho_t, r_t from :mod:`radam_core.rectification`::
+Every leaf's step t (``t = count + 1``) is [`radam_core.update_leaf`][radam_core.update_leaf] with
+the step's scalars from [`radam_core.step_coefficients`][radam_core.step_coefficients], computed
+once per update from the int32 count (traced under ``jax.jit``; nothing branches on it) and cast
+once per dtype. With optax's convention (the default preset ``"optax"``), ``bc1 = 1 - b1^t``,
+``bc2 = 1 - b2^t`` and rho_t, r_t from [`radam_core.rectification`][radam_core.rectification]::
 
     m_t = b1 m + (1 - b1) g            v_t = b2 v + (1 - b2) |g|^2
     rho_t >= threshold:   u = -lr r_t (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
@@ -51,7 +51,9 @@ _OPTAX_NAMES = (
 
 
 class ScaleByRAdamState(NamedTuple):
-    """The state of :func:`radam` and :func:`scale_by_radam`, a pytree.
+    """The state of [`radam`][radam_optax.radam], a pytree.
+
+    [`scale_by_radam`][radam_optax.scale_by_radam] keeps the same state.
 
     Attributes:
         count: Steps taken so far, ``t - 1`` before step t: a 0-d int32 array that
@@ -96,7 +98,8 @@ def radam(
 
     ``nesterov=True`` replaces ``m_t / bc1`` with optax's
     ``b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / bc1``. The update is exact (see
-    :mod:`radam_optax.transform`): ``apply_updates`` gives the core's new parameters.
+    [`radam_optax.transform`][radam_optax.transform]): ``apply_updates`` gives the core's new
+    parameters.
 
     The same as ``optax.radam``: the signature, defaults and the annotation of
     ``learning_rate`` (``optax.ScalarOrSchedule``; a schedule is called with the count
@@ -110,8 +113,8 @@ def radam(
     are ignored.
 
     Deliberately more exact: rho_t, r_t and the bias corrections are computed without
-    cancellation (:mod:`radam_core.rectification`) in the widest float the count's
-    namespace has, where optax evaluates ``rho_inf - 2 t b2^t / (1 - b2^t)`` in float32
+    cancellation ([`radam_core.rectification`][radam_core.rectification]) in the widest float the
+    count's namespace has, where optax evaluates ``rho_inf - 2 t b2^t / (1 - b2^t)`` in float32
     (for b2 = 0.999: rho_6 = 5.955 against 5.994, which makes optax's r_t 1.15% low at
     t = 6, 0.37% at t = 10, 0.05% at t = 50). Rectified updates thus differ from optax's
     by that much early on (and a float32 rounding or two otherwise), and ``lr`` enters the
@@ -119,9 +122,10 @@ def radam(
 
     Deliberately different: a leaf whose gradient is None gets a None update and keeps
     its moments (optax replaces them with None, after which its state no longer fits the
-    parameters); the state is a :class:`ScaleByRAdamState` (``optax.ScaleByAdamState``'s
-    fields and ``nu_max``); and bad input raises a ``TypeError`` or ``ValueError`` that
-    names the leaf, in ``init`` or in ``update`` before any work (when ``jax.jit`` traces).
+    parameters); the state is a [`ScaleByRAdamState`][radam_optax.ScaleByRAdamState]
+    (``optax.ScaleByAdamState``'s fields and ``nu_max``); and bad input raises a ``TypeError`` or
+    ``ValueError`` that names the leaf, in ``init`` or in ``update`` before any work (when
+    ``jax.jit`` traces).
 
     Every numeric argument may be a 0-d array, traced ones included, so that
     ``optax.inject_hyperparams(radam)`` works in its default form (it passes them all,
@@ -138,7 +142,7 @@ def radam(
         threshold: Rectify when ``rho_t >= threshold`` (``>`` unless the preset or
             ``threshold_inclusive`` says ``>=``); at least 4 (r_t is real only above 4).
         nesterov: Use Nesterov momentum (optax's form).
-        preset: A convention of :mod:`radam_core.presets`: ``"optax"`` (default),
+        preset: A convention of [`radam_core.presets`][radam_core.presets]: ``"optax"`` (default),
             ``"torch"``, ``"paper"``, ``"authors"``, ``"tfa"``. It sets the conventions
             below that are left None; the numeric arguments above keep the values given
             here (optax's defaults unless passed), so ``radam(lr, threshold=4.0,
@@ -157,7 +161,8 @@ def radam(
         decoupled_weight_decay: Decoupled instead of L2 weight decay.
 
     Returns:
-        An ``optax.GradientTransformationExtraArgs`` with state :class:`ScaleByRAdamState`.
+        An ``optax.GradientTransformationExtraArgs`` with state
+        [`ScaleByRAdamState`][radam_optax.ScaleByRAdamState].
 
     Raises:
         ValueError, TypeError: An invalid argument, named with optax's name
@@ -199,30 +204,32 @@ def scale_by_radam(
 ) -> optax.GradientTransformationExtraArgs:
     """RAdam's direction without the learning rate, a drop-in for ``optax.scale_by_radam``.
 
-    This is :func:`radam` with ``lr = 1``, negated: ``r_t m_hat / (sqrt(v_hat +
+    This is [`radam`][radam_optax.radam] with ``lr = 1``, negated: ``r_t m_hat / (sqrt(v_hat +
     eps_root) + eps)`` on rectified steps, ``m_hat`` below the threshold (preset
     ``"optax"``), plus ``wd theta`` with decoupled weight decay. Follow it with
     ``optax.scale_by_learning_rate(lr)`` as ``optax.radam`` does; that product rounds
-    once more than :func:`radam`, which puts lr into the core's step.
+    once more than [`radam`][radam_optax.radam], which puts lr into the core's step.
 
     Args:
         b1: Decay rate of the first moment, in ``[0, 1)``.
         b2: Decay rate of the second moment, in ``[0, 1)``.
         eps: Added to the square root in the denominator.
         eps_root: Added to the (bias-corrected) ``v_t`` inside the square root.
-        threshold: Rectify when rho_t reaches it (see :func:`radam`); at least 4.
+        threshold: Rectify when rho_t reaches it (see [`radam`][radam_optax.radam]); at least 4.
         nesterov: Use Nesterov momentum (optax's form).
-        preset: A convention of :mod:`radam_core.presets` (default ``"optax"``).
+        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"optax"``).
         threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
         below_threshold: ``"sgd"`` (``m_hat``) or ``"skip"`` (0) below the threshold.
-        eps_placement: ``"corrected"`` (optax) or ``"raw"`` (torch); see :func:`radam`.
+        eps_placement: ``"corrected"`` (optax) or ``"raw"`` (torch); see
+            [`radam`][radam_optax.radam].
         amsgrad: Use ``max(v_1, ..., v_t)`` in the denominator.
         weight_decay: ``wd >= 0`` or None; given, ``update`` needs ``params``.
         decoupled_weight_decay: Add ``wd theta`` to the direction instead of the
             gradient (L2).
 
     Returns:
-        An ``optax.GradientTransformationExtraArgs`` with state :class:`ScaleByRAdamState`.
+        An ``optax.GradientTransformationExtraArgs`` with state
+        [`ScaleByRAdamState`][radam_optax.ScaleByRAdamState].
 
     Raises:
         ValueError, TypeError: An invalid argument, named with optax's name.
@@ -248,7 +255,10 @@ def scale_by_radam(
 def _transformation(
     learning_rate: optax.ScalarOrSchedule, *, negate: bool, preset: str, **options: Any
 ) -> optax.GradientTransformationExtraArgs:
-    """The transformation of :func:`radam` (``negate=False``) and :func:`scale_by_radam`."""
+    """The transformation of [`radam`][radam_optax.radam] (``negate=False``).
+
+    With ``negate=True``, that of [`scale_by_radam`][radam_optax.scale_by_radam].
+    """
     schedule: Callable[[Any], Any] | None = learning_rate if callable(learning_rate) else None
     hp = _hyperparameters(preset, 0.0 if schedule is not None else learning_rate, options)
     needs_params = not _host_zero(hp.weight_decay)
@@ -346,9 +356,9 @@ def _checked_update_inputs(
     Shapes and dtypes are static under ``jax.jit``: these checks run when it traces.
 
     Raises:
-        TypeError: A state that is not a :class:`ScaleByRAdamState`, a count that is not
-            a 0-d integer array, or a gradient that is not a float (or complex) array of
-            a kind its moment can hold.
+        TypeError: A state that is not a [`ScaleByRAdamState`][radam_optax.ScaleByRAdamState], a
+            count that is not a 0-d integer array, or a gradient that is not a float (or complex)
+            array of a kind its moment can hold.
         ValueError: ``updates`` (or ``params``) and the state of different structures, or
             a gradient whose shape is not its moment's.
     """

@@ -3,20 +3,22 @@
 The two ways a list of tensors takes RAdam step t:
 
 ``core_step``: the core's equations run in place on the tensors
-(:func:`radam_core.update_leaf_in_place`, array_api_compat's torch namespace). Any step,
-any option; the count may be a Python int or a 0-d integer tensor (no host
+([`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], array_api_compat's torch
+namespace). Any step, any option; the count may be a Python int or a 0-d integer tensor (no host
 synchronization: capturable, ``torch.compile``).
 
 ``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
-:func:`radam_core.adam_form` computes (``lr * r_t``, ``eps / sqrt(bc2)``), so PyTorch's
-maintained fused Adam kernel runs it in one pass over memory. That kernel walks each
-tensor as ``numel`` consecutive elements from its data pointer, whatever its strides
-(``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes
+[`radam_core.adam_form`][radam_core.adam_form.adam_form] computes (``lr * r_t``,
+``eps / sqrt(bc2)``), so PyTorch's maintained fused Adam kernel runs it in one pass over memory.
+That kernel walks each tensor as ``numel`` consecutive elements from its data pointer, whatever its
+strides (``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes
 between the elements of a non-dense parameter, torch 2.13), so it gets only the tensors
-that :func:`fits_fused_kernel` accepts; the others take ``core_step`` in their own layout.
+that [`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel] accepts; the others take
+``core_step`` in their own layout.
 
-And Lookahead's sync, ``sync_slow_weights``: :func:`radam_core.lookahead_leaf` block by
-block, written into both the fast and the slow weights.
+And Lookahead's sync, ``sync_slow_weights``:
+[`radam_core.lookahead_leaf`][radam_core.lookahead_leaf] block by block, written into both the fast
+and the slow weights.
 """
 
 from __future__ import annotations
@@ -54,11 +56,12 @@ def core_step(
 ) -> None:
     """Step ``count + 1`` by the core's equations, written back in place.
 
-    The step's scalars come from :func:`radam_core.step_coefficients` once, then each
-    tensor's update from :func:`radam_core.update_leaf_in_place`, which writes it into the
+    The step's scalars come from [`radam_core.step_coefficients`][radam_core.step_coefficients]
+    once, then each tensor's update from
+    [`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], which writes it into the
     tensors themselves. With ``blocked``, contiguous tensors are updated in flat blocks of
-    :data:`BLOCK_SIZE` elements, so temporaries stay cache-sized; without it (for graphs:
-    capturable, ``torch.compile``) whole tensors are updated.
+    ``BLOCK_SIZE`` elements, so temporaries stay cache-sized; without it (for graphs: capturable,
+    ``torch.compile``) whole tensors are updated.
 
     Args:
         params: theta_{t-1}, updated in place.
@@ -90,8 +93,8 @@ def core_step(
 def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
     """Lookahead's sync in place: ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
-    The new phi is :func:`radam_core.lookahead_leaf`'s, computed block by block in the
-    fast weights' memory (``overwrite_fast``) and copied into the slow weights. Complex
+    The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed block by
+    block in the fast weights' memory (``overwrite_fast``) and copied into the slow weights. Complex
     tensors are synced through their real views.
 
     Args:
@@ -170,9 +173,10 @@ def fused_adam_step(
 ) -> None:
     """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
 
-    A parameter whose tensors the kernel cannot walk (:func:`fits_fused_kernel`: a
-    transposed gradient, a non-dense parameter, state in another layout) takes the same
-    step t by :func:`core_step` instead, in its own layout.
+    A parameter whose tensors the kernel cannot walk
+    ([`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel]: a transposed gradient, a
+    non-dense parameter, state in another layout) takes the same step t by
+    [`core_step`][radam_torch.kernels.core_step] instead, in its own layout.
 
     Args:
         params: theta_{t-1}, updated in place.
@@ -181,7 +185,7 @@ def fused_adam_step(
         exp_avg_sqs: v_{t-1}, updated in place.
         max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
         steps: The step tensors, already holding t (the kernel derives bc1, bc2 from them).
-        form: From :func:`radam_core.adam_form` for step t.
+        form: From [`radam_core.adam_form`][radam_core.adam_form.adam_form] for step t.
         hyperparameters: The group's hyperparameters.
     """
     moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]

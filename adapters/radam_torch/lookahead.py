@@ -1,6 +1,6 @@
 """``Lookahead`` around any ``torch.optim.Optimizer``, and ``Ranger`` = Lookahead(RAdam).
 
-The math is :mod:`radam_core.lookahead` (Zhang et al. 2019), applied with
+The math is [`radam_core.lookahead`][radam_core.lookahead] (Zhang et al. 2019), applied with
 array_api_compat's torch namespace and copied back in place: after every inner step
 ``c <- (c + 1) mod k``; when ``c == 0``, ``phi <- phi + alpha (theta - phi)`` and
 ``theta <- phi``.
@@ -29,16 +29,16 @@ class Lookahead(Optimizer):
     The inner optimizer updates the parameters (the fast weights theta) on every step; the
     wrapper keeps slow weights phi (``phi_0 = theta_0``, one parameter-sized tensor per
     parameter, created here) and after every inner step applies
-    :func:`radam_core.lookahead_step`'s rule::
+    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule::
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 
     ``param_groups``, ``state``, ``defaults`` and ``zero_grad`` are the inner optimizer's
     (an ``lr_scheduler`` drives it through the wrapper); the slow weights and the count
-    live in :attr:`lookahead_state`. :meth:`state_dict` is the inner optimizer's with each
-    parameter's phi added to its state entry (``"lookahead_slow"``) and a ``"lookahead"``
-    entry (``count``, the step within the k-cycle, ``k`` and ``alpha``), so a checkpoint
-    taken in the middle of a k-cycle resumes exactly.
+    live in ``lookahead_state``. [`state_dict`][radam_torch.lookahead.Lookahead.state_dict] is the
+    inner optimizer's with each parameter's phi added to its state entry (``"lookahead_slow"``) and
+    a ``"lookahead"`` entry (``count``, the step within the k-cycle, ``k`` and ``alpha``), so a
+    checkpoint taken in the middle of a k-cycle resumes exactly.
 
     Example:
         >>> model = torch.nn.Linear(4, 1)
@@ -195,7 +195,9 @@ class Lookahead(Optimizer):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (phi, count, k and alpha too).
+        """Restore a [`state_dict`][radam_torch.lookahead.Lookahead.state_dict].
+
+        phi, the count, k and alpha are restored too.
 
         A state dict of the inner optimizer alone (no ``"lookahead"`` entry) is loaded into
         it and phi restarts from the current parameters, at count 0.
@@ -241,8 +243,8 @@ class Lookahead(Optimizer):
 class Ranger(Lookahead):
     """Ranger: ``Lookahead(radam_torch.RAdam(params, lr, **radam_kwargs), k, alpha)``.
 
-    Each step is a RAdam step (:func:`radam_core.step`, torch's convention unless a
-    ``preset`` says otherwise), and every ``k`` steps
+    Each step is a RAdam step ([`radam_core.step`][radam_core.step.step], torch's convention unless
+    a ``preset`` says otherwise), and every ``k`` steps
     ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
     Args:
@@ -250,7 +252,7 @@ class Ranger(Lookahead):
         lr: Learning rate.
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, in ``[0, 1]``.
-        **radam_kwargs: :class:`radam_torch.RAdam`'s other arguments.
+        **radam_kwargs: [`radam_torch.RAdam`][radam_torch.RAdam]'s other arguments.
     """
 
     def __init__(

@@ -54,12 +54,12 @@ class GroupTensors(NamedTuple):
 class RAdam(Optimizer):
     """RAdam (Liu et al. 2019) with ``torch.optim.RAdam``'s interface, state and results.
 
-    Each step is :func:`radam_core.step`: with ``rho_t`` and ``r_t`` from the core,
-    ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when ``rho_t > 5``, else
+    Each step is [`radam_core.step`][radam_core.step.step]: with ``rho_t`` and ``r_t`` from the
+    core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when ``rho_t > 5``, else
     ``theta -= lr m_hat`` (torch's convention; ``preset`` selects another). Rectified steps
     run in PyTorch's fused Adam kernel, fed the Adam form of the step that
-    :func:`radam_core.adam_form` computes; other steps, and every step with
-    ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
+    [`radam_core.adam_form`][radam_core.adam_form.adam_form] computes; other steps, and every step
+    with ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
     the tensors themselves.
 
     Args:
@@ -77,7 +77,7 @@ class RAdam(Optimizer):
         differentiable: Let autograd differentiate through the step.
         fused: None or True: rectified steps in the fused Adam kernel where the device has
             one; False: every step by the core's reference step.
-        preset: A convention of :mod:`radam_core.presets` (default ``"torch"``).
+        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
         threshold: Rectify when rho_t exceeds it (None: the preset's).
         threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
         below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
@@ -86,9 +86,9 @@ class RAdam(Optimizer):
         amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
         nesterov: optax's Nesterov momentum (None: the preset's).
 
-    Every step, :meth:`add_param_group` and :meth:`load_state_dict` check every group and
-    every tensor before they change anything: when they raise, the parameters, the state
-    (step counts included) and ``param_groups`` are as they were.
+    Every step, [`add_param_group`][radam_torch.RAdam.add_param_group] and ``load_state_dict`` check
+    every group and every tensor before they change anything: when they raise, the parameters, the
+    state (step counts included) and ``param_groups`` are as they were.
 
     Raises:
         ValueError: torch's messages for an invalid lr, eps, beta or weight_decay; the
@@ -176,7 +176,7 @@ class RAdam(Optimizer):
 
         Raises:
             TypeError, ValueError: A loaded group or tensor state that cannot step (as
-                :meth:`step` would raise), named with its value.
+                [`step`][radam_torch.RAdam.step] would raise), named with its value.
         """
         defaults = state.get("defaults", getattr(self, "defaults", {}))
         _complete(state["param_groups"], state["state"], defaults)

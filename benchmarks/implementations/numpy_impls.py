@@ -11,14 +11,14 @@ from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 
 @register("radam_core.step[numpy]", "pure radam_core.step on whole arrays (allocating)")
 def core_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :func:`radam_core.step` (torch preset) on ``params``.
+    """Set up [`radam_core.step`][radam_core.step.step] (torch preset) on ``params``.
 
     Args:
         params: This implementation's copies of the parameters.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`; each step replaces the parameters and the state.
+        The ``Stepper``; each step replaces the parameters and the state.
     """
     current = tuple(params)
     state = radam_core.init_state(current)
@@ -32,14 +32,14 @@ def core_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
 
 @register("radam_numpy.RAdam", "in place, blocked, threaded (default settings)")
 def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :class:`radam_numpy.RAdam` with its defaults on ``params``.
+    """Set up [`radam_numpy.RAdam`][radam_numpy.RAdam] with its defaults on ``params``.
 
     Args:
         params: This implementation's copies of the parameters, updated in place.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     opt = radam_numpy.RAdam(params)
     return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
@@ -51,14 +51,14 @@ def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     f"{RANGER_K} optimizer steps and one sync",
 )
 def radam_numpy_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :class:`radam_numpy.Ranger` with its defaults; each step is a k-cycle.
+    """Set up [`radam_numpy.Ranger`][radam_numpy.Ranger] with its defaults; each step is a k-cycle.
 
     Args:
         params: This implementation's copies of the parameters, updated in place.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`; a timed step runs ``k`` optimizer steps, one a sync.
+        The ``Stepper``; a timed step runs ``k`` optimizer steps, one a sync.
     """
     opt = radam_numpy.Ranger(params, k=RANGER_K)
     return k_cycle(Stepper(step=lambda: opt.step(grads), params=lambda: opt.params))

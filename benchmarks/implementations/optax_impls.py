@@ -61,14 +61,14 @@ def _stepper(
 
 @register("radam_optax.radam", "radam_optax.radam(1e-3), jit, donated")
 def radam_optax_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :func:`radam_optax.radam` (optax's convention, lr 1e-3).
+    """Set up [`radam_optax.radam`][radam_optax.radam] (optax's convention, lr 1e-3).
 
     Args:
         params: This implementation's copies of the parameters.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     import radam_optax
 
@@ -84,7 +84,7 @@ def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     import optax
 
@@ -97,14 +97,16 @@ def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
     f"whole k-cycle, {RANGER_K} updates and one sync",
 )
 def radam_optax_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :func:`radam_optax.ranger` (Lookahead around radam_optax.radam); a step is a k-cycle.
+    """Set up [`radam_optax.ranger`][radam_optax.ranger]; a step is a k-cycle.
+
+    The optimizer is Lookahead around radam_optax.radam.
 
     Args:
         params: This implementation's copies of the parameters.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     import radam_optax
 
@@ -125,7 +127,7 @@ def optax_lookahead_step(params: list[np.ndarray], grads: list[np.ndarray]) -> S
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     import optax
 

@@ -29,14 +29,14 @@ def _stepper(
 
 @register("radam_torch.RAdam", "radam_torch.RAdam, default settings")
 def radam_torch_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :class:`radam_torch.RAdam` with its defaults.
+    """Set up [`radam_torch.RAdam`][radam_torch.RAdam] with its defaults.
 
     Args:
         params: This implementation's copies of the parameters, updated in place.
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     return _stepper(radam_torch.RAdam, params, grads)
 
@@ -50,7 +50,7 @@ def torch_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     return _stepper(lambda t: torch.optim.RAdam(t, foreach=True), params, grads)
 
@@ -64,7 +64,7 @@ def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> 
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     return _stepper(lambda t: torch.optim.Adam(t, fused=True), params, grads)
 
@@ -75,7 +75,7 @@ def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> 
     f"{RANGER_K} optimizer steps and one sync",
 )
 def radam_torch_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up :class:`radam_torch.Ranger` with its defaults; each step is a k-cycle.
+    """Set up [`radam_torch.Ranger`][radam_torch.Ranger] with its defaults; each step is a k-cycle.
 
     A timed step runs ``k`` optimizer steps, one of them a Lookahead sync, so that the
     median is the time averaged over a k-cycle (``k`` times a RAdam step plus one sync)
@@ -86,6 +86,6 @@ def radam_torch_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
         grads: This implementation's copies of the gradients.
 
     Returns:
-        The :class:`Stepper`.
+        The ``Stepper``.
     """
     return k_cycle(_stepper(lambda t: radam_torch.Ranger(t, k=RANGER_K), params, grads))
