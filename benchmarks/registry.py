@@ -2,7 +2,7 @@
 
 An implementation is a setup function registered under a name: it receives its own
 copies of a problem's parameters and gradients and returns a ``Stepper``.
-Each module in ``MODULES`` registers its implementations when imported::
+Each module in ``MODULES`` registers its implementations when imported:
 
     @register("radam_numpy.RAdam", "in place, blocked, threaded")
     def radam_numpy_step(params, grads):

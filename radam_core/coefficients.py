@@ -35,7 +35,7 @@ class StepCoefficients(NamedTuple):
     Their formulas are in [`radam_core.coefficients`][radam_core.coefficients].
 
     One parameter's update, with ``n_t = m_t`` (or ``nesterov_momentum * m_t +
-    (1 - beta1) g_t`` with Nesterov momentum, which is ``bc1 * m_hat``), is::
+    (1 - beta1) g_t`` with Nesterov momentum, which is ``bc1 * m_hat``), is:
 
         theta_t = decay * theta_{t-1}
                   - adaptive_step * n_t / (sqrt(second_moment_scale * v_t + eps_root) + eps)

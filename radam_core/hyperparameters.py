@@ -38,7 +38,7 @@ class Hyperparameters:
     """Every choice one RAdam step depends on; invalid values raise when it is built.
 
     With ``m_t``, ``v_t`` the moments, ``bc1 = 1 - beta1^t``, ``bc2 = 1 - beta2^t`` and
-    ``r_t`` the rectification term, a rectified step is::
+    ``r_t`` the rectification term, a rectified step is:
 
         raw:       theta -= lr * r_t * (m_t / bc1) * sqrt(bc2) / (sqrt(v_t + eps_root) + eps)
         corrected: theta -= lr * r_t * (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)

@@ -3,7 +3,7 @@
 An inner optimizer (RAdam, for Ranger) updates the *fast* weights theta on every step.
 Lookahead keeps a second copy, the *slow* weights phi (``phi_0 = theta_0``), and every
 ``k`` steps pulls them a fraction ``alpha`` towards the fast weights, then restarts the fast
-weights from them::
+weights from them:
 
     after each inner step:  c <- (c + 1) mod k
     if c == 0:              phi   <- phi + alpha (theta - phi)
@@ -165,7 +165,7 @@ def lookahead_step(
     """Lookahead after one inner step; pure: inputs are never written.
 
     With ``c = state.count`` and theta the fast weights the inner optimizer just
-    produced::
+    produced:
 
         c <- (c + 1) mod k
         c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi

@@ -28,7 +28,7 @@ def step(
     An integer-typed count saturates at its dtype's maximum (``radam_core.count.increment``).
 
     For each parameter (see [`radam_core.update.update_leaf`][radam_core.update_leaf] for the
-    equations)::
+    equations):
 
         m_t = beta1 m + (1 - beta1) g;   v_t = beta2 v + (1 - beta2) |g|^2
         rho_t > threshold:  theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)

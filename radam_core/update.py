@@ -40,7 +40,7 @@ def update_leaf(
     """Apply step t to one parameter; pure, inputs are never written.
 
     With ``c`` the [`StepCoefficients`][radam_core.StepCoefficients] of step t (which hold r_t, the
-    bias corrections and the threshold decision)::
+    bias corrections and the threshold decision):
 
         g_t     = -grad if maximize else grad;   g_t += wd * theta   (L2 weight decay)
         m_t     = beta1 m_{t-1} + (1 - beta1) g_t

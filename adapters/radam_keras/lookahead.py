@@ -29,7 +29,7 @@ class Lookahead(keras.optimizers.Optimizer):
     to its value: ``phi_0 = theta_0``) and a count, and builds the inner optimizer;
     ``apply`` runs the inner optimizer's ``apply``, then, if it updated the variables (its
     ``iterations`` moved: gradient accumulation and loss scaling skip calls),
-    [`radam_core.lookahead`][radam_core.lookahead]'s rule::
+    [`radam_core.lookahead`][radam_core.lookahead]'s rule:
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 

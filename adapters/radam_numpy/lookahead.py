@@ -25,7 +25,7 @@ class Lookahead:
     The slow weights phi start as copies of the parameters (``phi_0 = theta_0``, one extra
     parameter-sized array each). Each [`step`][radam_numpy.lookahead.Lookahead.step] runs the inner
     step on the parameters (the fast weights theta), then
-    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule::
+    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule:
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 

@@ -59,7 +59,7 @@ def lookahead(
     """Lookahead around ``inner``: every ``sync_period`` updates, pull slow weights and restart.
 
     With ``k = sync_period``, ``alpha = slow_step_size`` and ``phi_0 = theta_0`` (the
-    params given to ``init``), after each inner update (theta = params + inner update)::
+    params given to ``init``), after each inner update (theta = params + inner update):
 
         c <- (c + 1) mod k
         c == 0:  update = phi + alpha (theta - phi) - params;   phi <- params + update

@@ -4,7 +4,7 @@ Every leaf's step t (``t = count + 1``) is [`radam_core.update_leaf`][radam_core
 the step's scalars from [`radam_core.step_coefficients`][radam_core.step_coefficients], computed
 once per update from the int32 count (traced under ``jax.jit``; nothing branches on it) and cast
 once per dtype. With optax's convention (the default preset ``"optax"``), ``bc1 = 1 - b1^t``,
-``bc2 = 1 - b2^t`` and rho_t, r_t from [`radam_core.rectification`][radam_core.rectification]::
+``bc2 = 1 - b2^t`` and rho_t, r_t from [`radam_core.rectification`][radam_core.rectification]:
 
     m_t = b1 m + (1 - b1) g            v_t = b2 v + (1 - b2) |g|^2
     rho_t >= threshold:   u = -lr r_t (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
@@ -91,7 +91,7 @@ def radam(
 
     With the defaults (preset ``"optax"``), step t of each leaf is, with ``bc1 = 1 - b1^t``,
     ``bc2 = 1 - b2^t`` and the rectification term
-    ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``::
+    ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``:
 
         rho_t >= threshold:  u = -lr r_t (m_t / bc1) / (sqrt(v_t / bc2 + eps_root) + eps)
         otherwise:           u = -lr m_t / bc1           (SGD with momentum)

@@ -29,7 +29,7 @@ class Lookahead(Optimizer):
     The inner optimizer updates the parameters (the fast weights theta) on every step; the
     wrapper keeps slow weights phi (``phi_0 = theta_0``, one parameter-sized tensor per
     parameter, created here) and after every inner step applies
-    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule::
+    [`radam_core.lookahead_step`][radam_core.lookahead_step]'s rule:
 
         c <- (c + 1) mod k;   if c == 0:  phi <- phi + alpha (theta - phi);  theta <- phi
 
