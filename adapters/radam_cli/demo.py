@@ -1,18 +1,18 @@
 """``radam demo``: the paper's findings reproduced in miniature, on this machine.
 
-Trains a tiny Post-LN Transformer on a generated task (:mod:`radam_cli.demo_task`) with
-five optimizers (:mod:`radam_cli.demo_optimizers`) over a grid of learning rates and
-seeds, prints the final losses, and writes a report folder: plots, ``report.md`` and
-``results.json`` (:mod:`radam_cli.demo_report`).
+Trains a tiny Post-LN Transformer on a generated task ([`demo_task`][radam_cli.demo_task])
+with five optimizers ([`demo_optimizers`][radam_cli.demo_optimizers]) over a grid of
+learning rates and seeds, prints the final losses, and writes a report folder: plots,
+``report.md`` and ``results.json`` ([`demo_report`][radam_cli.demo_report]).
 
 This module imports neither torch nor matplotlib at import time, so that ``radam`` and its
-other commands work without them; ``run`` says how to install what is missing.
+other commands work without them; [`run`][radam_cli.demo.run] says how to install what is
+missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -23,13 +23,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from radam_cli.options import beta, non_negative_int, positive_float, positive_int
+from radam_cli import options
+from radam_cli.options import (
+    INSTALL_MATPLOTLIB,
+    INSTALL_TORCH,
+    MATPLOTLIB,
+    beta,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writable_folder,
+)
+from radam_cli.progress import Progress
 
 if TYPE_CHECKING:
     from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
 
 OPTIMIZER_NAMES = ("adam", "adam-warmup", "radam", "adam-2k", "adam-eps")
-"""The optimizers' command-line names (as :data:`radam_cli.demo_config.NAMES`)."""
+"""The optimizers' command-line names (as [`NAMES`][radam_cli.demo_config.NAMES])."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,13 @@ class Preset:
 FULL = Preset(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
 QUICK = Preset(steps=150, seeds=2, lrs=(0.01, 0.05))
 DEFAULT_OUT = "radam-demo"
-TORCH_MISSING = (
-    "radam demo needs PyTorch: pip install torch (the CPU build: pip install torch==2.13.0), "
-    "then pip install 'radam[demo]'"
-)
+TORCH_MISSING = f"radam demo needs PyTorch: {INSTALL_TORCH} (any torch >= 2.6 works)"
 MATPLOTLIB_MISSING = (
-    "radam demo needs matplotlib for its plots: pip install 'radam[demo]' "
-    "(or run it with --no-plots)"
+    f"radam demo needs matplotlib for its plots: {INSTALL_MATPLOTLIB} (or run it with --no-plots)"
+)
+BOTH_MISSING = (
+    f"radam demo needs PyTorch and matplotlib: {INSTALL_TORCH} {MATPLOTLIB} "
+    "(any torch >= 2.6 works; with --no-plots matplotlib is not needed)"
 )
 
 
@@ -70,9 +81,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "RAdam, Adam-2k (the first K steps only update the second moment) and Adam-eps "
         "(a large eps), over a grid of learning rates and seeds; print the final losses and "
         "write plots (loss curves, final loss against the learning rate, histograms of the "
-        "early gradients and updates), report.md and results.json to --out. About a "
-        "minute on two idle CPU cores (--quick: about fifteen seconds); nothing is "
-        "downloaded.",
+        "early gradients and updates), report.md and results.json to --out. About 1 to 3 "
+        "minutes on two idle CPU cores (--quick: under 30 s); nothing is downloaded.",
     )
     parser.add_argument(
         "--quick",
@@ -113,7 +123,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--beta2",
         type=beta,
         default=0.98,
-        help="second-moment decay of every optimizer, in (0, 1) (default 0.98: the run is "
+        help="second-moment decay of every optimizer, in [0, 1) (default 0.98: the run is "
         "scaled down from the paper's 0.999 with it)",
     )
     parser.add_argument(
@@ -140,20 +150,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write report.md and results.json but no plots (matplotlib not needed)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, parser=parser)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the demo for ``args``, printing to ``out``; return the exit status.
 
+    Progress shows on stderr (see [`Progress`][radam_cli.progress.Progress]).
+
     Returns:
-        0; 1 (with a message on stderr) when torch or matplotlib is missing; 2 when
-        ``--out`` cannot be created; 130 when interrupted.
+        0; 1, with one line on stderr and nothing done, when torch or matplotlib is missing;
+        130 when interrupted.
+
+    Raises:
+        SystemExit: With status 2 and nothing done, when ``--out`` cannot be written to.
     """
     missing = missing_dependency(args.no_plots)
     if missing is not None:
         print(missing, file=sys.stderr)
         return 1
+    writable_folder(args.parser, args.out)
     from radam_cli import demo_report
     from radam_cli.demo_config import TaskConfig
 
@@ -174,18 +190,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
         flush=True,
     )
+    total = sum(spec.steps for spec in specs)
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"radam demo: error: cannot write the report to {args.out}: {error}", file=sys.stderr)
-        return 2
-    bar = ProgressBar(sum(spec.steps for spec in specs), sys.stderr)
-    try:
-        results = train_all(specs, args.jobs, bar.advance)
+        with Progress(total, sys.stderr, "training", unit="step") as progress:
+            results = train_all(specs, args.jobs, progress.advance)
     except KeyboardInterrupt:
-        print("\nradam demo: interrupted", file=sys.stderr)
+        print("radam demo: interrupted", file=sys.stderr)
         return 130
-    bar.close()
     chance = task.chance_loss
     print(format_table(results, chance, args.optimizers, len(seeds)), file=out)
 
@@ -217,20 +228,19 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def missing_dependency(no_plots: bool) -> str | None:
-    """The message to print when torch (or, for plots, matplotlib) cannot be imported."""
-    if not _importable("torch"):
-        return TORCH_MISSING
-    if not no_plots and not _importable("matplotlib"):
-        return MATPLOTLIB_MISSING
-    return None
+    """The line to print when torch (or, for plots, matplotlib) cannot be imported.
 
+    Args:
+        no_plots: Whether the run draws no plots, and so needs no matplotlib.
 
-def _importable(name: str) -> bool:
-    """Whether the top-level module ``name`` can be found (without importing it)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # ValueError: sys.modules[name] is None
-        return False
+    Returns:
+        None when everything needed is installed; else one line naming the install command.
+    """
+    torch = options.importable("torch")
+    matplotlib = no_plots or options.importable("matplotlib")
+    if not torch:
+        return TORCH_MISSING if matplotlib else BOTH_MISSING
+    return None if matplotlib else MATPLOTLIB_MISSING
 
 
 def _specs(
@@ -350,47 +360,6 @@ def _train_in_worker(spec: RunSpec) -> RunResult:
     from radam_cli.demo_train import train
 
     return train(spec, _worker_progress.put)
-
-
-class ProgressBar:
-    """A one-line text progress bar, redrawn in place on a stream.
-
-    Args:
-        total: The number of units (optimizer steps over all runs) to do.
-        stream: Where to draw it (stderr, so that the table on stdout stays clean).
-    """
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.stream = stream
-        self.start = time.perf_counter()
-        self.drawn_at = -math.inf
-        self._draw()
-
-    def advance(self, units: int) -> None:
-        """Count ``units`` more as done; redraw at most ten times a second."""
-        self.done = min(self.done + units, self.total)
-        now = time.perf_counter()
-        if now - self.drawn_at >= 0.1 or self.done == self.total:
-            self._draw()
-
-    def close(self) -> None:
-        """Draw the final state and end the line."""
-        self._draw()
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        self.drawn_at = time.perf_counter()
-        fraction = self.done / self.total
-        width = 30
-        filled = round(width * fraction)
-        elapsed = self.drawn_at - self.start
-        self.stream.write(
-            f"\rtraining [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {elapsed:5.1f} s"
-        )
-        self.stream.flush()
 
 
 def format_table(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from radam_cli.options import beta, positive_int
+from radam_cli.options import INSTALL_MATPLOTLIB, beta, importable, positive_int, writable_folder
 from radam_core import (
     PRESETS,
     ScheduleRow,
@@ -14,6 +15,11 @@ from radam_core import (
     hyperparameters_for,
     rho_inf,
     schedule,
+)
+
+DEFAULT_OUT = "radam-schedule"
+MATPLOTLIB_MISSING = (
+    f"radam schedule --plot needs matplotlib: {INSTALL_MATPLOTLIB} (or leave out --plot)"
 )
 
 
@@ -41,16 +47,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot",
         action="store_true",
-        help="also plot r_t against the linear warm-up over 4/(1 - beta2) steps (needs matplotlib)",
+        help="also plot r_t against the linear warm-up over 2/(1 - beta2) steps, for the "
+        "first max(--steps, 4/(1 - beta2)) steps, to --out/schedule.png (needs matplotlib)",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("radam-schedule"), help="folder for schedule.png"
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        help=f"folder for schedule.png with --plot, created if needed (default ./{DEFAULT_OUT})",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, parser=parser)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the schedule table for ``args`` to ``out`` (and plot it); return the status."""
+    """Print the schedule table for ``args`` to ``out`` (and plot it); return the status.
+
+    Returns:
+        0; 1, with one line on stderr and nothing done, when ``--plot`` lacks matplotlib.
+
+    Raises:
+        SystemExit: With status 2 and nothing done, when ``--plot`` cannot write to
+            ``--out``.
+    """
+    if args.plot:
+        if not importable("matplotlib"):
+            print(MATPLOTLIB_MISSING, file=sys.stderr)
+            return 1
+        writable_folder(args.parser, args.out)
     overrides: dict[str, Any] = {"betas": (0.9, args.beta2)}
     hp = hyperparameters_for(args.preset, **overrides)
     print(
@@ -83,11 +106,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
     if not args.plot:
         return 0
-    try:
-        import matplotlib
-    except ImportError:
-        print("--plot needs matplotlib: pip install radam[demo]", file=out)
-        return 1
+    import matplotlib
+
     matplotlib.use("Agg")
     horizon = max(args.steps, int(4.0 / (1.0 - args.beta2)))
     path = plot(schedule(horizon, args.preset, **overrides), args, args.out)
@@ -99,7 +119,7 @@ def plot(rows: list[ScheduleRow], args: argparse.Namespace, folder: Path) -> Pat
     """Plot r_t (0 where not rectified) and the linear warm-up; save ``schedule.png``.
 
     Args:
-        rows: From :func:`radam_core.schedule`.
+        rows: From [`schedule`][radam_core.schedule].
         args: The parsed options (preset, beta2).
         folder: Where to write; created if missing.
 

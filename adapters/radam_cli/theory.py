@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from radam_cli.options import beta, positive_float, positive_int
+from radam_cli.options import (
+    INSTALL_MATPLOTLIB,
+    beta,
+    importable,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writable_folder,
+)
+from radam_cli.progress import Progress
 from radam_core import theory
+
+DEFAULT_OUT = "radam-theory"
+MATPLOTLIB_MISSING = (
+    f"radam theory needs matplotlib for its plot: {INSTALL_MATPLOTLIB} (or run it with --no-plot)"
+)
+APPROXIMATION_NOTE = (
+    "approx: the first-order approximation rho / (2 (rho - 2)(rho - 4) sigma^2) only holds "
+    "for rho > 4."
+)
 
 
 class TheoryRow(NamedTuple):
@@ -44,10 +64,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--rho-max", type=_rho_max, default=100, help="largest rho (default 100, >= 6)"
     )
     parser.add_argument(
-        "--sigma", type=positive_float, default=1.0, help="gradient standard deviation (1)"
+        "--sigma",
+        type=positive_float,
+        default=1.0,
+        help="gradient standard deviation (default 1)",
     )
     parser.add_argument(
-        "--beta2", type=beta, default=0.9, help="beta2 of the EMA curve, in [0, 1) (default 0.9)"
+        "--beta2",
+        type=beta,
+        default=0.9,
+        help="beta2 of the plot's Adam EMA points, in [0, 1) (default 0.9)",
     )
     parser.add_argument(
         "--samples",
@@ -55,15 +81,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=20_000,
         help="Monte Carlo draws per point (default 20000, >= 100)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     parser.add_argument(
-        "--out", type=Path, default=Path("radam-theory"), help="folder for theory.png"
+        "--seed", type=non_negative_int, default=0, help="Monte Carlo seed, >= 0 (default 0)"
     )
-    parser.add_argument("--no-plot", action="store_true", help="print the table only")
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        help=f"folder for theory.png, created if needed (default ./{DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--no-plot",
+        action="store_true",
+        help="print the table only (no theory.png; matplotlib not needed)",
+    )
+    parser.set_defaults(run=run, parser=parser)
 
 
-def rows(rho_max: int, sigma: float, samples: int, seed: int) -> list[TheoryRow]:
+def rows(
+    rho_max: int,
+    sigma: float,
+    samples: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[TheoryRow]:
     """Var[psi] at rho = 3, 4, ... up to ``rho_max`` (about 30 points, log-spaced).
 
     Args:
@@ -71,14 +112,16 @@ def rows(rho_max: int, sigma: float, samples: int, seed: int) -> list[TheoryRow]
         sigma: Gradient standard deviation.
         samples: Monte Carlo draws per point.
         seed: Monte Carlo seed (each point offsets it by its rho).
+        progress: Called after each point with the Gaussian draws it took (rho * samples).
 
     Returns:
-        One :class:`TheoryRow` per rho.
+        One [`TheoryRow`][radam_cli.theory.TheoryRow] per rho.
     """
-    grid = sorted({3, 4, 5, 6, *(round(x) for x in _geometric(6, rho_max, 26))})
     table = []
-    for rho in grid:
+    for rho in _grid(rho_max):
         estimate = theory.sma_variance_monte_carlo(rho, sigma, samples, seed + rho)
+        if progress is not None:
+            progress(rho * samples)
         table.append(
             TheoryRow(
                 rho,
@@ -92,8 +135,33 @@ def rows(rho_max: int, sigma: float, samples: int, seed: int) -> list[TheoryRow]
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the table and write ``theory.png``; return the exit status."""
-    table = rows(args.rho_max, args.sigma, args.samples, args.seed)
+    """Print the table and write ``theory.png``; return the exit status.
+
+    The Monte Carlo estimates show their progress on stderr (see
+    [`Progress`][radam_cli.progress.Progress]).
+
+    Returns:
+        0; 1, with one line on stderr and nothing done, when the plot lacks matplotlib.
+
+    Raises:
+        SystemExit: With status 2 and nothing done, when the plot cannot be written to
+            ``--out``.
+    """
+    plotting = not args.no_plot
+    if plotting:
+        if not importable("matplotlib"):
+            print(MATPLOTLIB_MISSING, file=sys.stderr)
+            return 1
+        writable_folder(args.parser, args.out)
+    grid = _grid(args.rho_max)
+    ema_steps = _ema_steps(args.beta2, grid[-1]) if plotting else []
+    draws = args.samples * (sum(grid) + sum(ema_steps))
+    with Progress(draws, sys.stderr, "Monte Carlo", unit="draw", unit_scale=True) as progress:
+        table = rows(args.rho_max, args.sigma, args.samples, args.seed, progress.advance)
+        ema = [
+            _ema_point(t, args.beta2, args.sigma, args.samples, args.seed, progress.advance)
+            for t in ema_steps
+        ]
     print(
         f"Var[psi] of Adam's adaptive learning rate, sigma = {args.sigma:g}, "
         f"{args.samples} Monte Carlo draws per rho",
@@ -101,30 +169,35 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(f"{'rho':>6}  {'exact':>12}  {'approx':>12}  {'monte carlo':>12}  {'+-':>10}", file=out)
     for row in table:
+        approximate = f"{row.approximate:.6g}" if math.isfinite(row.approximate) else "undefined"
         print(
-            f"{row.rho:>6}  {row.exact:>12.6g}  {row.approximate:>12.6g}  "
+            f"{row.rho:>6}  {row.exact:>12.6g}  {approximate:>12}  "
             f"{row.monte_carlo:>12.6g}  {row.standard_error:>10.2g}",
             file=out,
         )
-    if args.no_plot:
+    print(APPROXIMATION_NOTE, file=out)
+    if not plotting:
         return 0
-    try:
-        import matplotlib
-    except ImportError:
-        print("the plot needs matplotlib: pip install radam[demo] (or use --no-plot)", file=out)
-        return 1
+    import matplotlib
+
     matplotlib.use("Agg")
-    path = plot(table, args, args.out)
+    path = plot(table, ema, args, args.out)
     print(f"wrote {path}", file=out)
     return 0
 
 
-def plot(table: list[TheoryRow], args: argparse.Namespace, folder: Path) -> Path:
+def plot(
+    table: list[TheoryRow],
+    ema: list[tuple[float, float]],
+    args: argparse.Namespace,
+    folder: Path,
+) -> Path:
     """Draw the three variance curves and Adam's EMA against rho; save ``theory.png``.
 
     Args:
-        table: From :func:`rows`.
-        args: The parsed options (sigma, beta2, samples, seed).
+        table: From [`rows`][radam_cli.theory.rows].
+        ema: (rho_t, Monte Carlo Var[psi_t]) of Adam's EMA at some steps t.
+        args: The parsed options (beta2, for the legend).
         folder: Where to write; created if missing.
 
     Returns:
@@ -132,7 +205,6 @@ def plot(table: list[TheoryRow], args: argparse.Namespace, folder: Path) -> Path
     """
     import matplotlib.pyplot as plt
 
-    ema = _ema_points(args.beta2, args.sigma, args.samples, args.seed, table[-1].rho)
     figure, axes = plt.subplots(figsize=(7, 4.5))
     rhos = [row.rho for row in table]
     axes.plot(rhos, [row.exact for row in table], label="exact (Theorem 1)", color="black")
@@ -172,21 +244,37 @@ def plot(table: list[TheoryRow], args: argparse.Namespace, folder: Path) -> Path
     return path
 
 
-def _ema_points(
-    beta2: float, sigma: float, samples: int, seed: int, rho_max: int
-) -> list[tuple[float, float]]:
-    """(rho_t, Monte Carlo Var[psi_t]) for the steps whose rho_t lies in (4, rho_max]."""
-    points = []
+def _grid(rho_max: int) -> list[int]:
+    """The table's rho: 3, 4, 5, 6, then about 26 log-spaced up to ``rho_max``."""
+    return sorted({3, 4, 5, 6, *(round(x) for x in _geometric(6, rho_max, 26))})
+
+
+def _ema_steps(beta2: float, rho_max: int) -> list[int]:
+    """The steps t, about 25% apart, whose rho_t lies in (4, rho_max]."""
+    steps = []
     t = 1
     while t < 10_000:
         rho_t = theory.effective_rho(t, beta2)
         if rho_t > rho_max:
             break
         if rho_t > 4.0:
-            estimate = theory.ema_variance_monte_carlo(t, beta2, sigma, samples, seed + t)
-            points.append((rho_t, estimate.variance))
+            steps.append(t)
         t = max(t + 1, int(t * 1.25))
-    return points
+    return steps
+
+
+def _ema_point(
+    t: int,
+    beta2: float,
+    sigma: float,
+    samples: int,
+    seed: int,
+    progress: Callable[[int], None],
+) -> tuple[float, float]:
+    """(rho_t, Monte Carlo Var[psi_t]) at step ``t``; ``progress`` gets its t * samples draws."""
+    estimate = theory.ema_variance_monte_carlo(t, beta2, sigma, samples, seed + t)
+    progress(t * samples)
+    return theory.effective_rho(t, beta2), estimate.variance
 
 
 def _geometric(start: float, stop: float, count: int) -> list[float]:
