@@ -22,6 +22,7 @@ LABELS = {
 """Each optimizer's name on the command line and its label in tables and plots."""
 
 NAMES = tuple(LABELS)
+"""The optimizers' names, as ``radam demo --optimizers`` takes them, in report order."""
 
 
 @dataclass(frozen=True)
