@@ -701,11 +701,46 @@ def test_half_precision_steps_are_finite_and_close(dtype: str) -> None:
 # ----------------------------------------------------------------------------- 8. vs the core
 
 
+def compiled_steps(
+    opt: Any,
+    vars_: Sequence[Any],
+    grads_at: Callable[[list[np.ndarray], int], list[np.ndarray]],
+    steps: int,
+) -> None:
+    """``steps`` steps of ``opt`` as ``fit`` takes them, the gradient of step t being
+    ``grads_at(the float32 parameters, t)``: ``apply`` under ``tf.function`` on TensorFlow,
+    ``stateless_apply`` under ``jax.jit`` on JAX (the results then assigned to ``vars_`` and
+    ``opt.variables``), ``apply`` eagerly on torch."""
+    opt.build(vars_)
+    if BACKEND == "jax":
+        import jax
+
+        stateless = jax.jit(opt.stateless_apply)
+        values = [v.value for v in vars_]
+        opt_values = [v.value for v in opt.variables]
+        for t in range(1, steps + 1):
+            grads = grads_at([np.asarray(v) for v in values], t)
+            values, opt_values = stateless(
+                opt_values, [jax.numpy.asarray(g) for g in grads], values
+            )
+        for v, value in zip([*vars_, *opt.variables], [*values, *opt_values], strict=True):
+            v.assign(value)
+        return
+    step: Callable[[list[Any]], Any] = lambda grads: opt.apply(grads, vars_)  # noqa: E731
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        step = tf.function(step)
+    for t in range(1, steps + 1):
+        grads = grads_at([to_np32(v) for v in vars_], t)
+        step([ops.convert_to_tensor(g, dtype=v.dtype) for g, v in zip(grads, vars_, strict=True)])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["torch", "authors", "tfa"])
 def test_long_trajectory_agrees_with_radam_core_and_radam_torch(case: str) -> None:
-    """1000 steps of a small problem: Keras (float32) vs radam_core.step (NumPy, float32)
-    and vs radam_torch.RAdam (float32), each fed the gradient at its own parameters."""
+    """1000 compiled steps of a small problem: Keras (float32) vs radam_core.step (NumPy,
+    float32) and vs radam_torch.RAdam (float32), each fed the gradient at its own parameters."""
     torch = pytest.importorskip("torch")
     from radam_torch import RAdam as TorchRAdam
 
@@ -726,10 +761,10 @@ def test_long_trajectory_agrees_with_radam_core_and_radam_torch(case: str) -> No
     state = radam_core.init_state(params)
     opt = RAdam(learning_rate=0.01, **kwargs)
     vars_ = variables(p0)
+    compiled_steps(opt, vars_, grads32, steps)
     tensors = [torch.tensor(p, requires_grad=True) for p in p0]
     torch_opt = TorchRAdam(tensors, lr=0.01, preset=preset, eps=KERAS_EPS)
     for t in range(1, steps + 1):
-        apply(opt, grads32([to_np32(v) for v in vars_], t), vars_)
         params, state = radam_core.step(
             params, grads32(params, t), state, preset=preset, lr=0.01, eps=KERAS_EPS
         )
