@@ -24,8 +24,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 TORCH = "torch==2.13.0"
 TENSORFLOW = "tensorflow-cpu"
 NOT_HERE = ("--ignore=tests/keras_backends", "--ignore=tests/equivalence")
-# The slowest tests of each session, in its log, to keep CI's time in sight.
-DURATIONS = "--durations=10"
+# Each session's tests on every core (at most 4 workers, pytest-xdist), and its ten slowest
+# tests in its log, to keep CI's time in sight.
+PYTEST_OPTIONS = ("--numprocesses=auto", "--maxprocesses=4", "--durations=10")
 FULL_ENVIRONMENT = Path(".nox") / "full"
 
 
@@ -50,7 +51,9 @@ def numpy(session: nox.Session) -> None:
     """The core on numpy and array_api_strict, radam_numpy, the CLI, the benchmark smoke."""
     session.install("-e", ".", "matplotlib")
     install_groups(session, "test")
-    session.run("pytest", "tests", "--backend", "numpy", *NOT_HERE, DURATIONS, *session.posargs)
+    session.run(
+        "pytest", "tests", "--backend", "numpy", *NOT_HERE, *PYTEST_OPTIONS, *session.posargs
+    )
 
 
 @nox.session(default=True)
@@ -59,7 +62,9 @@ def torch(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("-e", ".[torch,demo]")
     install_groups(session, "test")
-    session.run("pytest", "tests", "--backend", "torch", *NOT_HERE, DURATIONS, *session.posargs)
+    session.run(
+        "pytest", "tests", "--backend", "torch", *NOT_HERE, *PYTEST_OPTIONS, *session.posargs
+    )
 
 
 @nox.session(default=True)
@@ -67,7 +72,7 @@ def optax(session: nox.Session) -> None:
     """The core on jax.numpy, radam_optax, and the optax.radam peer."""
     session.install("-e", ".[optax]")
     install_groups(session, "test")
-    session.run("pytest", "tests", "--backend", "jax", *NOT_HERE, DURATIONS, *session.posargs)
+    session.run("pytest", "tests", "--backend", "jax", *NOT_HERE, *PYTEST_OPTIONS, *session.posargs)
 
 
 def full_environment(session: nox.Session) -> str:
@@ -98,7 +103,7 @@ def _keras_session(backend: str) -> None:
             "-m",
             "pytest",
             "tests/keras_backends",
-            DURATIONS,
+            *PYTEST_OPTIONS,
             *session.posargs,
             env={"KERAS_BACKEND": backend},
             external=True,
