@@ -373,8 +373,7 @@ def test_presets_fused_and_reference_paths_equal_core_step(options, device):
 )
 def test_fused_kernel_runs_rectified_steps_only(monkeypatch, options, expected_calls):
     # The equality above compares two different paths only if the fused one really runs.
-    # CPU only: our fused Adam path is used on the CPU only for now; on CUDA the adapter runs
-    # the core's own step, and no fused kernel is called.
+    # Other devices: tests/test_radam_torch_fused_devices.py.
     calls = []
     for name in ("_fused_adam_", "_fused_adamw_"):
         kernel = getattr(torch, name)

@@ -77,8 +77,7 @@ def update_variables(
             core_step(*_select(tensors, complex_), t - 1, hp)
             tensors = _select(tensors, real)
         if real:
-            steps = [torch.tensor(float(t))] * len(real)
-            fused_adam_step(*tensors, steps, form, hp)
+            fused_adam_step(*tensors, t - 1, form, hp)
 
 
 def _select(tensors: StepTensors, indices: list[int]) -> StepTensors:

@@ -59,9 +59,10 @@ def core_step(
     The step's scalars come from [`radam_core.step_coefficients`][radam_core.step_coefficients]
     once, then each tensor's update from
     [`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], which writes it into the
-    tensors themselves. With ``blocked``, contiguous tensors are updated in flat blocks of
-    ``BLOCK_SIZE`` elements, so temporaries stay cache-sized; without it (for graphs: capturable,
-    ``torch.compile``) whole tensors are updated.
+    tensors themselves. With ``blocked`` (the CPU), contiguous tensors are updated in flat blocks
+    of ``BLOCK_SIZE`` elements, so temporaries stay cache-sized; without it (an accelerator, whose
+    kernel launches must not grow with the elements, and graphs: capturable, ``torch.compile``)
+    whole tensors are updated.
 
     Args:
         params: theta_{t-1}, updated in place.
@@ -93,9 +94,10 @@ def core_step(
 def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
     """Lookahead's sync in place: ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
-    The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed block by
-    block in the fast weights' memory (``overwrite_fast``) and copied into the slow weights. Complex
-    tensors are synced through their real views.
+    The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed in the
+    fast weights' memory (``overwrite_fast``), block by block on the CPU and on whole tensors
+    elsewhere, and copied into the slow weights. Complex tensors are synced through their real
+    views.
 
     Args:
         fast: theta, the parameters after the inner step (no autograd history recorded:
@@ -104,7 +106,8 @@ def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
         alpha: The slow step size in ``[0, 1]``.
     """
     for theta, phi in zip(fast, slow, strict=True):
-        for f, s in _blocks([_real(theta), _real(phi)], True, SYNC_BLOCK_SIZE):
+        on_cpu = theta.device.type == "cpu"  # blocks for the CPU's caches, else whole tensors
+        for f, s in _blocks([_real(theta), _real(phi)], on_cpu, SYNC_BLOCK_SIZE):
             new = radam_core.lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
             if new is not s:
                 s.copy_(new)
@@ -167,13 +170,16 @@ def fused_adam_step(
     exp_avgs: Tensors,
     exp_avg_sqs: Tensors,
     max_exp_avg_sqs: Tensors,
-    steps: Tensors,
+    count: int,
     form: AdamForm,
     hyperparameters: Hyperparameters,
 ) -> None:
     """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
 
-    A parameter whose tensors the kernel cannot walk
+    The tensors are on one device (torch.optim.Adam also gives the kernel one dtype at a time
+    off the CPU). The kernel reads t from a step tensor on that device, made here (one
+    host-to-device copy, no synchronization). A parameter whose
+    tensors the kernel cannot walk
     ([`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel]: a transposed gradient, a
     non-dense parameter, state in another layout) takes the same step t by
     [`core_step`][radam_torch.kernels.core_step] instead, in its own layout.
@@ -184,7 +190,7 @@ def fused_adam_step(
         exp_avgs: m_{t-1}, updated in place.
         exp_avg_sqs: v_{t-1}, updated in place.
         max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
-        steps: The step tensors, already holding t (the kernel derives bc1, bc2 from them).
+        count: t - 1, the steps taken before this one.
         form: From [`radam_core.adam_form`][radam_core.adam_form.adam_form] for step t.
         hyperparameters: The group's hyperparameters.
     """
@@ -199,14 +205,14 @@ def fused_adam_step(
                     [exp_avgs[index]],
                     [exp_avg_sqs[index]],
                     [max_exp_avg_sqs[index]] if max_exp_avg_sqs else [],
-                    int(steps[index].item()) - 1,
+                    count,
                     hyperparameters,
+                    blocked=params[index].device.type == "cpu",
                 )
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = (
-            _kept(t, fits) for t in (*moments, steps)
-        )
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = (_kept(t, fits) for t in moments)
         if not params:
             return
+    step = torch.full((), count + 1, dtype=torch.float32, device=params[0].device)
     kernel = torch._fused_adamw_ if hyperparameters.decoupled_weight_decay else torch._fused_adam_
     beta1, beta2 = hyperparameters.betas
     kernel(
@@ -215,7 +221,7 @@ def fused_adam_step(
         exp_avgs,
         exp_avg_sqs,
         max_exp_avg_sqs,
-        steps,
+        [step] * len(params),
         amsgrad=hyperparameters.amsgrad,
         lr=form.lr,
         beta1=beta1,

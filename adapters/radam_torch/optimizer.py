@@ -57,10 +57,12 @@ class RAdam(Optimizer):
     Each step is [`radam_core.step`][radam_core.step.step]: with ``rho_t`` and ``r_t`` from the
     core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when ``rho_t > 5``, else
     ``theta -= lr m_hat`` (torch's convention; ``preset`` selects another). Rectified steps
-    run in PyTorch's fused Adam kernel, fed the Adam form of the step that
+    run in PyTorch's fused Adam kernel on every device torch has it for
+    ([`fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices]), one call per device
+    and dtype, fed the Adam form of the step that
     [`radam_core.adam_form`][radam_core.adam_form.adam_form] computes; other steps, and every step
     with ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
-    the tensors themselves.
+    the tensors themselves (block by block on the CPU, whole tensors elsewhere).
 
     Args:
         params: Tensors, named parameters, or parameter groups (dicts).
@@ -75,8 +77,9 @@ class RAdam(Optimizer):
         capturable: Keep the step count on the parameters' device and never synchronize
             with the host (CUDA graphs).
         differentiable: Let autograd differentiate through the step.
-        fused: None or True: rectified steps in the fused Adam kernel where the device has
-            one; False: every step by the core's reference step.
+        fused: None: rectified steps in the fused Adam kernel where the device has one;
+            True: the same, and a device without it raises (as torch.optim.Adam); False:
+            every step by the core's reference step.
         preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
         threshold: Rectify when rho_t exceeds it (None: the preset's).
         threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
@@ -247,6 +250,7 @@ class RAdam(Optimizer):
         """
         hp = _check_group(index, group)
         check_state = not torch.compiler.is_compiling()
+        fused_devices = fused_kernel_devices() if group["fused"] else []
         for position, param in enumerate(group["params"]):
             grad = param.grad
             if grad is None:
@@ -254,7 +258,7 @@ class RAdam(Optimizer):
             if grad.is_sparse:
                 raise RuntimeError("RAdam does not support sparse gradients")
             if group["fused"]:
-                _check_fused_device(param)
+                _check_fused_device(param, fused_devices)
             where = _where(index, position)
             _check_like(where, "grad", grad, param)
             entry = self.state.get(param) if check_state else None
@@ -278,18 +282,21 @@ class RAdam(Optimizer):
                 step.add_(1)
                 core_step(*real.select([index]).moments(), step_count, hp, blocked=False)
             return
-        by_count: dict[int, list[int]] = {}
-        for index, step in enumerate(tensors.steps):
-            by_count.setdefault(int(step.item()), []).append(index)
+        # One call per step count, device and dtype, as torch's fused Adam groups its tensors.
+        batches: dict[tuple[int, torch.device, torch.dtype], list[int]] = {}
+        for index, (step, param) in enumerate(zip(tensors.steps, real.params, strict=True)):
+            batches.setdefault((int(step.item()), param.device, param.dtype), []).append(index)
         torch._foreach_add_(tensors.steps, 1)
-        for count, indices in by_count.items():
+        fused_devices = fused_kernel_devices() if group["fused"] is not False else ()
+        for (count, device, _), indices in batches.items():
             chosen = real.select(indices)
-            fusable = group["fused"] is not False and chosen.params[0].device.type == "cpu"
-            form = radam_core.adam_form(count + 1, hp) if fusable else None
-            if form is None:
-                core_step(*chosen.moments(), count, hp)
+            form = radam_core.adam_form(count + 1, hp) if device.type in fused_devices else None
+            if form is not None:
+                fused_adam_step(*chosen.moments(), count, form, hp)
             else:
-                fused_adam_step(*chosen.moments(), chosen.steps, form, hp)
+                # Cache-sized blocks on the CPU; whole tensors on an accelerator, so that
+                # the kernels a step launches do not grow with the number of elements.
+                core_step(*chosen.moments(), count, hp, blocked=device.type == "cpu")
 
     def _init_group(
         self,
@@ -381,13 +388,26 @@ def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
         raise type(error)(f"param_groups[{index}]: {error}") from None
 
 
-def _check_fused_device(param: torch.Tensor) -> None:
+def fused_kernel_devices() -> list[str]:
+    """The device types that have PyTorch's fused Adam kernel, by torch's own list.
+
+    torch.optim.Adam(fused=True) checks its parameters against this list; it is private to
+    torch (``torch.utils._foreach_utils``), so radam_torch reads it here only, and
+    tests/test_radam_torch_fused_devices.py fails if torch moves or changes it.
+    """
+    return _get_fused_kernels_supported_devices()
+
+
+def _check_fused_device(param: torch.Tensor, devices: list[str]) -> None:
     """torch.optim.Adam's check for ``fused=True`` (complex too: it steps as its real view).
 
     At the step, as torch.optim.Adam: its test_fused_error_on_params_on_meta builds the
     optimizer on meta parameters and expects the step to raise.
+
+    Args:
+        param: A parameter of a group with ``fused=True``.
+        devices: [`fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices].
     """
-    devices = _get_fused_kernels_supported_devices()
     if param.device.type not in devices or not (param.is_floating_point() or param.is_complex()):
         raise RuntimeError(
             "`fused=True` requires all the params to be floating point Tensors of "
