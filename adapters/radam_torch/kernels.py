@@ -173,6 +173,7 @@ def fused_adam_step(
     count: int,
     form: AdamForm,
     hyperparameters: Hyperparameters,
+    grad_scale: torch.Tensor | None = None,
 ) -> None:
     """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
 
@@ -193,12 +194,15 @@ def fused_adam_step(
         count: t - 1, the steps taken before this one.
         form: From [`radam_core.adam_form`][radam_core.adam_form.adam_form] for step t.
         hyperparameters: The group's hyperparameters.
+        grad_scale: torch.amp.GradScaler's scale, by which the gradients are divided (the
+            kernel's own ``grad_scale``; the others are unscaled in place), or None.
     """
     moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
     fits = [fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))]
     if not all(fits):
         for index, fit in enumerate(fits):
             if not fit:
+                unscale_([grads[index]], grad_scale)
                 core_step(
                     [params[index]],
                     [grads[index]],
@@ -229,9 +233,22 @@ def fused_adam_step(
         weight_decay=form.weight_decay,
         eps=form.eps,
         maximize=hyperparameters.maximize,
-        grad_scale=None,
+        grad_scale=None if grad_scale is None else grad_scale.to(step.device),
         found_inf=None,
     )
+
+
+def unscale_(grads: Tensors, grad_scale: torch.Tensor | None) -> None:
+    """Divide gradients by torch.amp.GradScaler's scale in place, as its ``unscale_`` does.
+
+    Each is multiplied by the float32 reciprocal of the scale, computed in float64; nothing
+    is done for ``grad_scale=None``.
+    """
+    if grad_scale is None:
+        return
+    inverse = grad_scale.double().reciprocal().float()
+    for grad in grads:
+        grad.mul_(inverse.to(grad.device))
 
 
 def _kept(tensors: Tensors, keep: list[bool]) -> Tensors:

@@ -12,7 +12,7 @@ from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 import radam_core
 from radam_core import Hyperparameters
-from radam_torch.kernels import Tensors, core_step, fused_adam_step
+from radam_torch.kernels import Tensors, core_step, fused_adam_step, unscale_
 
 
 class GroupTensors(NamedTuple):
@@ -234,11 +234,28 @@ class RAdam(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # Set by torch.amp.GradScaler for this call (see _step_supports_amp_scaling).
+        grad_scale: torch.Tensor | None = getattr(self, "grad_scale", None)
+        found_inf: torch.Tensor | None = getattr(self, "found_inf", None)
         # Everything is checked before anything is written: a raise changes nothing.
         checked = [self._check_step(index, group) for index, group in enumerate(self.param_groups)]
+        if found_inf is not None and found_inf.item():
+            return loss  # an inf or NaN gradient: no step, as GradScaler's own path
         for group, hp in zip(self.param_groups, checked, strict=True):
-            self._step_group(group, hp)
+            self._step_group(group, hp, grad_scale)
         return loss
+
+    @property
+    def _step_supports_amp_scaling(self) -> bool:
+        """Whether torch.amp.GradScaler hands the step its scale rather than unscaling itself.
+
+        When True (no group is ``capturable`` or ``differentiable``), GradScaler sets
+        ``grad_scale`` and ``found_inf`` on the optimizer for the call, as for
+        ``torch.optim.Adam(fused=True)``: the fused kernel divides the gradients by the scale
+        as it reads them (one pass over memory fewer), other steps unscale them in place as
+        GradScaler's ``unscale_`` would, and a step with ``found_inf`` set changes nothing.
+        """
+        return not any(g["capturable"] or g["differentiable"] for g in self.param_groups)
 
     def _check_step(self, index: int, group: dict[str, Any]) -> Hyperparameters:
         """Raise unless group ``index`` can step; its hyperparameters.
@@ -269,13 +286,16 @@ class RAdam(Optimizer):
                 _check_state(where, param, entry, group["amsgrad"], read_step)
         return hp
 
-    def _step_group(self, group: dict[str, Any], hp: Hyperparameters) -> None:
+    def _step_group(
+        self, group: dict[str, Any], hp: Hyperparameters, grad_scale: torch.Tensor | None
+    ) -> None:
         tensors = GroupTensors([], [], [], [], [], [])
         self._init_group(group, *tensors)
         if not tensors.params:
             return
         real = tensors.real_views()
         if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
+            unscale_(real.grads, grad_scale)
             # Counts stay tensors: no host synchronization, nothing to recompile on.
             for index, step in enumerate(tensors.steps):
                 step_count = step.to(torch.int64)
@@ -292,8 +312,9 @@ class RAdam(Optimizer):
             chosen = real.select(indices)
             form = radam_core.adam_form(count + 1, hp) if device.type in fused_devices else None
             if form is not None:
-                fused_adam_step(*chosen.moments(), count, form, hp)
+                fused_adam_step(*chosen.moments(), count, form, hp, grad_scale)
             else:
+                unscale_(chosen.grads, grad_scale)
                 # Cache-sized blocks on the CPU; whole tensors on an accelerator, so that
                 # the kernels a step launches do not grow with the number of elements.
                 core_step(*chosen.moments(), count, hp, blocked=device.type == "cpu")
