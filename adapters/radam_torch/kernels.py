@@ -179,8 +179,7 @@ def fused_adam_step(
 
     The tensors are on one device (torch.optim.Adam also gives the kernel one dtype at a time
     off the CPU). The kernel reads t from a step tensor on that device, made here (one
-    host-to-device copy, no synchronization). A parameter whose
-    tensors the kernel cannot walk
+    host-to-device copy, no synchronization). A parameter whose tensors the kernel cannot walk
     ([`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel]: a transposed gradient, a
     non-dense parameter, state in another layout) takes the same step t by
     [`core_step`][radam_torch.kernels.core_step] instead, in its own layout.
