@@ -20,11 +20,12 @@ Steps below the threshold, Nesterov momentum and eps_root have no Adam form.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from radam_core.coefficients import bias_correction
 from radam_core.count import real_count
 from radam_core.hyperparameters import Hyperparameters
+from radam_core.namespace import is_array
 from radam_core.rectification import rectify
 
 
@@ -32,12 +33,12 @@ class AdamForm(NamedTuple):
     """Adam hyperparameters under which an Adam step is RAdam's rectified step t.
 
     Attributes:
-        lr: ``lr * r_t``.
+        lr: ``lr * r_t``: a float, or a 0-d array for an array ``lr``.
         eps: ``eps / sqrt(1 - beta2^t)`` (raw placement) or ``eps`` (corrected).
         weight_decay: ``wd`` (L2) or ``wd / r_t`` (decoupled, AdamW style).
     """
 
-    lr: float
+    lr: Any
     eps: float
     weight_decay: float
 
@@ -47,7 +48,9 @@ def adam_form(t: int, hyperparameters: Hyperparameters) -> AdamForm | None:
 
     Args:
         t: Step number ``t >= 1``, a Python int (host float64 arithmetic).
-        hyperparameters: The step's hyperparameters; ``lr`` must be a number.
+        hyperparameters: The step's hyperparameters; ``lr`` is a number, or a 0-d array
+            (never read: ``lr_A`` is then the array ``lr * r_t``, computed in its dtype and
+            on its device).
 
     Returns:
         None when step ``t`` is not rectified (or r_t = 0), or uses Nesterov momentum or
@@ -64,4 +67,5 @@ def adam_form(t: int, hyperparameters: Hyperparameters) -> AdamForm | None:
         count = real_count(t)
         eps = eps / math.sqrt(count.result(bias_correction(hp.betas[1], count.t, count.xp)))
     decay = hp.weight_decay / r_t if hp.decoupled_weight_decay else hp.weight_decay
-    return AdamForm(lr=float(hp.lr) * r_t, eps=eps, weight_decay=decay)
+    lr = hp.lr * r_t if is_array(hp.lr) else float(hp.lr) * r_t
+    return AdamForm(lr=lr, eps=eps, weight_decay=decay)

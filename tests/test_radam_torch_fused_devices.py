@@ -28,20 +28,32 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 FUSED = torch.ops.aten._fused_adam_.default
 FUSED_W = torch.ops.aten._fused_adamw_.default
+FUSED_KERNELS = {
+    getattr(kernel, overload)
+    for kernel in (torch.ops.aten._fused_adam_, torch.ops.aten._fused_adamw_)
+    for overload in ("default", "tensor_lr")
+}
 
 
 class DispatchedOps(TorchDispatchMode):
-    """Counts every ATen operation dispatched inside it; keeps the fused kernels' calls."""
+    """Counts every ATen operation dispatched inside it; keeps the fused kernels' calls.
+
+    The fused kernels are recorded, not run: on meta tensors they would compute nothing,
+    and torch has no meta kernel for their tensor-lr overloads.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.counts: Counter[str] = Counter()
         self.fused_calls: list[tuple[Any, ...]] = []
+        self.fused_kwargs: list[dict[str, Any]] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.counts[str(func)] += 1
-        if func in (FUSED, FUSED_W):
+        if func in FUSED_KERNELS:
             self.fused_calls.append(args)
+            self.fused_kwargs.append(kwargs or {})
+            return None
         return func(*args, **(kwargs or {}))
 
 
@@ -151,3 +163,22 @@ def test_torch_still_lists_its_fused_devices():
     assert isinstance(devices, list)
     assert {"cpu", "cuda", "mps", "xpu"} <= set(devices)
     assert "meta" not in devices
+
+
+
+@pytest.mark.usefixtures("meta_has_fused_adam")
+@pytest.mark.parametrize("step", [1, 7], ids=["below-threshold", "rectified"])
+def test_a_tensor_lr_on_the_device_is_never_read_on_the_host(step):
+    # torch.optim.Adam(fused=True) hands its kernel a tensor lr as a tensor, with no wait
+    # for the device; RAdam does too (lr_A = lr r_t on the device), and below the threshold.
+    # A meta tensor has no value: reading it on the host (.item()) raises.
+    # (Set after construction, which checks lr >= 0 on the host as Adam's does, and after
+    # the untracked steps, which run the fused kernel: torch has no meta tensor-lr kernel.)
+    opt = RAdam(model(1))
+    for _ in range(step - 1):
+        opt.step()
+    opt.param_groups[0]["lr"] = torch.tensor(1e-3, device="meta")
+    ops = ops_of_step(opt, 1)
+    if step == 7:
+        (kwargs,) = ops.fused_kwargs
+        assert isinstance(kwargs["lr"], torch.Tensor) and kwargs["lr"].device.type == "meta"

@@ -226,6 +226,38 @@ def test_jax_float32_near_threshold() -> None:
     assert rel_err(float(naive), exact) > 1e-3
 
 
+FLOAT32_COEFFICIENT_RTOL = 4.5e-7  # measured: 4.0e-7 (docs/tutorials/keras.md, Under the hood)
+COEFFICIENT_STEPS = sorted(
+    {*range(1, 200), *np.unique(np.geomspace(1, 2**31 - 1, 400).astype(np.int64)).tolist()}
+)
+
+
+@pytest.mark.backend("jax")
+@pytest.mark.parametrize("preset", ["torch", "authors", "tfa"])
+def test_jax_float32_step_coefficients_within_bound(preset: str) -> None:
+    """Every step scalar of a traced int32 count in float32 (JAX without x64: radam_optax,
+    radam_keras) is within the bound the Keras tutorial quotes of the float64 host value,
+    and the threshold decision (which scalars are exactly 0) is the host's."""
+    jax = pytest.importorskip("jax")
+    jnp = load_namespace("jax.numpy")
+    worst = 0.0
+    for beta1 in [0.0, 0.5, 0.9, 0.99]:
+        for beta2 in [0.9, 0.95, 0.99, 0.999, 0.9999, 1 - 2**-20]:
+            hp = radam_core.hyperparameters_for(preset, lr=1.0, betas=(beta1, beta2))
+            with jax.enable_x64(False):
+                steps = jnp.asarray(COEFFICIENT_STEPS, dtype=jnp.int32)
+                traced = jax.vmap(lambda t, hp=hp: radam_core.step_coefficients(t, hp, jnp))
+                device = np.stack([np.asarray(c) for c in traced(steps)], axis=1)
+            assert device.dtype == np.float32
+            for t, values in zip(COEFFICIENT_STEPS, device.astype(np.float64), strict=True):
+                host = np.asarray(radam_core.step_coefficients(t, hp))
+                assert np.array_equal(values == 0.0, host == 0.0), (beta1, beta2, t)
+                nonzero = host != 0.0
+                error = np.abs(values[nonzero] - host[nonzero]) / np.abs(host[nonzero])
+                worst = max(worst, float(error.max()))
+    assert worst < FLOAT32_COEFFICIENT_RTOL
+
+
 def test_strict_no_float64_device() -> None:
     """array_api_strict's 'no_float64' device: the count is computed in float32, accurately."""
     xp = load_namespace("array_api_strict")

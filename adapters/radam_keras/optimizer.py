@@ -151,9 +151,9 @@ class RAdam(keras.optimizers.Optimizer):
         gradient's, as with ``keras.optimizers.Adam``. Before anything changes, the
         gradients must match the variables in number and shape and be floating point,
         and this step's learning rate (a schedule's value, say) must be finite and
-        ``>= 0``: checked on the host wherever it is concrete (eager steps, torch on the
-        CPU); in a TensorFlow graph by an assertion (which XLA drops: see the docs'
-        Contract); on JAX by the host computation of the step's scalars.
+        ``>= 0``: checked on the host wherever it is concrete (eager steps, torch outside
+        ``torch.compile``), and in a TensorFlow graph by an assertion (which XLA drops:
+        see the docs' Contract); under ``jax.jit`` nothing checks it.
 
         Args:
             grads: One gradient (or None) per variable.
@@ -219,17 +219,14 @@ class RAdam(keras.optimizers.Optimizer):
             super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def _step_coefficients(self, learning_rate: Any) -> radam_core.StepCoefficients:
-        """The scalars of step t = iterations + 1, from the integer count.
+        """The scalars of step t = iterations + 1, from the integer count, on its device.
 
-        JAX without x64 has no float64: there they are computed on the host
-        ([`radam_keras.host_coefficients`][radam_keras.host_coefficients]), so rho_t and the
-        threshold decision are float64-exact on every backend.
+        They are computed in the count's precision, with no host round trip: float64 on
+        TensorFlow (an int64 count) and on JAX with x64, float32 on JAX without it (an int32
+        count), where the core's cancellation-free rho_t keeps every scalar within 4e-7 of
+        its float64 value (see the Keras tutorial's Under the hood).
         """
         hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
-        if keras.backend.backend() == "jax" and not _jax_has_float64():
-            from radam_keras.host_coefficients import host_step_coefficients
-
-            return host_step_coefficients(self._count(), hp)
         return radam_core.step_coefficients(self._count() + 1, hp, xp)
 
     def _update_variable(
@@ -339,9 +336,10 @@ def _learning_rate_checked(learning_rate: Any) -> Any:
 
     A concrete value is read on the host and raises here. In a TensorFlow graph the step
     runs under a control dependency on a ``tf.debugging.Assert`` (XLA compiles asserts
-    away: see the docs' Contract); in a JAX trace the step scalars' host computation
-    refuses it ([`radam_keras.host_coefficients`][radam_keras.host_coefficients]); on torch nothing
-    reads a value on an accelerator or under ``torch.compile`` (that would wait for the device).
+    away: see the docs' Contract). In a JAX trace and under ``torch.compile`` nothing reads
+    the value: it is not on the host there. On torch on an accelerator, reading it waits for
+    the device once per step, as the step itself reads the rate and the count for the fused
+    kernel (see [`radam_keras.torch_update`][radam_keras.torch_update]).
 
     Raises:
         ValueError: A concrete learning rate that is not finite and ``>= 0``.
@@ -360,7 +358,7 @@ def _learning_rate_checked(learning_rate: Any) -> Any:
 
         if isinstance(value, jax.core.Tracer):
             return contextlib.nullcontext()
-    elif value.device.type != "cpu" or _torch_compiling():
+    elif _torch_compiling():
         return contextlib.nullcontext()
     number = float(value)
     if not (math.isfinite(number) and number >= 0):
@@ -397,12 +395,6 @@ def _float_learning_rate(value: Any) -> float:
             f"got {value!r}"
         )
     return float(value)
-
-
-def _jax_has_float64() -> bool:
-    import jax
-
-    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _keras_names(message: str) -> str:

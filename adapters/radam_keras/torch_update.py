@@ -2,16 +2,22 @@
 
 Keras runs optimizers eagerly on its torch backend, one operation at a time, so
 ``keras.optimizers.Adam`` updates all variables there with ``torch._foreach`` kernels.
-radam_keras does the same with radam_torch's two kernels, whose math is radam_core:
+radam_keras does the same with radam_torch's two kernels, whose math is radam_core, and with
+radam_torch's choice of device path:
 
-- on the CPU, with the count on the host, a rectified step is one pass of PyTorch's
-  fused Adam kernel with the hyperparameters of
-  [`radam_core.adam_form`][radam_core.adam_form.adam_form] (``lr * r_t``,
-  ``eps / sqrt(1 - beta2^t)``); other steps, and complex variables (optax's convention, the core's,
-  as on the other backends), run the core's equations block by block
-  ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]);
-- elsewhere (a GPU, or inside ``torch.compile``) the count and the learning rate stay
-  tensors, so nothing waits for the device: the core's equations on whole tensors.
+- the count and the learning rate are read on the host (on an accelerator, one wait for the
+  device per step, as the fused kernel's hyperparameters need them);
+- on every device type with PyTorch's fused Adam kernel
+  ([`radam_torch.optimizer.fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices]:
+  the CPU, CUDA, XPU, MPS), a rectified step is one pass of that kernel per device and dtype,
+  with the hyperparameters of [`radam_core.adam_form`][radam_core.adam_form.adam_form]
+  (``lr * r_t``, ``eps / sqrt(1 - beta2^t)``);
+- other steps, other devices and complex variables (optax's convention, the core's, as on the
+  other backends) run the core's equations
+  ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]): block by block on the
+  CPU, on whole tensors elsewhere;
+- inside ``torch.compile`` the count and the learning rate stay tensors, so nothing waits
+  for the device: the core's equations on whole tensors.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import radam_torch.optimizer
 import torch
 from radam_torch.kernels import core_step, fused_adam_step
 
@@ -59,25 +66,24 @@ def update_variables(
         [v.value for v in velocities],
         [v.value for v in velocity_hats],
     )
-    on_host = not torch.compiler.is_compiling() and all(p.device.type == "cpu" for p in params)
     with torch.no_grad():
-        if not on_host:
+        if torch.compiler.is_compiling():
             hp = dataclasses.replace(hyperparameters, lr=learning_rate)
             core_step(*tensors, count, hp, blocked=False)
             return
         t = int(count) + 1
         hp = dataclasses.replace(hyperparameters, lr=float(learning_rate))
         form = radam_core.adam_form(t, hp)
-        if form is None:
-            core_step(*tensors, t - 1, hp)
-            return
-        real = [i for i, p in enumerate(params) if not p.is_complex()]
-        if len(real) < len(params):  # optax's convention, as on TensorFlow and JAX: the core
-            complex_ = [i for i, p in enumerate(params) if p.is_complex()]
-            core_step(*_select(tensors, complex_), t - 1, hp)
-            tensors = _select(tensors, real)
-        if real:
-            fused_adam_step(*tensors, t - 1, form, hp)
+        fused_devices = radam_torch.optimizer.fused_kernel_devices()
+        batches: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+        for index, param in enumerate(params):
+            batches.setdefault((param.device, param.dtype), []).append(index)
+        for (device, dtype), indices in batches.items():
+            batch = _select(tensors, indices)
+            if form is not None and device.type in fused_devices and not dtype.is_complex:
+                fused_adam_step(*batch, t - 1, form, hp)
+            else:
+                core_step(*batch, t - 1, hp, blocked=device.type == "cpu")
 
 
 def _select(tensors: StepTensors, indices: list[int]) -> StepTensors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -310,14 +311,17 @@ class RAdam(Optimizer):
         fused_devices = fused_kernel_devices() if group["fused"] is not False else ()
         for (count, device, _), indices in batches.items():
             chosen = real.select(indices)
-            form = radam_core.adam_form(count + 1, hp) if device.type in fused_devices else None
+            on_device = _lr_on(device, hp)
+            form = (
+                radam_core.adam_form(count + 1, on_device) if device.type in fused_devices else None
+            )
             if form is not None:
-                fused_adam_step(*chosen.moments(), count, form, hp, grad_scale)
+                fused_adam_step(*chosen.moments(), count, form, on_device, grad_scale)
             else:
                 unscale_(chosen.grads, grad_scale)
                 # Cache-sized blocks on the CPU; whole tensors on an accelerator, so that
                 # the kernels a step launches do not grow with the number of elements.
-                core_step(*chosen.moments(), count, hp, blocked=device.type == "cpu")
+                core_step(*chosen.moments(), count, on_device, blocked=device.type == "cpu")
 
     def _init_group(
         self,
@@ -366,10 +370,16 @@ class RAdam(Optimizer):
 
 
 def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
-    """The core's hyperparameters of a parameter group (lr may be a tensor)."""
+    """The core's hyperparameters of a parameter group.
+
+    A tensor lr is read on the host (and so checked) where that costs nothing: on the CPU,
+    without ``capturable`` or ``differentiable``. Otherwise it stays a 0-d tensor, never
+    read: reading it would wait for its device, or cut autograd's graph.
+    """
     lr = group["lr"]
     if isinstance(lr, torch.Tensor):
-        lr = lr.reshape(()) if group["capturable"] or group["differentiable"] else lr.item()
+        on_host = lr.device.type == "cpu" and not (group["capturable"] or group["differentiable"])
+        lr = lr.item() if on_host else lr.reshape(())
     return Hyperparameters(
         lr=lr,
         betas=tuple(group["betas"]),
@@ -379,6 +389,17 @@ def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
         maximize=group["maximize"],
         **{name: group[name] for name in radam_core.CONVENTION_FIELDS},
     )
+
+
+def _lr_on(device: torch.device, hp: Hyperparameters) -> Hyperparameters:
+    """``hp`` with a tensor lr copied to ``device``, as torch.optim.Adam(fused=True) does.
+
+    A copy to an accelerator does not wait for it (``non_blocking``); one to the CPU does.
+    """
+    if not isinstance(hp.lr, torch.Tensor) or hp.lr.device == device:
+        return hp
+    lr = hp.lr.to(device, non_blocking=device.type != "cpu")
+    return dataclasses.replace(hp, lr=lr)
 
 
 def _real(tensor: torch.Tensor) -> torch.Tensor:

@@ -862,16 +862,27 @@ def _exact_rho(t: int, beta2: float) -> float:
 EXACT_CASES = [(6, 0.999), (2**24 + 3, 1 - 2.0**-26), (2**31 - 1, 1 - 2.0**-30)]
 
 
+def _jax_float32() -> bool:
+    """JAX without x64: the step's scalars are float32 (an int32 count)."""
+    if BACKEND != "jax":
+        return False
+    import jax
+
+    return not jax.config.jax_enable_x64
+
+
 @pytest.mark.parametrize(("t", "beta2"), EXACT_CASES)
 @pytest.mark.parametrize("side", [-1, 1])
-def test_threshold_decision_is_float64_exact(t: int, beta2: float, side: int) -> None:
-    """A threshold 1e-12 relative below rho_t rectifies step t, 1e-12 above does not.
-
-    float32 cannot tell these thresholds apart (its relative spacing is 1.2e-7): the
-    decision must come from float64 on every backend (on JAX without x64: the host).
+def test_threshold_decision_is_exact_to_the_count_precision(
+    t: int, beta2: float, side: int
+) -> None:
+    """A threshold just below rho_t rectifies step t, just above does not: 1e-12 relative
+    where the scalars are float64 (TensorFlow, torch), which float32 cannot tell apart; on
+    JAX without x64, whose scalars are float32, 3e-6 (the coefficients' float32 bound is
+    4.5e-7, tests/test_rectification.py).
     """
     rho_t = _exact_rho(t, beta2)
-    threshold = rho_t * (1 + side * 1e-12)
+    threshold = rho_t * (1 + side * (3e-6 if _jax_float32() else 1e-12))
     assert threshold != rho_t
     rectified = side < 0
     opt = RAdam(learning_rate=LR, beta_2=beta2, threshold=threshold)
@@ -910,33 +921,30 @@ def test_update_leaf_through_the_keras_namespace_never_writes_its_inputs(case: s
     assert not np.array_equal(to_np(new.param), before[0])
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="the host computation is JAX's (no float64)")
-def test_jax_computes_the_step_scalars_once_per_step_on_the_host(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without x64, one host computation (a Python-int count) per step, for all variables."""
+@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit is JAX's")
+def test_jax_step_makes_no_host_round_trip() -> None:
+    """The jitted step stages no host callback: its scalars are computed on the device
+    from the traced count (in float32 without x64), and seven steps still give the float64
+    oracle's trajectory."""
     import jax
 
-    assert not jax.config.jax_enable_x64
-    host_counts: list[int] = []
-    original = radam_core.step_coefficients
-
-    def counting(t: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(t, int):
-            host_counts.append(t)
-        return original(t, *args, **kwargs)
-
-    monkeypatch.setattr(radam_core, "step_coefficients", counting)
     opt = RAdam(learning_rate=LR)
     vars_ = variables(P0)
     opt.build(vars_)
     jitted = jax.jit(opt.stateless_apply)
     opt_values = [v.value for v in opt.variables]
     values = [v.value for v in vars_]
+    grads = grad_fn(P0, 1)
+    staged = str(jax.make_jaxpr(opt.stateless_apply)(opt_values, grads, values))
+    assert "callback" not in staged
+    assert "float32" in staged or jax.config.jax_enable_x64
+    state, expected = OracleState(P0, amsgrad=False), P0
+    hp = resolve("torch", lr=LR, eps=KERAS_EPS)
     for t in range(1, 8):
-        values, opt_values = jitted(opt_values, grad_fn([np.asarray(v) for v in values], t), values)
-    jax.block_until_ready(values)
-    assert host_counts == list(range(1, 8))
+        grads = grad_fn([np.asarray(v) for v in values], t)
+        values, opt_values = jitted(opt_values, grads, values)
+        expected = oracle_step(expected, [np.asarray(g, np.float64) for g in grads], state, hp)
+    assert_traj_close([np.asarray(v, np.float64) for v in values], expected)
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
@@ -983,9 +991,60 @@ def test_torch_backend_uses_the_fused_kernel_when_rectified(
     assert calls == ["core_step"] * 5 + ["fused_adam_step"] * 3
 
 
+def _meta_step_ops(scale: int, t: int) -> Any:
+    """What the torch backend's update of step t dispatches for 26 meta-device variables
+    (13 weights and biases, each ``scale`` times wider)."""
+    import types
+
+    import torch
+    from radam_keras.torch_update import update_variables
+
+    from tests.test_radam_torch_fused_devices import DispatchedOps
+
+    shapes = [shape for _ in range(13) for shape in ((64 * scale, 64), (64 * scale,))]
+
+    def holders() -> list[Any]:
+        return [types.SimpleNamespace(value=torch.zeros(s, device="meta")) for s in shapes]
+
+    grads = [torch.zeros(s, device="meta") for s in shapes]
+    hp = radam_core.hyperparameters_for("torch", lr=LR, eps=KERAS_EPS)
+    count, lr = torch.tensor(t - 1, dtype=torch.int32), torch.tensor(LR)
+    with DispatchedOps() as dispatched:
+        update_variables(grads, holders(), holders(), holders(), [], count, lr, hp)
+    return dispatched
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
+@pytest.mark.parametrize("fused_device", [True, False], ids=["fused-kernel", "no-fused-kernel"])
+@pytest.mark.parametrize("t", [1, 7], ids=["below-threshold", "rectified"])
+def test_torch_backend_off_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, fused_device: bool, t: int
+) -> None:
+    """On the meta device (an accelerator without data), patched into torch's list of
+    fused-kernel devices or not: what a step dispatches does not grow with the elements,
+    and a rectified step on a device with the kernel is one fused call for all 26
+    variables, whose step tensors are on the device."""
+    import radam_torch.optimizer
+
+    from tests.test_radam_torch_fused_devices import FUSED
+
+    if fused_device:
+        devices = [*radam_torch.optimizer.fused_kernel_devices(), "meta"]
+        monkeypatch.setattr(radam_torch.optimizer, "fused_kernel_devices", lambda: devices)
+    small, large = _meta_step_ops(1, t), _meta_step_ops(64, t)
+    assert small.counts == large.counts
+    if fused_device and t == 7:
+        (call,) = large.fused_calls
+        assert large.counts[str(FUSED)] == 1
+        assert len(call[0]) == len(call[5]) == 26
+        assert all(step.device.type == "meta" for step in call[5])
+    else:
+        assert not large.fused_calls
+
+
 @pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
 def test_torch_backend_graph_path_keeps_the_count_a_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside torch.compile (or off the CPU) nothing reads the count on the host."""
+    """Inside torch.compile nothing reads the count on the host."""
     import torch
 
     expected = keras_trajectory(8)
