@@ -14,16 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import naive, report
+from benchmarks import device, naive, report
 from benchmarks.bandwidth import METHODS, Bandwidth, Triad
-from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
+from benchmarks.problems import BYTES_PER_PARAM, PROBLEMS, QUICK_PROBLEMS, SEED, Problem
 from benchmarks.registry import Implementation, implementations
 from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, TIME_RATIO, evaluate
 from benchmarks.worker import WARMUP_STEPS, Measurement, measure, measure_pair
 
 DEFAULT_REPEATS = 20
 QUICK_REPEATS = 2
-BYTES_PER_PARAM = 28  # fp32: read p, g, m, v; write p, m, v
 TRIAD_ELEMENTS = 1 << 25  # 128 MiB per array, 4x a 32 MiB L3
 QUICK_TRIAD_ELEMENTS = 1 << 22
 DEFAULT_JSON = Path("benchmark-results") / "benchmarks.json"
@@ -213,7 +212,12 @@ def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Nam
     parser.add_argument(
         "--triad", choices=METHODS, default="auto", help="how to measure the bandwidth"
     )
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
+    parser.add_argument(
+        "--device",
+        help="instead: time radam_torch and radam_keras against their peers on this torch "
+        "device (cuda, xpu, mps; cpu runs the same code), paired (see benchmarks.device)",
+    )
+    parser.add_argument("--json", type=Path, help=f"where to write JSON (default {DEFAULT_JSON})")
     return parser.parse_args(argv)
 
 
@@ -240,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalogue = QUICK_PROBLEMS if args.quick else PROBLEMS
     problems = list(catalogue.values()) if args.problem == "all" else [catalogue[args.problem]]
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
+    if args.device is not None:
+        path = args.json or DEFAULT_JSON.with_name(f"benchmarks-{args.device}.json")
+        return device.run(args.device, problems, repeats, args.quick, path)
+    args.json = args.json or DEFAULT_JSON
 
     with Triad(QUICK_TRIAD_ELEMENTS if args.quick else TRIAD_ELEMENTS, args.triad) as triad:
         timed = [(p, time_problem(p, selected, repeats, triad, args.quick)) for p in problems]

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 SEED = 0
+BYTES_PER_PARAM = 28  # fp32: a step reads p, g, m, v and writes p, m, v
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -45,6 +46,16 @@ class Stepper(NamedTuple):
 
 
 Setup = Callable[[list[np.ndarray], list[np.ndarray]], Stepper]
+
+# The torch device the torch and Keras setups place their tensors on (``--device``; the
+# harness sets it for its workers): "cpu" when unset.
+DEVICE_VARIABLE = "RADAM_BENCHMARK_DEVICE"
+
+
+def device() -> str:
+    """The torch device of this run's torch and Keras setups (``DEVICE_VARIABLE``)."""
+    return os.environ.get(DEVICE_VARIABLE, "cpu")
+
 
 # Lookahead's sync period in the Ranger rows, whose one timed step is a whole k-cycle.
 RANGER_K = 6

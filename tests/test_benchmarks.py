@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks import harness, naive, worker
+from benchmarks import device, harness, naive, worker
 from benchmarks.bandwidth import Triad
 from benchmarks.problems import QUICK_PROBLEMS
-from benchmarks.registry import Stepper, implementations
+from benchmarks.registry import DEVICE_VARIABLE, Stepper, implementations
 from benchmarks.targets import TARGETS, evaluate
 
 
@@ -203,3 +203,63 @@ def test_naive_step_is_torch_radam():
     for ours, theirs in zip(opt.params, reference, strict=True):
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.backend("torch")
+def test_device_run_on_the_cpu_writes_consistent_json(tmp_path, capsys, monkeypatch):
+    """``--device cpu`` runs the accelerator benchmark's code on the CPU: every target's
+    pair is timed paired (or says why not), with ratios and bandwidth fractions that
+    follow from its times."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+    rounds: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
+    original = device.measure_pair
+
+    def recording(*args, **kwargs):
+        rounds.append(original(*args, **kwargs))
+        return rounds[-1]
+
+    monkeypatch.setattr(device, "measure_pair", recording)
+    path = tmp_path / "device.json"
+    assert (
+        harness.main(["--device", "cpu", "--quick", "--problem", "all", "--json", str(path)]) == 0
+    )
+    assert "device cpu" in capsys.readouterr().out
+
+    document = json.loads(path.read_text())
+    bandwidth = document["device"]["triad_bytes_per_second"]
+    assert bandwidth > 0
+    pairs = document["pairs"]
+    assert len(pairs) == len(device.DEVICE_TARGETS)
+    ran = [pair for pair in pairs if pair["ratio"] is not None]
+    assert {(p["implementation"], p["reference"]) for p in ran} >= {
+        (device.RADAM_TORCH, device.FUSED_ADAM),
+        (device.RADAM_TORCH, device.TORCH_RADAM),
+    }
+    assert len(rounds) == len(ran)
+    for pair, (times, reference_times) in zip(ran, rounds, strict=True):
+        assert len(times) == len(reference_times) == document["settings"]["repeats"] == 2
+        ratios = [a / b for a, b in zip(times, reference_times, strict=True)]
+        assert math.isclose(pair["ratio"], statistics.median(ratios))
+        assert pair["status"] == ("PASS" if pair["ratio"] <= pair["bound"] else "FAIL")
+        assert math.isclose(pair["median_s"], statistics.median(times))
+        achieved = 28 * pair["n_params"] / pair["median_s"]
+        assert math.isclose(pair["bandwidth_fraction"], achieved / bandwidth)
+    for pair in pairs:
+        if pair["ratio"] is None:
+            assert pair["status"] == "NOT RUN"
+            assert pair["note"]
+
+
+@pytest.mark.backend("torch")
+@pytest.mark.parametrize("name", ["cuda", "not-a-device"])
+def test_device_run_without_the_device_says_why(name, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if name == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    path = tmp_path / "device.json"
+    assert harness.main(["--device", name, "--quick", "--json", str(path)]) == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"python -m benchmarks --device {name}: ")
+    assert "is_available() is False" in printed or "is not a torch device" in printed
+    assert not path.exists()

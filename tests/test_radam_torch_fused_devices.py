@@ -165,7 +165,6 @@ def test_torch_still_lists_its_fused_devices():
     assert "meta" not in devices
 
 
-
 @pytest.mark.usefixtures("meta_has_fused_adam")
 @pytest.mark.parametrize("step", [1, 7], ids=["below-threshold", "rectified"])
 def test_a_tensor_lr_on_the_device_is_never_read_on_the_host(step):
@@ -181,4 +180,5 @@ def test_a_tensor_lr_on_the_device_is_never_read_on_the_host(step):
     ops = ops_of_step(opt, 1)
     if step == 7:
         (kwargs,) = ops.fused_kwargs
-        assert isinstance(kwargs["lr"], torch.Tensor) and kwargs["lr"].device.type == "meta"
+        assert isinstance(kwargs["lr"], torch.Tensor)
+        assert kwargs["lr"].device.type == "meta"

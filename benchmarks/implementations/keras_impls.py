@@ -6,7 +6,10 @@ parameters and the optimizer's variables donated, as Keras's JAX trainer runs it
 ``optimizer.apply`` (Keras's torch backend steps eagerly). Keras reads ``KERAS_BACKEND``
 once per process; the worker runs
 each implementation in a fresh process, where the setup below sets it before importing
-Keras, so this module itself never imports Keras.
+Keras, so this module itself never imports Keras. Keras places the variables on its backend's
+default device; a setup refuses to run when that is not of the run's device type
+(``benchmarks.registry.device``: the CPU unless ``--device`` says otherwise), and on an
+accelerator a step returns once the device has finished it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
+from benchmarks.registry import RANGER_K, Stepper, device, k_cycle, register
 
 # Each backend and the package it needs.
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -44,6 +47,7 @@ def _stepper(
     gradients = [keras.ops.convert_to_tensor(g) for g in grads]
     optimizer = make()
     optimizer.build(variables)
+    _check_device(backend, variables[0].value)
 
     if backend == "tensorflow":
         import tensorflow as tf
@@ -67,10 +71,38 @@ def _stepper(
             jax.block_until_ready(state["now"])
 
         return Stepper(step=step, params=lambda: [np.asarray(v) for v in state["now"][0]])
+    import torch
+
+    kind = variables[0].value.device.type
+
+    def torch_step() -> None:
+        optimizer.apply(gradients, variables)
+        if kind != "cpu":
+            getattr(torch, kind).synchronize()
+
     return Stepper(
-        step=lambda: optimizer.apply(gradients, variables),
-        params=lambda: [keras.ops.convert_to_numpy(v) for v in variables],
+        step=torch_step, params=lambda: [keras.ops.convert_to_numpy(v) for v in variables]
     )
+
+
+def _check_device(backend: str, value: Any) -> None:
+    """Refuse a variable that Keras placed on another device type than the run's.
+
+    Raises:
+        RuntimeError: The variable's device type is not the run's.
+    """
+    wanted = device().split(":")[0]
+    if backend == "torch":
+        placed = value.device.type
+    elif backend == "jax":
+        (placed,) = {d.platform.replace("gpu", "cuda") for d in value.devices()}
+    else:
+        placed = "cuda" if "GPU" in value.device else "cpu"
+    if placed != wanted:
+        raise RuntimeError(
+            f"Keras on {backend} placed the variables on {placed}, not {wanted}: "
+            f"install {backend} for {wanted}"
+        )
 
 
 def _register(backend: str) -> None:

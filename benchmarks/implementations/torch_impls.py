@@ -1,6 +1,8 @@
 """torch implementations: radam_torch.RAdam and the peers it is measured against.
 
-All run on CPU float32 tensors that share memory with the harness's NumPy copies.
+All run on float32 tensors on the run's device (``benchmarks.registry.device``): on the CPU
+they share memory with the harness's NumPy copies; elsewhere they are copies, and a step
+returns once the device has finished it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 import radam_torch
 import torch
 
-from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
+from benchmarks.registry import RANGER_K, Stepper, device, k_cycle, register
 
 
 def _stepper(
@@ -19,12 +21,19 @@ def _stepper(
     params: list[np.ndarray],
     grads: list[np.ndarray],
 ) -> Stepper:
-    """Wrap the arrays as tensors with gradients and step ``make(tensors)``."""
-    tensors = [torch.from_numpy(p).requires_grad_() for p in params]
+    """Wrap the arrays as tensors with gradients on the run's device; step ``make(tensors)``."""
+    on = torch.device(device())
+    tensors = [torch.from_numpy(p).to(on).requires_grad_() for p in params]
     for tensor, grad in zip(tensors, grads, strict=True):
-        tensor.grad = torch.from_numpy(grad)
+        tensor.grad = torch.from_numpy(grad).to(on)
     optimizer = make(tensors)
-    return Stepper(step=optimizer.step, params=lambda: [t.detach().numpy() for t in tensors])
+
+    def step() -> None:
+        optimizer.step()
+        if on.type != "cpu":
+            getattr(torch, on.type).synchronize()
+
+    return Stepper(step=step, params=lambda: [t.detach().cpu().numpy() for t in tensors])
 
 
 @register("radam_torch.RAdam", "radam_torch.RAdam, default settings")
