@@ -182,3 +182,17 @@ def test_a_tensor_lr_on_the_device_is_never_read_on_the_host(step):
         (kwargs,) = ops.fused_kwargs
         assert isinstance(kwargs["lr"], torch.Tensor)
         assert kwargs["lr"].device.type == "meta"
+
+
+@pytest.mark.usefixtures("meta_has_fused_adam")
+def test_a_mixed_device_group_takes_one_fused_call_per_device():
+    # As torch.optim.Adam(fused=True) groups its tensors: each call's tensors and step
+    # tensors on one device.
+    ops = ops_of_step(RAdam([*model(1, device="cpu"), *model(1)]), 7)
+    assert len(ops.fused_calls) == 2
+    devices = set()
+    for call in ops.fused_calls:
+        tensors, steps = call[0], call[5]
+        (device,) = {t.device.type for t in (*tensors, *steps)}
+        devices.add(device)
+    assert devices == {"cpu", "meta"}

@@ -197,7 +197,10 @@ def fused_adam_step(
             kernel's own ``grad_scale``; the others are unscaled in place), or None.
     """
     moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
-    fits = [fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))]
+    contiguous = all(t.is_contiguous() for tensors in moments for t in tensors)
+    fits = [
+        contiguous or fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))
+    ]
     if not all(fits):
         for index, fit in enumerate(fits):
             if not fit:

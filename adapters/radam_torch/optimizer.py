@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -269,6 +268,7 @@ class RAdam(Optimizer):
         hp = _check_group(index, group)
         check_state = not torch.compiler.is_compiling()
         fused_devices = fused_kernel_devices() if group["fused"] else []
+        amsgrad, read_step = group["amsgrad"], not group["capturable"]  # capturable: no sync
         for position, param in enumerate(group["params"]):
             grad = param.grad
             if grad is None:
@@ -277,24 +277,26 @@ class RAdam(Optimizer):
                 raise RuntimeError("RAdam does not support sparse gradients")
             if group["fused"]:
                 _check_fused_device(param, fused_devices)
-            where = _where(index, position)
-            _check_like(where, "grad", grad, param)
+            like = (param.shape, param.dtype, param.device)
+            if (grad.shape, grad.dtype, grad.device) != like:
+                _check_like(_where(index, position), "grad", grad, param)
             entry = self.state.get(param) if check_state else None
-            if entry is not None:
-                if not isinstance(entry, Mapping):
-                    raise TypeError(f"{where}: its state must be a dict, got {entry!r}")
-                read_step = not group["capturable"]  # capturable: no host synchronization
-                _check_state(where, param, entry, group["amsgrad"], read_step)
+            if entry is None or _state_fits(entry, like, amsgrad, read_step):
+                continue
+            where = _where(index, position)
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"{where}: its state must be a dict, got {entry!r}")
+            _check_state(where, param, entry, amsgrad, read_step)
         return hp
 
     def _step_group(
         self, group: dict[str, Any], hp: Hyperparameters, grad_scale: torch.Tensor | None
     ) -> None:
         tensors = GroupTensors([], [], [], [], [], [])
-        self._init_group(group, *tensors)
+        has_complex = self._init_group(group, *tensors)
         if not tensors.params:
             return
-        real = tensors.real_views()
+        real = tensors.real_views() if has_complex else tensors
         if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
             unscale_(real.grads, grad_scale)
             # Counts stay tensors: no host synchronization, nothing to recompile on.
@@ -408,6 +410,7 @@ def _real(tensor: torch.Tensor) -> torch.Tensor:
 
 
 _STATE_KEYS = ("step", "exp_avg", "exp_avg_sq")
+_MOMENT_KEYS = {False: ("exp_avg", "exp_avg_sq"), True: ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 _STATE_LABELS = {name: f"state[{name!r}]" for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
@@ -457,6 +460,40 @@ def _check_fused_device(param: torch.Tensor, devices: list[str]) -> None:
         )
 
 
+def _state_fits(
+    state: Any, like: tuple[torch.Size, torch.dtype, torch.device], amsgrad: bool, read_step: bool
+) -> bool:
+    """Whether ``state`` is a dict holding all of RAdam's entries, each fitting.
+
+    The fast check of every step; where it says no, ``_check_state`` decides (and names
+    the fault): empty state is fine, for one.
+
+    Args:
+        state: A parameter's state.
+        like: The parameter's shape, dtype and device.
+        amsgrad: Whether its group uses ``max_exp_avg_sq`` (checked when present).
+        read_step: Check the value of ``step`` too (where it is on the CPU).
+    """
+    if type(state) is not dict:
+        return False
+    step = state.get("step")
+    if not (isinstance(step, torch.Tensor) and step.numel() == 1 and step.is_floating_point()):
+        return False
+    for name in _MOMENT_KEYS[amsgrad and "max_exp_avg_sq" in state]:
+        tensor = state.get(name)
+        if (
+            not isinstance(tensor, torch.Tensor)
+            or (tensor.shape, tensor.dtype, tensor.device) != like
+        ):
+            return False
+    return not (read_step and step.is_cpu) or _is_count(step.item())
+
+
+def _is_count(value: float) -> bool:
+    """Whether a step count read from ``state['step']`` is a whole number >= 0."""
+    return value >= 0 and value.is_integer()
+
+
 def _check_state(
     where: str, param: torch.Tensor, state: Mapping[str, Any], amsgrad: bool, read_step: bool
 ) -> None:
@@ -480,9 +517,9 @@ def _check_state(
             f"{where}: state['step'] must be a 1-element floating-point tensor (torch's "
             f"format), got {step!r}"
         )
-    if read_step and step.device.type == "cpu":
+    if read_step and step.is_cpu:
         value = step.item()
-        if not (math.isfinite(value) and value >= 0 and value == int(value)):
+        if not _is_count(value):
             raise ValueError(f"{where}: state['step'] must be a whole number >= 0, got {value}")
     names = ["exp_avg", "exp_avg_sq"]
     if amsgrad and "max_exp_avg_sq" in state:
