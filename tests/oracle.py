@@ -1,10 +1,11 @@
 """An independent RAdam oracle, written from the paper and the peers' formulas.
 
-Nothing here imports ``radam_core``: the presets are written out again from
-``REFERENCE.md`` and every step is the textbook sequence of operations in plain NumPy
-(float64 by default), with the bias corrections ``1 - beta**t`` and
-``rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)`` computed naively. It is meant to be
-slow and obvious, not clever.
+Nothing here imports ``radam_core``: the presets are written out again from the paper (Liu
+et al. 2019, Algorithm 2) and the peers' sources (torch.optim.RAdam, optax.scale_by_radam,
+the authors' class, TensorFlow Addons) and every step is the textbook sequence of operations
+in plain NumPy (float64 by default), with the bias corrections ``1 - beta**t`` and ``rho_t =
+rho_inf - 2 t beta2^t / (1 - beta2^t)`` computed naively. It is meant to be slow and
+obvious, not clever.
 
 One step t (``t`` counts from 1), for each parameter ``p`` with gradient ``g``::
 
@@ -50,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "nesterov": False,
 }
 
-# Written from REFERENCE.md's table, independently of radam_core.presets.
+# Written from the peers' sources, independently of radam_core.presets.
 PRESETS: dict[str, dict[str, Any]] = {
     # torch.optim.RAdam: rho_t > 5, SGD-momentum below, eps on the raw sqrt(v), eps 1e-8.
     "torch": {},

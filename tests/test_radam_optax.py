@@ -11,8 +11,9 @@ Tolerances, as ``|a - b| <= tol |b| + tol max|b|`` over the whole trajectory:
   t = 6..7 for b2 = 0.999 (the core is exact to 1e-13).
 * float32 (jax without x64) against the float64 core: 1e-5, ``test_golden``'s float32
   bound. Against ``optax.radam`` in float32: 1e-3, because optax's textbook rho_t in
-  float32 is off by up to ~2e-3 near the threshold (REFERENCE.md: rho_5 = 4.98645 vs
-  4.995998), which moves r_t by ~1e-3 relative on the first rectified steps.
+  float32 is off by up to ~2e-3 near the threshold (rho_5 = 4.98645 against the exact
+  4.995998: ``test_rectification.test_jax_float32_near_threshold``), which moves r_t by
+  ~1e-3 relative on the first rectified steps.
 """
 
 from __future__ import annotations

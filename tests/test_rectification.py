@@ -121,7 +121,7 @@ def first_rectified(threshold: float, inclusive: bool, beta2: float = 0.999) -> 
 
 @pytest.mark.parametrize("inclusive", [False, True], ids=[">", ">="])
 def test_first_rectified_step(inclusive: bool) -> None:
-    # rho_4 = 3.998, rho_5 = 4.996, rho_6 = 5.994 for beta2 = 0.999 (REFERENCE.md).
+    # rho_4 = 3.998, rho_5 = 4.996, rho_6 = 5.994 for beta2 = 0.999.
     assert float(rho_exact(4, 0.999)) < 4 < float(rho_exact(5, 0.999)) < 5
     assert float(rho_exact(6, 0.999)) > 5
     assert first_rectified(4.0, inclusive) == 5

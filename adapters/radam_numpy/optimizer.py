@@ -52,9 +52,8 @@ Follow = Callable[[np.ndarray, tuple[np.ndarray, ...]], None]
 # The error state of a pass whose errors a check pass has reported already.
 SILENT: dict[str, Any] = {"all": "ignore"}
 
-# Elements per block: 1 MiB of float32 per array. The 21M-parameter benchmark, 2 threads, in
-# two bandwidth regimes: 2^16 24-35 ms, 2^17 18-24 ms, 2^18 18-19 ms, 2^19 18-20 ms, 2^20
-# 21 ms; smaller blocks wait more on the GIL, larger ones fall out of the cache.
+# Elements per block: 1 MiB of float32 per array (measured in docs/benchmarks.md, "Block
+# sizes": smaller blocks wait more on the GIL, larger ones fall out of the cache).
 BLOCK_SIZE = 1 << 18
 
 

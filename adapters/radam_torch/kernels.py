@@ -37,9 +37,8 @@ from radam_core.namespace import compute_dtype
 
 Tensors = list[torch.Tensor]
 BLOCK_SIZE = 1 << 16  # elements per block of the core step: 256 KiB of float32
-# Elements per block of a Lookahead sync: 1 MiB of float32 (a sync of the 21M-parameter
-# benchmark, 2 cores: 2^16 11.0 ms, 2^17 9.3 ms, 2^18 9.0 ms, 2^19 9.5 ms; whole tensors,
-# whose fresh temporaries page-fault, about 30 ms).
+# Elements per block of a Lookahead sync: 1 MiB of float32 (measured in
+# docs/benchmarks.md, "Block sizes").
 SYNC_BLOCK_SIZE = 1 << 18
 
 

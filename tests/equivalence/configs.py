@@ -1,14 +1,14 @@
 """The RAdam configurations every implementation runs, in the groups the report shows.
 
-Each configuration is a preset of ``tests/oracle.py`` (the conventions written out from
-``REFERENCE.md``) plus options, in the core's (torch's) hyperparameter names. They use
-``betas = (0.9, 0.999)``, the peers' default: rho_5 = 4.996 and rho_6 = 5.994, so the
-threshold is crossed at step 5 (the paper's "> 4") or 6 (the others) of every run, the
+Each configuration is a preset of ``tests/oracle.py`` (the conventions written out from the
+peers' sources and the paper) plus options, in the core's (torch's) hyperparameter names.
+They use ``betas = (0.9, 0.999)``, the peers' default: rho_5 = 4.996 and rho_6 = 5.994, so
+the threshold is crossed at step 5 (the paper's "> 4") or 6 (the others) of every run, the
 steps before it take each preset's below-threshold branch, and rho_t sits where float32
-arithmetic gets it visibly wrong (REFERENCE.md). The amsgrad configuration uses
-``beta2 = 0.99`` instead, whose v_t forgets within ~100 steps, so that max(v) departs
-from v_t during the run (rho_6 = 5.94: still crossed at step 6). The learning rate is
-the problem's (:mod:`tests.equivalence.problems`).
+arithmetic gets it visibly wrong (the textbook formula's cancellation). The amsgrad
+configuration uses ``beta2 = 0.99`` instead, whose v_t forgets within ~100 steps, so that
+max(v) departs from v_t during the run (rho_6 = 5.94: still crossed at step 6). The
+learning rate is the problem's (:mod:`tests.equivalence.problems`).
 
 The lookahead configurations wrap the RAdam step in Lookahead (Zhang et al. 2019), each
 implementation through its framework's wrapper: after every step ``c <- (c + 1) mod k``,

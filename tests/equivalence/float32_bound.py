@@ -35,7 +35,7 @@ step scalar:
   within a few u (cancellation-free), r_t's condition number in rho_t at most ~3 for
   rho_t >= 4.9, bias corrections by ``expm1`` within a u or two, and the float32
   learning rate: 3u x 3 + ~10u of products and square roots < 32u. The textbook
-  float32 rho_t (REFERENCE.md's pitfall: rho_5 = 4.98645 instead of 4.99600 at
+  float32 rho_t (its cancellation: rho_5 = 4.98645 instead of 4.99600 at
   beta2 = 0.999) puts r_t off by ~2e-3 at step 6 (~30,000u) and ~1e-4 until step ~40:
   on the MLP it exceeds the bound ~100-fold at step 6
   (``tests/equivalence/test_harness.py``).

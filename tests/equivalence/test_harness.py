@@ -3,10 +3,10 @@
 - A trajectory perturbed at one step and element fails, naming the implementation, the
   configuration, the step, the parameter and the element (float64 and float32).
 - The float32 bound has teeth: a float32 RAdam that computes rho_t the textbook way in
-  float32 (REFERENCE.md's pitfall) fails it, and so does a learning rate off by 1e-5
-  relative, while the oracle's own float32 arithmetic (float64 step scalars) passes it
-  on every problem and configuration. With Lookahead, a slow step size off by 1e-5
-  relative fails it at the first sync, and so does a sync one step late.
+  float32 (whose cancellation puts rho_5 at 4.98645, not 4.99600) fails it, and so does a
+  learning rate off by 1e-5 relative, while the oracle's own float32 arithmetic (float64
+  step scalars) passes it on every problem and configuration. With Lookahead, a slow step
+  size off by 1e-5 relative fails it at the first sync, and so does a sync one step late.
 - The oracle's Lookahead is the paper's rule, on numbers worked out by hand.
 - The authors' peer, switched to SGD below the threshold, is the oracle's "authors"
   preset with ``below_threshold="sgd"``.

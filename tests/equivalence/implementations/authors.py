@@ -1,6 +1,7 @@
 """The authors' published RAdam algorithm (Liu et al.'s ``RAdam`` class), as a peer golden.
 
-Written here from the algorithm's formulas in NumPy float64 (REFERENCE.md), not from
+Written here from the algorithm's formulas in NumPy float64 (the paper's Algorithm 2 and
+the authors' published class), not from
 radam_core, as the authors' class computes each step:
 
     v = b2 v + (1 - b2) g^2;   m = b1 m + (1 - b1) g;   t += 1
