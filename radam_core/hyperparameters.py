@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from typing import Any, Literal
@@ -134,6 +135,24 @@ class Hyperparameters:
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         _check_choice("below_threshold", self.below_threshold, BELOW_THRESHOLD_MODES)
         _check_choice("eps_placement", self.eps_placement, EPS_PLACEMENTS)
+
+    def with_lr(self, lr: Any) -> Hyperparameters:
+        """These hyperparameters with the learning rate ``lr``, checking ``lr`` only.
+
+        For an optimizer that keeps its validated hyperparameters while a scheduler changes
+        the learning rate every step: the other fields are not checked again.
+
+        Raises:
+            TypeError, ValueError: As for ``lr`` when built.
+        """
+        lr = _python_scalar(lr)
+        if _is_number(lr):
+            _check_non_negative("lr", lr)
+        else:
+            _is_real_array("lr", lr, _REAL)
+        new = copy.copy(self)
+        object.__setattr__(new, "lr", lr)
+        return new
 
 
 _REAL = "a real number or a 0-d real floating-point array"

@@ -228,6 +228,48 @@ def test_the_primed_optimizer_steps_every_group():
     assert not before["has_state"][-1]
 
 
+def test_a_list_of_betas_changed_in_place_is_checked_again():
+    """Each group's hyperparameters are validated once and kept while its options stay the
+    same: a value written into the group's own list of betas is an option changed."""
+    params = [torch.nn.Parameter(torch.ones(3))]
+    params[0].grad = torch.ones(3)
+    opt = RAdam(params, betas=[0.9, 0.999])
+    opt.step()
+    opt.param_groups[0]["betas"][1] = 1.5
+    before = snapshot(opt)
+    with pytest.raises(ValueError, match=r"param_groups\[0\].*betas\[1\].*1.5"):
+        opt.step()
+    assert_identical(snapshot(opt), before)
+
+
+def test_a_scheduler_changes_lr_without_validating_the_group_again(monkeypatch):
+    """With lr changed by a scheduler every step, the group's options are validated once
+    (at its first step) and lr alone at each step; the steps are torch.optim.RAdam's."""
+    import radam_core
+
+    validations: list[int] = []
+    original = radam_core.Hyperparameters.__post_init__
+
+    def counting(self: Any) -> None:
+        validations.append(1)
+        original(self)
+
+    monkeypatch.setattr(radam_core.Hyperparameters, "__post_init__", counting)
+    ours, theirs = (torch.nn.Parameter(torch.linspace(-1.0, 1.0, 6)) for _ in range(2))
+    opt, reference = RAdam([ours], lr=0.1), torch.optim.RAdam([theirs], lr=0.1)
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.9**e) for o in (opt, reference)]
+    validations.clear()
+    for t in range(1, 11):
+        for param in (ours, theirs):
+            param.grad = torch.sin(param.detach() * t)
+        opt.step()
+        reference.step()
+        for schedule in schedules:
+            schedule.step()
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7, msg=f"t = {t}")
+    assert len(validations) == 1
+
+
 BAD_GROUPS = [
     pytest.param({"lr": -1}, ValueError, "lr.*-1", id="lr_negative"),
     pytest.param({"lr": math.nan}, ValueError, "lr.*nan", id="lr_nan"),

@@ -91,6 +91,29 @@ def _assert_step_raises(error, match, params, grads, state, **hyperparameters):
         np.testing.assert_array_equal(old, new)
 
 
+@pytest.mark.parametrize(
+    ("lr", "error", "match"),
+    [
+        (-1.0, ValueError, "lr must be finite and >= 0, got -1.0"),
+        (math.nan, ValueError, "lr must be finite and >= 0, got nan"),
+        ("x", TypeError, "lr must be a real number"),
+        (np.zeros(2), TypeError, r"lr must be .*shape \(2,\)"),
+    ],
+)
+def test_with_lr_checks_the_new_lr(lr, error, match):
+    with pytest.raises(error, match=match):
+        rc.Hyperparameters().with_lr(lr)
+
+
+def test_with_lr_replaces_lr_only():
+    hp = rc.hyperparameters_for("optax", weight_decay=0.1)
+    new = hp.with_lr(np.float32(0.25))
+    assert type(new.lr) is float
+    assert new.lr == 0.25
+    assert new == rc.hyperparameters_for("optax", weight_decay=0.1, lr=0.25)
+    assert hp.lr == 1e-3  # the original is unchanged
+
+
 def test_step_rejects_bad_hyperparameter_before_touching_anything():
     params = _params()
     _assert_step_raises(

@@ -167,6 +167,7 @@ class RAdam(Optimizer):
             "preset": preset,
             **{name: getattr(resolved, name) for name in radam_core.CONVENTION_FIELDS},
         }
+        self._validated: dict[int, tuple[dict[str, Any], tuple[Any, ...], Hyperparameters]] = {}
         super().__init__(params, defaults)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -192,6 +193,7 @@ class RAdam(Optimizer):
                         where = _where(index, position)
                         _check_state(where, param, entry, group["amsgrad"], read_step=True)
         super().__setstate__(state)
+        self._validated = {}  # new groups: each is validated again at its next step
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group; a ``preset`` of its own sets the options the group does not give.
@@ -265,7 +267,7 @@ class RAdam(Optimizer):
         groups and gradients: Dynamo runs ``_init_group`` eagerly and then traces the
         step again, which must take the same path through the state both times.
         """
-        hp = _check_group(index, group)
+        hp = self._group_hyperparameters(index, group)
         check_state = not torch.compiler.is_compiling()
         fused_devices = fused_kernel_devices() if group["fused"] else []
         amsgrad, read_step = group["amsgrad"], not group["capturable"]  # capturable: no sync
@@ -288,6 +290,35 @@ class RAdam(Optimizer):
                 raise TypeError(f"{where}: its state must be a dict, got {entry!r}")
             _check_state(where, param, entry, amsgrad, read_step)
         return hp
+
+    def _group_hyperparameters(self, index: int, group: dict[str, Any]) -> Hyperparameters:
+        """Group ``index``'s hyperparameters, validated in full only when an option changed.
+
+        They are kept with the group's options (every option but ``lr``); a step whose
+        group holds other values (written by the user, or after ``add_param_group`` or
+        ``load_state_dict``, whose groups are new) validates them again. ``lr``, which
+        schedulers change every step, is checked alone
+        ([`Hyperparameters.with_lr`][radam_core.Hyperparameters.with_lr]).
+
+        Raises:
+            TypeError, ValueError: An invalid option, named with ``param_groups[index]``.
+        """
+        if torch.compiler.is_compiling():
+            return _check_group(index, group)
+        options = (tuple(group["betas"]), *(group[name] for name in _OPTION_NAMES))
+        kept = self._validated.get(id(group))
+        if kept is None or kept[0] is not group or kept[1] != options:
+            hp = _check_group(index, group)
+            self._validated[id(group)] = (group, options, hp)
+            return hp
+        hp = kept[2]
+        try:
+            lr = _group_lr(group)
+            if lr is hp.lr or (isinstance(lr, float) and lr == hp.lr):
+                return hp
+            return hp.with_lr(lr)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"param_groups[{index}]: {error}") from None
 
     def _step_group(
         self, group: dict[str, Any], hp: Hyperparameters, grad_scale: torch.Tensor | None
@@ -371,8 +402,21 @@ class RAdam(Optimizer):
         return has_complex
 
 
-def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
-    """The core's hyperparameters of a parameter group.
+# A group's options that its hyperparameters depend on, besides lr and betas (a list, which
+# may change in place: kept as a tuple).
+_OPTION_NAMES = (
+    "eps",
+    "weight_decay",
+    "decoupled_weight_decay",
+    "maximize",
+    "capturable",
+    "differentiable",
+    *radam_core.CONVENTION_FIELDS,
+)
+
+
+def _group_lr(group: dict[str, Any]) -> Any:
+    """A group's lr for the core: a number, or a 0-d tensor.
 
     A tensor lr is read on the host (and so checked) where that costs nothing: on the CPU,
     without ``capturable`` or ``differentiable``. Otherwise it stays a 0-d tensor, never
@@ -380,10 +424,17 @@ def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
     """
     lr = group["lr"]
     if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1:
+            raise ValueError(f"Tensor lr must be 1-element, got {lr!r}")
         on_host = lr.device.type == "cpu" and not (group["capturable"] or group["differentiable"])
-        lr = lr.item() if on_host else lr.reshape(())
+        return lr.item() if on_host else lr.reshape(())
+    return lr
+
+
+def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
+    """The core's hyperparameters of a parameter group (validated when built)."""
     return Hyperparameters(
-        lr=lr,
+        lr=_group_lr(group),
         betas=tuple(group["betas"]),
         eps=group["eps"],
         weight_decay=group["weight_decay"],
@@ -424,9 +475,6 @@ def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
     Raises:
         TypeError, ValueError: An invalid option, named with ``param_groups[index]``.
     """
-    lr = group["lr"]
-    if isinstance(lr, torch.Tensor) and lr.numel() != 1:
-        raise ValueError(f"param_groups[{index}]: Tensor lr must be 1-element, got {lr!r}")
     try:
         return _hyperparameters(group)
     except (TypeError, ValueError) as error:
