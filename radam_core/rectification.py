@@ -30,6 +30,7 @@ harmless stand-in value, so that no Python branch reads an array value.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -181,6 +182,7 @@ def _rho_array(t: Array, beta2: Array, xp: Namespace) -> Array:
     return xp.where(positive, k + t * _q(t * c, xp), rho_inf(beta2))
 
 
+@functools.cache
 def _k(beta2: float, c: float) -> float:
     """K = rho_inf - 2 / c, by its series where the difference would cancel."""
     delta = 1.0 - beta2

@@ -21,7 +21,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import radam_torch.optimizer  # noqa: E402
+import radam_torch.functional  # noqa: E402
 from radam_torch import RAdam, Ranger  # noqa: E402
 from radam_torch.kernels import BLOCK_SIZE  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
@@ -110,8 +110,8 @@ def test_on_the_cpu_the_blocks_do_grow_with_the_elements():
 @pytest.fixture
 def meta_has_fused_adam(monkeypatch):
     """Run the meta device as a device with torch's fused Adam kernel (CUDA, XPU, MPS)."""
-    devices = [*radam_torch.optimizer.fused_kernel_devices(), "meta"]
-    monkeypatch.setattr(radam_torch.optimizer, "fused_kernel_devices", lambda: devices)
+    devices = [*radam_torch.functional.fused_kernel_devices(), "meta"]
+    monkeypatch.setattr(radam_torch.functional, "fused_kernel_devices", lambda: devices)
 
 
 @pytest.mark.usefixtures("meta_has_fused_adam")
@@ -159,7 +159,7 @@ def test_fused_true_raises_torchs_error_on_a_device_without_the_kernel():
 
 def test_torch_still_lists_its_fused_devices():
     # radam_torch's one read of torch's private list: this fails when torch changes it.
-    devices = radam_torch.optimizer.fused_kernel_devices()
+    devices = radam_torch.functional.fused_kernel_devices()
     assert isinstance(devices, list)
     assert {"cpu", "cuda", "mps", "xpu"} <= set(devices)
     assert "meta" not in devices

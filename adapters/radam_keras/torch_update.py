@@ -1,39 +1,26 @@
-"""The Keras torch backend's update: every variable at once, by radam_torch's kernels.
+"""The Keras torch backend's update: every variable at once, by radam_torch's functional API.
 
 Keras runs optimizers eagerly on its torch backend, one operation at a time, so
 ``keras.optimizers.Adam`` updates all variables there with ``torch._foreach`` kernels.
-radam_keras does the same with radam_torch's two kernels, whose math is radam_core, and with
-radam_torch's choice of device path:
-
-- the count and the learning rate are read on the host (on an accelerator, one wait for the
-  device per step, as the fused kernel's hyperparameters need them);
-- on every device type with PyTorch's fused Adam kernel
-  ([`radam_torch.optimizer.fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices]:
-  the CPU, CUDA, XPU, MPS), a rectified step is one pass of that kernel per device and dtype,
-  with the hyperparameters of [`radam_core.adam_form`][radam_core.adam_form.adam_form]
-  (``lr * r_t``, ``eps / sqrt(1 - beta2^t)``);
-- other steps, other devices and complex variables (optax's convention, the core's, as on the
-  other backends) run the core's equations
-  ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]): block by block on the
-  CPU, on whole tensors elsewhere;
-- inside ``torch.compile`` the count and the learning rate stay tensors, so nothing waits
-  for the device: the core's equations on whole tensors.
+radam_keras steps them all at once with
+[`radam_torch.functional.radam`][radam_torch.functional.radam], whose math is radam_core, and
+so on radam_torch's device paths: a rectified step is one call
+of PyTorch's fused Adam kernel per device and dtype wherever torch has that kernel (CPU, CUDA,
+XPU, MPS); other steps, other devices and complex variables (optax's convention, the core's, as
+on the other backends) run the core's equations. The count and the learning rate are read on
+the host for that (on an accelerator, one wait for the device per step); inside
+``torch.compile`` they stay tensors, so nothing waits for the device.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import radam_torch.optimizer
 import torch
-from radam_torch.kernels import core_step, fused_adam_step
+from radam_torch import functional
 
 import radam_core
-
-# params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs (empty without amsgrad)
-StepTensors = tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]
 
 
 def update_variables(
@@ -59,7 +46,7 @@ def update_variables(
         hyperparameters: The optimizer's hyperparameters (their ``lr`` is replaced).
     """
     params = [v.value for v in variables]
-    tensors: StepTensors = (
+    tensors: functional.StepTensors = (
         params,
         [torch.as_tensor(g).to(p.dtype) for g, p in zip(grads, params, strict=True)],
         [m.value for m in momentums],
@@ -68,29 +55,8 @@ def update_variables(
     )
     with torch.no_grad():
         if torch.compiler.is_compiling():
-            hp = dataclasses.replace(hyperparameters, lr=learning_rate)
-            core_step(*tensors, count, hp, blocked=False)
-            return
-        t = int(count) + 1
-        hp = dataclasses.replace(hyperparameters, lr=float(learning_rate))
-        form = radam_core.adam_form(t, hp)
-        fused_devices = radam_torch.optimizer.fused_kernel_devices()
-        batches: dict[tuple[torch.device, torch.dtype], list[int]] = {}
-        for index, param in enumerate(params):
-            batches.setdefault((param.device, param.dtype), []).append(index)
-        for (device, dtype), indices in batches.items():
-            batch = _select(tensors, indices)
-            if form is not None and device.type in fused_devices and not dtype.is_complex:
-                fused_adam_step(*batch, t - 1, form, hp)
-            else:
-                core_step(*batch, t - 1, hp, blocked=device.type == "cpu")
-
-
-def _select(tensors: StepTensors, indices: list[int]) -> StepTensors:
-    """The lists' entries at ``indices`` (an empty list, amsgrad's when off, stays empty)."""
-
-    def pick(items: list[Any]) -> list[Any]:
-        return [items[i] for i in indices] if items else []
-
-    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = tensors
-    return pick(params), pick(grads), pick(exp_avgs), pick(exp_avg_sqs), pick(max_exp_avg_sqs)
+            hp = hyperparameters.with_lr(learning_rate)
+            functional.radam(*tensors, count, hp)
+        else:
+            hp = hyperparameters.with_lr(float(learning_rate))
+            functional.radam(*tensors, int(count), hp)

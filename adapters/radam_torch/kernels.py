@@ -23,6 +23,7 @@ and the slow weights.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
@@ -196,7 +197,7 @@ def fused_adam_step(
             kernel's own ``grad_scale``; the others are unscaled in place), or None.
     """
     moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
-    contiguous = all(t.is_contiguous() for tensors in moments for t in tensors)
+    contiguous = all(map(torch.Tensor.is_contiguous, itertools.chain.from_iterable(moments)))
     fits = [
         contiguous or fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))
     ]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable
-from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 import radam_core
 from radam_core import Hyperparameters
-from radam_torch.kernels import Tensors, core_step, fused_adam_step, unscale_
+from radam_torch import functional
+from radam_torch.kernels import Tensors
 
 
 class GroupTensors(NamedTuple):
@@ -58,7 +58,7 @@ class RAdam(Optimizer):
     core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when ``rho_t > 5``, else
     ``theta -= lr m_hat`` (torch's convention; ``preset`` selects another). Rectified steps
     run in PyTorch's fused Adam kernel on every device torch has it for
-    ([`fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices]), one call per device
+    ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]), one call per device
     and dtype, fed the Adam form of the step that
     [`radam_core.adam_form`][radam_core.adam_form.adam_form] computes; other steps, and every step
     with ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
@@ -269,7 +269,7 @@ class RAdam(Optimizer):
         """
         hp = self._group_hyperparameters(index, group)
         check_state = not torch.compiler.is_compiling()
-        fused_devices = fused_kernel_devices() if group["fused"] else []
+        fused_devices = functional.fused_kernel_devices() if group["fused"] else []
         amsgrad, read_step = group["amsgrad"], not group["capturable"]  # capturable: no sync
         for position, param in enumerate(group["params"]):
             grad = param.grad
@@ -305,7 +305,7 @@ class RAdam(Optimizer):
         """
         if torch.compiler.is_compiling():
             return _check_group(index, group)
-        options = (tuple(group["betas"]), *(group[name] for name in _OPTION_NAMES))
+        options = (tuple(group["betas"]), *_group_options(group))
         kept = self._validated.get(id(group))
         if kept is None or kept[0] is not group or kept[1] != options:
             hp = _check_group(index, group)
@@ -329,32 +329,29 @@ class RAdam(Optimizer):
             return
         real = tensors.real_views() if has_complex else tensors
         if group["capturable"] or group["differentiable"] or torch.compiler.is_compiling():
-            unscale_(real.grads, grad_scale)
             # Counts stay tensors: no host synchronization, nothing to recompile on.
             for index, step in enumerate(tensors.steps):
                 step_count = step.to(torch.int64)
                 step.add_(1)
-                core_step(*real.select([index]).moments(), step_count, hp, blocked=False)
+                functional.radam(
+                    *real.select([index]).moments(), step_count, hp, grad_scale=grad_scale
+                )
             return
-        # One call per step count, device and dtype, as torch's fused Adam groups its tensors.
-        batches: dict[tuple[int, torch.device, torch.dtype], list[int]] = {}
-        for index, (step, param) in enumerate(zip(tensors.steps, real.params, strict=True)):
-            batches.setdefault((int(step.item()), param.device, param.dtype), []).append(index)
+        # One call per step count (each then batched by device and dtype, as torch's fused
+        # Adam groups its tensors).
+        counts: dict[int, list[int]] = {}
+        for index, step in enumerate(tensors.steps):
+            counts.setdefault(int(step.item()), []).append(index)
         torch._foreach_add_(tensors.steps, 1)
-        fused_devices = fused_kernel_devices() if group["fused"] is not False else ()
-        for (count, device, _), indices in batches.items():
-            chosen = real.select(indices)
-            on_device = _lr_on(device, hp)
-            form = (
-                radam_core.adam_form(count + 1, on_device) if device.type in fused_devices else None
+        for count, indices in counts.items():
+            chosen = real if len(counts) == 1 else real.select(indices)
+            functional.radam(
+                *chosen.moments(),
+                count,
+                hp,
+                fused=group["fused"] is not False,
+                grad_scale=grad_scale,
             )
-            if form is not None:
-                fused_adam_step(*chosen.moments(), count, form, on_device, grad_scale)
-            else:
-                unscale_(chosen.grads, grad_scale)
-                # Cache-sized blocks on the CPU; whole tensors on an accelerator, so that
-                # the kernels a step launches do not grow with the number of elements.
-                core_step(*chosen.moments(), count, on_device, blocked=device.type == "cpu")
 
     def _init_group(
         self,
@@ -413,6 +410,7 @@ _OPTION_NAMES = (
     "differentiable",
     *radam_core.CONVENTION_FIELDS,
 )
+_group_options = operator.itemgetter(*_OPTION_NAMES)
 
 
 def _group_lr(group: dict[str, Any]) -> Any:
@@ -444,17 +442,6 @@ def _hyperparameters(group: dict[str, Any]) -> Hyperparameters:
     )
 
 
-def _lr_on(device: torch.device, hp: Hyperparameters) -> Hyperparameters:
-    """``hp`` with a tensor lr copied to ``device``, as torch.optim.Adam(fused=True) does.
-
-    A copy to an accelerator does not wait for it (``non_blocking``); one to the CPU does.
-    """
-    if not isinstance(hp.lr, torch.Tensor) or hp.lr.device == device:
-        return hp
-    lr = hp.lr.to(device, non_blocking=device.type != "cpu")
-    return dataclasses.replace(hp, lr=lr)
-
-
 def _real(tensor: torch.Tensor) -> torch.Tensor:
     """A complex tensor's real view (torch's convention), else the tensor."""
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
@@ -481,16 +468,6 @@ def _check_group(index: int, group: dict[str, Any]) -> Hyperparameters:
         raise type(error)(f"param_groups[{index}]: {error}") from None
 
 
-def fused_kernel_devices() -> list[str]:
-    """The device types that have PyTorch's fused Adam kernel, by torch's own list.
-
-    torch.optim.Adam(fused=True) checks its parameters against this list; it is private to
-    torch (``torch.utils._foreach_utils``), so radam_torch reads it here only, and
-    tests/test_radam_torch_fused_devices.py fails if torch moves or changes it.
-    """
-    return _get_fused_kernels_supported_devices()
-
-
 def _check_fused_device(param: torch.Tensor, devices: list[str]) -> None:
     """torch.optim.Adam's check for ``fused=True`` (complex too: it steps as its real view).
 
@@ -499,7 +476,7 @@ def _check_fused_device(param: torch.Tensor, devices: list[str]) -> None:
 
     Args:
         param: A parameter of a group with ``fused=True``.
-        devices: [`fused_kernel_devices`][radam_torch.optimizer.fused_kernel_devices].
+        devices: [`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices].
     """
     if param.device.type not in devices or not (param.is_floating_point() or param.is_complex()):
         raise RuntimeError(

@@ -970,13 +970,13 @@ def test_torch_backend_kernels_equal_the_per_variable_update(case: str) -> None:
 def test_torch_backend_uses_the_fused_kernel_when_rectified(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import radam_keras.torch_update as torch_update
+    import radam_torch.functional as functional
 
     calls: list[str] = []
     for name in ("fused_adam_step", "core_step"):
-        original = getattr(torch_update, name)
+        original = getattr(functional, name)
         monkeypatch.setattr(
-            torch_update,
+            functional,
             name,
             lambda *a, _name=name, _original=original, **k: (
                 calls.append(_name),
@@ -1024,13 +1024,13 @@ def test_torch_backend_off_the_cpu(
     fused-kernel devices or not: what a step dispatches does not grow with the elements,
     and a rectified step on a device with the kernel is one fused call for all 26
     variables, whose step tensors are on the device."""
-    import radam_torch.optimizer
+    import radam_torch.functional
 
     from tests.test_radam_torch_fused_devices import FUSED
 
     if fused_device:
-        devices = [*radam_torch.optimizer.fused_kernel_devices(), "meta"]
-        monkeypatch.setattr(radam_torch.optimizer, "fused_kernel_devices", lambda: devices)
+        devices = [*radam_torch.functional.fused_kernel_devices(), "meta"]
+        monkeypatch.setattr(radam_torch.functional, "fused_kernel_devices", lambda: devices)
     small, large = _meta_step_ops(1, t), _meta_step_ops(64, t)
     assert small.counts == large.counts
     if fused_device and t == 7:
