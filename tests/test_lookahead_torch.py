@@ -378,3 +378,18 @@ def test_sync_kernel_gives_the_cores_bits_on_every_path():
     for f, s, e in zip(fast, slow, expected, strict=True):
         assert torch.equal(real(f), e), (f.dtype, f.shape)
         assert torch.equal(real(s), e), (f.dtype, f.shape)
+
+
+def test_lookahead_has_every_attribute_torchs_optimizer_init_sets():
+    """Lookahead sets up what ``torch.optim.Optimizer.__init__`` would (its hooks' private
+    dicts) instead of calling it, which would rebuild the inner optimizer's groups and
+    state through the shared properties: if a torch release sets another attribute there,
+    this fails, naming it."""
+    param = torch.nn.Parameter(torch.ones(2))
+    plain = vars(torch.optim.SGD([param], lr=0.1))
+    wrapper = Lookahead(torch.optim.SGD([param], lr=0.1))
+    shared = {"defaults", "param_groups", "state"}  # the inner optimizer's, by property
+    missing = set(plain) - shared - set(vars(wrapper))
+    assert not missing, f"Optimizer.__init__ now also sets {sorted(missing)}"
+    for name in set(plain) - shared:
+        assert type(getattr(wrapper, name)) is type(plain[name]), name

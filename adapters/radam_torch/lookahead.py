@@ -66,7 +66,9 @@ class Lookahead(Optimizer):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
-        # Optimizer.__init__ would build param groups of its own: set up its hooks instead.
+        # Optimizer.__init__ would rebuild the inner optimizer's groups and state through the
+        # shared properties: set up its hooks instead (tests/test_lookahead_torch.py fails if
+        # a torch release sets another attribute there).
         self._optimizer_step_pre_hooks: OrderedDict[int, Any] = OrderedDict()
         self._optimizer_step_post_hooks: OrderedDict[int, Any] = OrderedDict()
         self._optimizer_state_dict_pre_hooks: OrderedDict[int, Any] = OrderedDict()
