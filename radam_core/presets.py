@@ -101,6 +101,10 @@ def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparamet
         TypeError: A preset that is not a str, an unknown hyperparameter name, or a
             value of the wrong type.
     """
+    key = _arguments_key(preset, overrides)
+    built = _BUILT.get(key) if key is not None else None
+    if built is not None:
+        return built
     if not isinstance(preset, str):
         raise TypeError(
             f"preset must be a str, one of {', '.join(map(repr, PRESETS))}, got {preset!r}"
@@ -113,4 +117,34 @@ def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparamet
         raise TypeError(
             f"unknown hyperparameter {unknown[0]!r}; expected one of {', '.join(sorted(fields))}"
         )
-    return Hyperparameters(**{**PRESETS[preset].overrides, **overrides})
+    built = Hyperparameters(**{**PRESETS[preset].overrides, **overrides})
+    if key is not None:
+        if len(_BUILT) >= _BUILT_SIZE:
+            _BUILT.clear()
+        _BUILT[key] = built
+    return built
+
+
+# Hyperparameters already validated, by their arguments: a step that passes the same host
+# numbers again (radam_core.step's keyword arguments, every step) is not validated again.
+_BUILT: dict[Any, Hyperparameters] = {}
+_BUILT_SIZE = 256
+_PLAIN = (bool, int, float, str)
+
+
+def _arguments_key(preset: Any, overrides: dict[str, Any]) -> Any:
+    """A hashable key of the arguments, their types included (``True`` is not ``1``).
+
+    None where one is not a plain Python value (an array, a NumPy scalar): never kept.
+    """
+    if type(preset) is not str:
+        return None
+    items = []
+    for name, value in sorted(overrides.items()):
+        if type(value) in _PLAIN:
+            items.append((name, type(value), value))
+        elif type(value) is tuple and all(type(v) in _PLAIN for v in value):
+            items.append((name, tuple, tuple((type(v), v) for v in value)))
+        else:
+            return None
+    return preset, tuple(items)

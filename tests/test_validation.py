@@ -495,3 +495,27 @@ def _leaves(tree):
     if isinstance(tree, (list, tuple)):
         return [leaf for item in tree for leaf in _leaves(item)]
     return [tree]
+
+
+def test_hyperparameters_built_again_from_the_same_values_are_not_validated_again(monkeypatch):
+    """radam_core.step takes its hyperparameters as keyword arguments every step: the same
+    plain values give the hyperparameters validated the first time; a value of another type
+    (1 for True, a NumPy scalar, an array) is validated as usual."""
+    validations = []
+    original = rc.Hyperparameters.__post_init__
+
+    def counting(self):
+        validations.append(1)
+        original(self)
+
+    monkeypatch.setattr(rc.Hyperparameters, "__post_init__", counting)
+    params, grads = (np.ones(3),), (np.full(3, 0.5),)
+    state = rc.init_state(params, amsgrad=True)
+    for _ in range(4):
+        params, state = rc.step(params, grads, state, lr=0.0125, betas=(0.8, 0.95), amsgrad=True)
+    assert len(validations) == 1
+    assert rc.hyperparameters_for(lr=0.0125, betas=(0.8, 0.95), amsgrad=True).amsgrad is True
+    with pytest.raises(TypeError, match="amsgrad must be a bool, got 1"):
+        rc.hyperparameters_for(lr=0.0125, betas=(0.8, 0.95), amsgrad=1)
+    rc.hyperparameters_for(lr=np.float64(0.0125), betas=(0.8, 0.95), amsgrad=True)
+    assert len(validations) == 3  # the first step's, amsgrad=1's (refused), np.float64's
