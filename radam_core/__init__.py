@@ -6,8 +6,12 @@ Adapters for torch, Keras, NumPy and optax call [`step`][radam_core.step.step] (
 [`update_leaf_in_place`][radam_core.update_leaf_in_place]).
 """
 
-from radam_core.adam_form import AdamForm, adam_form
-from radam_core.coefficients import StepCoefficients, step_coefficients
+from radam_core.coefficients import (
+    AdamForm,
+    StepCoefficients,
+    adam_form,
+    step_coefficients,
+)
 from radam_core.diagnostics import ScheduleRow, first_rectified_step, schedule
 from radam_core.hyperparameters import CONVENTION_FIELDS, Hyperparameters
 from radam_core.lookahead import (

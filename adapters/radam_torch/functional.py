@@ -8,7 +8,7 @@ which picks the path for each device and dtype:
 - a rectified step, on a device in torch's list of fused-kernel devices
   ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]: CPU, CUDA, XPU, MPS),
   is one call of PyTorch's fused Adam kernel with the hyperparameters of
-  [`radam_core.adam_form`][radam_core.adam_form.adam_form]
+  [`radam_core.adam_form`][radam_core.adam_form]
   ([`radam_torch.kernels.fused_adam_step`][radam_torch.kernels.fused_adam_step]);
 - any other step is the core's equations in place
   ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]): in cache-sized blocks

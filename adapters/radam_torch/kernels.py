@@ -8,7 +8,7 @@ namespace). Any step, any option; the count may be a Python int or a 0-d integer
 synchronization: capturable, ``torch.compile``).
 
 ``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
-[`radam_core.adam_form`][radam_core.adam_form.adam_form] computes (``lr * r_t``,
+[`radam_core.adam_form`][radam_core.adam_form] computes (``lr * r_t``,
 ``eps / sqrt(bc2)``), so PyTorch's maintained fused Adam kernel runs it in one pass over memory.
 That kernel walks each tensor as ``numel`` consecutive elements from its data pointer, whatever its
 strides (``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes
@@ -191,7 +191,7 @@ def fused_adam_step(
         exp_avg_sqs: v_{t-1}, updated in place.
         max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
         count: t - 1, the steps taken before this one.
-        form: From [`radam_core.adam_form`][radam_core.adam_form.adam_form] for step t.
+        form: From [`radam_core.adam_form`][radam_core.adam_form] for step t.
         hyperparameters: The group's hyperparameters.
         grad_scale: torch.amp.GradScaler's scale, by which the gradients are divided (the
             kernel's own ``grad_scale``; the others are unscaled in place), or None.
