@@ -86,14 +86,6 @@ class NaiveRAdam:
 
 @register(NAME, "torch's default RAdam in NumPy, a new array per operation (the reference)")
 def naive_numpy(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``NaiveRAdam`` on ``params``.
-
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up ``NaiveRAdam`` on ``params``."""
     opt = NaiveRAdam(params)
     return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)

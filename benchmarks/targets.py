@@ -73,6 +73,14 @@ class Outcome:
     paired: bool = False
 
 
+def _on_each_keras_backend(implementation: str, bound: float, reference: str) -> list[Target]:
+    """A time-ratio target on the large problem for each Keras backend (``name[backend]``)."""
+    return [
+        Target(f"{implementation}[{b}]", "large", TIME_RATIO, bound, f"{reference}[{b}]")
+        for b in ("tensorflow", "jax", "torch")
+    ]
+
+
 TARGETS: tuple[Target, ...] = (
     Target("radam_numpy.RAdam", "large", "bandwidth_fraction", 0.33),
     Target("radam_numpy.RAdam", "large", "speedup_vs_naive", 4.0),
@@ -81,32 +89,14 @@ TARGETS: tuple[Target, ...] = (
     Target("radam_torch.RAdam", "many-small", TIME_RATIO, 1.0, "torch.optim.RAdam(foreach)"),
     Target("radam_torch.RAdam", "large", "memory_fraction", 1.0),
     Target("radam_torch.RAdam", "large", "first_step_excess_s", 1.0),
-    *(
-        Target(
-            f"radam_keras.RAdam[{backend}]",
-            "large",
-            TIME_RATIO,
-            1.1,
-            f"keras.optimizers.Adam[{backend}]",
-        )
-        for backend in ("tensorflow", "jax", "torch")
-    ),
+    *_on_each_keras_backend("radam_keras.RAdam", 1.1, "keras.optimizers.Adam"),
     Target("radam_optax.radam", "large", TIME_RATIO, 1.0, "optax.radam"),
     # Ranger = Lookahead(RAdam), k = 6. A timed "step" of a Ranger implementation is a whole
     # k-cycle (6 RAdam steps and one sync; see the implementations), so "time averaged over
     # a k-cycle <= 1.2 RAdam steps" is a cycle <= 6 * 1.2 = 7.2 RAdam steps.
     Target("radam_torch.Ranger", "large", TIME_RATIO, 7.2, "radam_torch.RAdam"),
     Target("radam_numpy.Ranger", "large", TIME_RATIO, 7.2, "radam_numpy.RAdam"),
-    *(
-        Target(
-            f"radam_keras.Ranger[{backend}]",
-            "large",
-            TIME_RATIO,
-            7.2,
-            f"radam_keras.RAdam[{backend}]",
-        )
-        for backend in ("tensorflow", "jax", "torch")
-    ),
+    *_on_each_keras_backend("radam_keras.Ranger", 7.2, "radam_keras.RAdam"),
     Target("radam_optax.ranger", "large", TIME_RATIO, 7.2, "radam_optax.radam"),
     # And no slower than optax's own Lookahead around optax.radam (both k-cycles).
     Target("radam_optax.ranger", "large", TIME_RATIO, 1.0, "optax.lookahead"),

@@ -13,12 +13,7 @@ from benchmarks.registry import RANGER_K, Stepper, k_cycle, register
 def core_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
     """Set up [`radam_core.step`][radam_core.step.step] (torch preset) on ``params``.
 
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``; each step replaces the parameters and the state.
+    Each step replaces the parameters and the state.
     """
     current = tuple(params)
     state = radam_core.init_state(current)
@@ -32,15 +27,7 @@ def core_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
 
 @register("radam_numpy.RAdam", "in place, blocked, threaded (default settings)")
 def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up [`radam_numpy.RAdam`][radam_numpy.RAdam] with its defaults on ``params``.
-
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up [`radam_numpy.RAdam`][radam_numpy.RAdam] with its defaults on ``params``."""
     opt = radam_numpy.RAdam(params)
     return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
 
@@ -53,12 +40,7 @@ def radam_numpy_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
 def radam_numpy_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
     """Set up [`radam_numpy.Ranger`][radam_numpy.Ranger] with its defaults; each step is a k-cycle.
 
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``; a timed step runs ``k`` optimizer steps, one a sync.
+    A timed step runs ``k`` optimizer steps, one a sync.
     """
     opt = radam_numpy.Ranger(params, k=RANGER_K)
     return k_cycle(Stepper(step=lambda: opt.step(grads), params=lambda: opt.params))

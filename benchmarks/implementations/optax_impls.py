@@ -61,15 +61,7 @@ def _stepper(
 
 @register("radam_optax.radam", "radam_optax.radam(1e-3), jit, donated")
 def radam_optax_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up [`radam_optax.radam`][radam_optax.radam] (optax's convention, lr 1e-3).
-
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up [`radam_optax.radam`][radam_optax.radam] (optax's convention, lr 1e-3)."""
     import radam_optax
 
     return _stepper(lambda: radam_optax.radam(1e-3), params, grads)
@@ -77,15 +69,7 @@ def radam_optax_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepp
 
 @register("optax.radam", "optax's own radam(1e-3), jit, donated")
 def optax_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``optax.radam(1e-3)``.
-
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up ``optax.radam(1e-3)``."""
     import optax
 
     return _stepper(lambda: optax.radam(1e-3), params, grads)
@@ -100,13 +84,6 @@ def radam_optax_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
     """Set up [`radam_optax.ranger`][radam_optax.ranger]; a step is a k-cycle.
 
     The optimizer is Lookahead around radam_optax.radam.
-
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
     """
     import radam_optax
 
@@ -120,15 +97,7 @@ def radam_optax_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
     "jit, donated: one timed step is a whole k-cycle",
 )
 def optax_lookahead_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``optax.lookahead(optax.radam(1e-3), 6, 0.5)``; a step is a k-cycle.
-
-    Args:
-        params: This implementation's copies of the parameters.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up ``optax.lookahead(optax.radam(1e-3), 6, 0.5)``; a step is a k-cycle."""
     import optax
 
     def make() -> Any:

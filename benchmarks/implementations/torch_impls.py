@@ -38,43 +38,19 @@ def _stepper(
 
 @register("radam_torch.RAdam", "radam_torch.RAdam, default settings")
 def radam_torch_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up [`radam_torch.RAdam`][radam_torch.RAdam] with its defaults.
-
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up [`radam_torch.RAdam`][radam_torch.RAdam] with its defaults."""
     return _stepper(radam_torch.RAdam, params, grads)
 
 
 @register("torch.optim.RAdam(foreach)", "torch's own RAdam, foreach=True (no fused kernel)")
 def torch_radam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``torch.optim.RAdam(foreach=True)``.
-
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up ``torch.optim.RAdam(foreach=True)``."""
     return _stepper(lambda t: torch.optim.RAdam(t, foreach=True), params, grads)
 
 
 @register("torch.optim.Adam(fused)", "torch's fused Adam: the memory-bound reference")
 def torch_fused_adam_step(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``torch.optim.Adam(fused=True)``.
-
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
-    """
+    """Set up ``torch.optim.Adam(fused=True)``."""
     return _stepper(lambda t: torch.optim.Adam(t, fused=True), params, grads)
 
 
@@ -89,12 +65,5 @@ def radam_torch_ranger_step(params: list[np.ndarray], grads: list[np.ndarray]) -
     A timed step runs ``k`` optimizer steps, one of them a Lookahead sync, so that the
     median is the time averaged over a k-cycle (``k`` times a RAdam step plus one sync)
     and the memory measurement covers a sync.
-
-    Args:
-        params: This implementation's copies of the parameters, updated in place.
-        grads: This implementation's copies of the gradients.
-
-    Returns:
-        The ``Stepper``.
     """
     return k_cycle(_stepper(lambda t: radam_torch.Ranger(t, k=RANGER_K), params, grads))
