@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from radam_cli import options
+from radam_cli.demo_config import NAMES
 from radam_cli.options import (
     INSTALL_MATPLOTLIB,
     INSTALL_TORCH,
@@ -39,12 +40,9 @@ from radam_cli.progress import Progress
 if TYPE_CHECKING:
     from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
 
-OPTIMIZER_NAMES = ("adam", "adam-warmup", "radam", "adam-2k", "adam-eps")
-"""The optimizers' command-line names (as [`NAMES`][radam_cli.demo_config.NAMES])."""
-
 
 @dataclass(frozen=True)
-class Preset:
+class RunSize:
     """The size of a demo run.
 
     Attributes:
@@ -58,8 +56,8 @@ class Preset:
     lrs: tuple[float, ...]
 
 
-FULL = Preset(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
-QUICK = Preset(steps=150, seeds=2, lrs=(0.01, 0.05))
+FULL = RunSize(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
+QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.05))
 DEFAULT_OUT = "radam-demo"
 TORCH_MISSING = f"radam demo needs PyTorch: {INSTALL_TORCH} (any torch >= 2.6 works)"
 MATPLOTLIB_MISSING = (
@@ -116,8 +114,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--optimizers",
         type=_optimizers,
-        default=OPTIMIZER_NAMES,
-        help=f"optimizers to run, comma-separated, from {','.join(OPTIMIZER_NAMES)} (default all)",
+        default=NAMES,
+        help=f"optimizers to run, comma-separated, from {','.join(NAMES)} (default all)",
     )
     parser.add_argument(
         "--beta2",
@@ -475,10 +473,10 @@ def _learning_rates(text: str) -> tuple[float, ...]:
 
 def _optimizers(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(","))
-    unknown = [name for name in names if name not in OPTIMIZER_NAMES]
+    unknown = [name for name in names if name not in NAMES]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown optimizer {unknown[0]!r}; choose from {','.join(OPTIMIZER_NAMES)}"
+            f"unknown optimizer {unknown[0]!r}; choose from {','.join(NAMES)}"
         )
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"repeated optimizer in {text!r}")
