@@ -243,14 +243,18 @@ def fused_adam_step(
 def unscale_(grads: Tensors, grad_scale: torch.Tensor | None) -> None:
     """Divide gradients by torch.amp.GradScaler's scale in place, as its ``unscale_`` does.
 
-    Each is multiplied by the float32 reciprocal of the scale, computed in float64; nothing
-    is done for ``grad_scale=None``.
+    Each is multiplied by the float32 reciprocal of the scale, computed in float64: one
+    multi-tensor multiplication per device, with the reciprocal copied there once. Nothing is
+    done for ``grad_scale=None``.
     """
     if grad_scale is None:
         return
     inverse = grad_scale.double().reciprocal().float()
+    by_device: dict[torch.device, Tensors] = {}
     for grad in grads:
-        grad.mul_(inverse.to(grad.device))
+        by_device.setdefault(grad.device, []).append(grad)
+    for device, on_device in by_device.items():
+        torch._foreach_mul_(on_device, inverse.to(device))
 
 
 def _kept(tensors: Tensors, keep: list[bool]) -> Tensors:
