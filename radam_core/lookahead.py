@@ -21,15 +21,15 @@ in Python: both outcomes are selected with ``xp.where``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import array_api_compat
 import numpy as np
 
-from radam_core.count import is_host_count
-from radam_core.namespace import Array, Namespace, compute_dtype, namespace_of
-from radam_core.validation import check_params
+from radam_core.namespace import Array, Namespace, is_host_count, namespace_of
+from radam_core.step import check_count, check_params
+from radam_core.update import compute_dtype
 
 DEFAULT_K = 6
 DEFAULT_ALPHA = 0.5
@@ -89,14 +89,14 @@ def init_lookahead(params: Sequence[Array], xp: Namespace | None = None) -> Look
     return LookaheadState(0, tuple(xp.asarray(p, copy=True) for p in params))
 
 
-def lookahead_sync(count: Any, k: int) -> tuple[Any, Any]:
-    """Advance the count by one fast step and say whether this step syncs.
+def advance_lookahead(count: Any, k: int) -> tuple[Any, Any]:
+    """Advance Lookahead's count by one fast step and say whether this step syncs.
 
     ``c <- (c + 1) mod k``; the step syncs when the new ``c`` is 0.
 
     Args:
         count: Fast steps since the last sync: an int, or a 0-d integer array.
-        k: The sync period (validated by [`check_lookahead`][radam_core.check_lookahead]).
+        k: The sync period (validated by [`check_lookahead`][radam_core.lookahead.check_lookahead]).
 
     Returns:
         ``(new_count, sync)``: ints and a bool for an int count; a 0-d integer array and
@@ -109,12 +109,28 @@ def lookahead_sync(count: Any, k: int) -> tuple[Any, Any]:
     return new_count, new_count == 0
 
 
+def lookahead_sync(count: Any, k: int) -> tuple[Any, Any]:
+    """Deprecated name of [`advance_lookahead`][radam_core.lookahead.advance_lookahead].
+
+    It syncs nothing: it advances the count.
+
+    Warns with a ``DeprecationWarning``; removed in a later release.
+    """
+    warnings.warn(
+        "radam_core.lookahead_sync is deprecated: it only advances the count; "
+        "use radam_core.for_adapters.advance_lookahead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return advance_lookahead(count, k)
+
+
 def lookahead_leaf(
     fast: Array, slow: Array, alpha: float, xp: Namespace, *, overwrite_fast: bool = False
 ) -> Array:
     """One parameter's new slow weights at a sync: ``phi + alpha (theta - phi)``.
 
-    Arithmetic runs in at least float32 (``radam_core.namespace.compute_dtype``); the
+    Arithmetic runs in at least float32 (``radam_core.update.compute_dtype``); the
     result has ``slow``'s dtype. At the ends of the range the formula's exact value is
     returned: ``alpha = 1`` gives theta and ``alpha = 0`` gives phi, bit for bit (in
     floating point ``phi + (theta - phi)`` can miss theta by a rounding), so that Lookahead
@@ -191,7 +207,7 @@ def lookahead_step(
     fast_params = tuple(fast_params)
     xp = namespace_of(*fast_params, xp=xp) if fast_params else xp
     _check_state(fast_params, state, xp)
-    count, sync = lookahead_sync(state.count, int(k))
+    count, sync = advance_lookahead(state.count, int(k))
     if xp is None:  # no parameters
         return fast_params, LookaheadState(count, state.slow)
     if isinstance(sync, bool):
@@ -221,16 +237,7 @@ def _check_state(params: tuple[Array, ...], state: LookaheadState, xp: Namespace
         )
     if params:
         check_params(params, xp)
-    count = state.count
-    if is_host_count(count):
-        if count < 0:
-            raise ValueError(f"state.count must be >= 0, got {count!r}")
-    elif (
-        not array_api_compat.is_array_api_obj(count)
-        or tuple(count.shape) != ()
-        or not array_api_compat.array_namespace(count).isdtype(count.dtype, "integral")
-    ):
-        raise TypeError(f"state.count must be an int or a 0-d integer array, got {count!r}")
+    check_count(state.count)
     if len(state.slow) != len(params):
         raise ValueError(f"state.slow has {len(state.slow)} arrays, but params has {len(params)}")
     for index, (param, slow) in enumerate(zip(params, state.slow, strict=True)):
@@ -246,6 +253,7 @@ __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_K",
     "LookaheadState",
+    "advance_lookahead",
     "check_lookahead",
     "init_lookahead",
     "lookahead_leaf",

@@ -1,7 +1,8 @@
-"""Array-namespace helpers: which namespace, and which float dtype to compute in."""
+"""Array-namespace helpers: which namespace, host number or array, and the widest float."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import array_api_compat
@@ -34,25 +35,17 @@ def is_array(value: Any) -> bool:
     return hasattr(value, "shape") and not isinstance(value, np.generic)
 
 
-def compute_dtype(dtype: Any, xp: Namespace) -> Any:
-    """The dtype arithmetic on ``dtype`` arrays runs in: at least float32.
-
-    float16 and bfloat16 compute in float32; float32 and float64 in themselves.
-    """
-    if xp.finfo(dtype).bits < 32:
-        return xp.float32
-    return dtype
-
-
-def real_dtype(dtype: Any, xp: Namespace) -> Any:
-    """The real dtype of a complex one (complex64: float32, complex128: float64), else ``dtype``.
-
-    ``xp.isdtype`` is the only call for a real ``dtype``, so namespaces without complex
-    dtypes (the Keras view) work unchanged.
-    """
-    if not xp.isdtype(dtype, "complex floating"):
-        return dtype
-    return xp.float32 if dtype == xp.complex64 else xp.float64
+def is_host_count(t: Any) -> bool:
+    """True for a Python (or NumPy scalar) integer, False for arrays (never read) and bools."""
+    if isinstance(t, np.integer):
+        return True
+    if isinstance(t, (bool, np.bool_)) or hasattr(t, "shape"):
+        return False
+    try:
+        operator.index(t)
+    except TypeError:
+        return False
+    return True
 
 
 def widest_float(xp: Namespace, device: Any = None) -> Any:

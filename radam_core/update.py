@@ -2,13 +2,77 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import array_api_compat
 
-from radam_core.coefficients import StepCoefficients
 from radam_core.hyperparameters import Hyperparameters
-from radam_core.namespace import Array, Namespace, compute_dtype
+from radam_core.namespace import Array, Namespace
+
+# A term is skipped where its coefficient or hyperparameter is such a number, exactly 0 or 1.
+_HOST_NUMBER = (int, float)
+
+
+class StepCoefficients(NamedTuple):
+    """The per-step scalars of the update, shared by every parameter.
+
+    [`step_scalars`][radam_core.rectification.step_scalars] computes them (formulas in
+    [`radam_core.rectification`][radam_core.rectification]). One parameter's update, with
+    ``n_t = m_t`` (or ``nesterov_momentum * m_t + (1 - beta1) g_t`` with Nesterov momentum,
+    which is ``bc1 * m_hat``), is:
+
+        theta_t = decay * theta_{t-1}
+                  - adaptive_step * n_t / (sqrt(second_moment_scale * v_t + eps_root) + eps)
+                  - momentum_step * n_t
+
+    Attributes:
+        adaptive_step: Step size of the rectified adaptive update; 0 when not rectified.
+        momentum_step: Step size of the SGD-with-momentum update below the threshold.
+        second_moment_scale: Multiplies v_t inside the square root.
+        nesterov_momentum: Weight of m_t in n_t with Nesterov momentum.
+        decay: Multiplies theta_{t-1}: decoupled weight decay on updating steps.
+    """
+
+    adaptive_step: Any
+    momentum_step: Any
+    second_moment_scale: Any
+    nesterov_momentum: Any
+    decay: Any
+
+    def cast(self, dtype: Any, device: Any, xp: Namespace) -> StepCoefficients:
+        """Array coefficients converted to ``dtype`` on ``device``; floats unchanged.
+
+        A complex ``dtype`` (a complex parameter's) gives its real dtype: the coefficients
+        are real, and so is the denominator they meet
+        ([`update_leaf`][radam_core.update.update_leaf]).
+        """
+        values = list(self)
+        for index, value in enumerate(values):
+            if not isinstance(value, float):
+                values[index] = xp.asarray(value, dtype=real_dtype(dtype, xp), device=device)
+        return StepCoefficients(*values)
+
+
+def compute_dtype(dtype: Any, xp: Namespace) -> Any:
+    """The dtype arithmetic on ``dtype`` arrays runs in: at least float32.
+
+    float16 and bfloat16 compute in float32; float32 and float64 (and complex dtypes) in
+    themselves.
+    """
+    if xp.finfo(dtype).bits < 32:
+        return xp.float32
+    return dtype
+
+
+def real_dtype(dtype: Any, xp: Namespace) -> Any:
+    """The real dtype of a complex one (complex64: float32, complex128: float64), else ``dtype``.
+
+    ``xp.isdtype`` is the only call for a real ``dtype``, so namespaces without complex
+    dtypes (the Keras view) work unchanged.
+    """
+    if not xp.isdtype(dtype, "complex floating"):
+        return dtype
+    return xp.float32 if dtype == xp.complex64 else xp.float64
 
 
 class LeafUpdate(NamedTuple):
@@ -39,8 +103,8 @@ def update_leaf(
 ) -> LeafUpdate:
     """Apply step t to one parameter; pure, inputs are never written.
 
-    With ``c`` the [`StepCoefficients`][radam_core.StepCoefficients] of step t (which hold r_t, the
-    bias corrections and the threshold decision):
+    With ``c`` the [`StepCoefficients`][radam_core.update.StepCoefficients] of step t (which
+    hold r_t, the bias corrections and the threshold decision):
 
         g_t     = -grad if maximize else grad;   g_t += wd * theta   (L2 weight decay)
         m_t     = beta1 m_{t-1} + (1 - beta1) g_t
@@ -71,10 +135,9 @@ def update_leaf(
         xp: The arrays' namespace.
 
     Returns:
-        The [`LeafUpdate`][radam_core.LeafUpdate].
+        The [`LeafUpdate`][radam_core.update.LeafUpdate].
     """
     dtype = compute_dtype(param.dtype, xp)
-    inputs = LeafUpdate(param, exp_avg, exp_avg_sq, max_exp_avg_sq)
     # Copies of what the equations overwrite; max(v) is replaced, never written: no copy.
     own = LeafUpdate(
         xp.astype(param, dtype, copy=True),
@@ -83,8 +146,15 @@ def update_leaf(
         None if max_exp_avg_sq is None else xp.astype(max_exp_avg_sq, dtype, copy=False),
     )
     new = _advance(own, xp.astype(grad, dtype, copy=False), coefficients, hyperparameters, xp)
-    results = zip(new, inputs, strict=True)
-    return LeafUpdate(*(None if a is None else _array_like(value, a, xp) for value, a in results))
+    # Each result as an array of its input's dtype (asarray: NumPy's arithmetic on 0-d
+    # arrays gives scalars), the input itself where nothing changed it.
+    results = list(new)
+    for index, (value, a) in enumerate(
+        zip(new, (param, exp_avg, exp_avg_sq, max_exp_avg_sq), strict=True)
+    ):
+        if value is not a and a is not None:
+            results[index] = xp.asarray(value, dtype=a.dtype)
+    return LeafUpdate(*results)
 
 
 def update_leaf_in_place(
@@ -99,11 +169,11 @@ def update_leaf_in_place(
 ) -> None:
     """Apply step t to one parameter in its own memory.
 
-    The equations of [`update_leaf`][radam_core.update_leaf], run as in-place operations on
-    ``param``, ``exp_avg`` and ``exp_avg_sq`` themselves (and ``max_exp_avg_sq`` with amsgrad), so
-    that an adapter that updates in place neither copies its arrays nor copies results
-    back. The results are [`update_leaf`][radam_core.update_leaf]'s bit for bit. float16 and
-    bfloat16 arrays are computed on float32 copies and then written back.
+    The equations of [`update_leaf`][radam_core.update.update_leaf], run as in-place operations
+    on ``param``, ``exp_avg`` and ``exp_avg_sq`` themselves (and ``max_exp_avg_sq`` with
+    amsgrad), so that an adapter that updates in place neither copies its arrays nor copies
+    results back. The results are [`update_leaf`][radam_core.update.update_leaf]'s bit for bit.
+    float16 and bfloat16 arrays are computed on float32 copies and then written back.
 
     Args:
         param: theta_{t-1}, overwritten with theta_t.
@@ -142,82 +212,49 @@ def update_leaf_in_place(
 def _advance(
     leaf: LeafUpdate, g: Array, c: StepCoefficients, hp: Hyperparameters, xp: Namespace
 ) -> LeafUpdate:
-    """The equations of [`update_leaf`][radam_core.update_leaf] on compute-dtype arrays.
+    """The equations of [`update_leaf`][radam_core.update.update_leaf] on compute-dtype arrays.
 
     Those arrays may be overwritten.
 
     theta, m and v are updated with the in-place operators, which write into ``leaf``'s
     arrays where the namespace has them and make new arrays where it has none (JAX,
     TensorFlow); max(v) is a new array (``xp.maximum``). Either way the returned arrays
-    hold the results. The operations and
-    their order are the formulas', so the bits are the same either way.
+    hold the results. The operations and their order are the formulas', so the bits are the
+    same either way. A term is skipped only where its host coefficient (a Python float) is
+    exactly 0 or 1, or its host hyperparameter exactly 0; an array one (perhaps traced) is
+    never read.
     """
     theta, m, v, v_max = leaf
     beta1, beta2 = hp.betas
+    is_complex = xp.isdtype(g.dtype, "complex floating")
     if hp.maximize:
         g = -g
-    if not _host_zero(hp.weight_decay) and not hp.decoupled_weight_decay:
+    no_l2 = isinstance(hp.weight_decay, _HOST_NUMBER) and hp.weight_decay == 0
+    if not (hp.decoupled_weight_decay or no_l2):
         g = g + hp.weight_decay * theta
     m *= beta1
     m += (1.0 - beta1) * g
     v *= beta2
-    v += (1.0 - beta2) * _abs_sq(g, xp)
+    v += (1.0 - beta2) * (xp.real(xp.conj(g) * g) if is_complex else g * g)  # |g|^2
     v_denominator = v
-    if v_max is not None:
-        v_max = v_denominator = _maximum(v_max, v, xp)
+    if v_max is not None:  # for a complex dtype, of the real parts (the imaginary ones are 0)
+        if is_complex:
+            v_max = xp.astype(xp.maximum(xp.real(v_max), xp.real(v)), v.dtype)
+        else:
+            v_max = xp.maximum(v_max, v)
+        v_denominator = v_max
     n = c.nesterov_momentum * m + (1.0 - beta1) * g if hp.nesterov else m
 
-    if not _is(c.decay, 1.0):
+    if not (isinstance(c.decay, _HOST_NUMBER) and c.decay == 1.0):
         theta *= c.decay
-    if not _is(c.adaptive_step, 0.0):
-        v_denominator = _real(v_denominator, xp)
-        scaled_v = (
-            v_denominator
-            if _is(c.second_moment_scale, 1.0)
-            else (c.second_moment_scale * v_denominator)
-        )
-        if not _host_zero(hp.eps_root):
-            scaled_v = scaled_v + hp.eps_root
-        theta -= c.adaptive_step * n / (xp.sqrt(scaled_v) + hp.eps)
-    if not _is(c.momentum_step, 0.0):
+    if not (isinstance(c.adaptive_step, _HOST_NUMBER) and c.adaptive_step == 0.0):
+        if is_complex:  # a complex-typed v's imaginary part is 0
+            v_denominator = xp.real(v_denominator)
+        if not (isinstance(c.second_moment_scale, _HOST_NUMBER) and c.second_moment_scale == 1.0):
+            v_denominator = c.second_moment_scale * v_denominator
+        if not (isinstance(hp.eps_root, _HOST_NUMBER) and hp.eps_root == 0):
+            v_denominator = v_denominator + hp.eps_root
+        theta -= c.adaptive_step * n / (xp.sqrt(v_denominator) + hp.eps)
+    if not (isinstance(c.momentum_step, _HOST_NUMBER) and c.momentum_step == 0.0):
         theta -= c.momentum_step * n
     return LeafUpdate(theta, m, v, v_max)
-
-
-def _is_complex(x: Array, xp: Namespace) -> bool:
-    return bool(xp.isdtype(x.dtype, "complex floating"))
-
-
-def _abs_sq(g: Array, xp: Namespace) -> Array:
-    """``|g|^2``: ``g * g`` for a real g, ``real(conj(g) g)`` (optax's abs_sq) for a complex one."""
-    return xp.real(xp.conj(g) * g) if _is_complex(g, xp) else g * g
-
-
-def _maximum(v_max: Array, v: Array, xp: Namespace) -> Array:
-    """``max(v_max, v)``; for a complex dtype, of the real parts (the imaginary parts are 0)."""
-    if _is_complex(v, xp):
-        return xp.astype(xp.maximum(xp.real(v_max), xp.real(v)), v.dtype)
-    return xp.maximum(v_max, v)
-
-
-def _real(v: Array, xp: Namespace) -> Array:
-    """A complex-typed v's real part (its imaginary part is 0); a real v itself."""
-    return xp.real(v) if _is_complex(v, xp) else v
-
-
-def _array_like(value: Array, like: Array, xp: Namespace) -> Array:
-    """``value`` as an array of ``like``'s dtype: ``like`` itself where nothing changed it.
-
-    asarray, not astype: NumPy arithmetic on 0-d arrays gives scalars; this gives arrays.
-    """
-    return like if value is like else xp.asarray(value, dtype=like.dtype)
-
-
-def _is(coefficient: object, value: float) -> bool:
-    """True only for a host float equal to ``value``; an array coefficient is never skipped."""
-    return isinstance(coefficient, float) and coefficient == value
-
-
-def _host_zero(hyperparameter: object) -> bool:
-    """True for a host number equal to 0; an array hyperparameter (perhaps traced) is never."""
-    return isinstance(hyperparameter, (int, float)) and hyperparameter == 0

@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 
 import radam_core
-from radam_core.coefficients import bias_correction
+from radam_core.for_adapters import bias_correction
 from tests.conftest import (
     count_array,
     dtype_name,
@@ -199,9 +199,9 @@ def test_host_count_joins_the_arrays_namespace() -> None:
     numbers only, Python floats as before."""
     torch = pytest.importorskip("torch")
     hp = radam_core.hyperparameters_for(betas=(0.9, torch.tensor(0.999, dtype=torch.float64)))
-    coefficients = radam_core.step_coefficients(6, hp)
+    coefficients = radam_core.for_adapters.step_coefficients(6, hp)
     assert all(isinstance(c, torch.Tensor) and c.dtype == torch.float64 for c in coefficients)
-    host = radam_core.step_coefficients(6, radam_core.hyperparameters_for())
+    host = radam_core.for_adapters.step_coefficients(6, radam_core.hyperparameters_for())
     assert all(type(c) is float for c in host)
     for got, want in zip(coefficients, host, strict=True):
         assert math.isclose(float(got), want, rel_tol=1e-14)
@@ -288,7 +288,9 @@ def test_low_array_beta2_is_clean(xp_name: str) -> None:
                             hp = radam_core.hyperparameters_for(
                                 betas=(scalar(xp, 0.0, xp.float64), scalar(xp, beta2, xp.float64))
                             )
-                            for c in radam_core.step_coefficients(count_array(xp, t), hp):
+                            for c in radam_core.for_adapters.step_coefficients(
+                                count_array(xp, t), hp
+                            ):
                                 assert math.isfinite(float(to_numpy(c)))
                     finally:
                         for guard in reversed(guards):
@@ -309,7 +311,7 @@ def test_gradients_with_respect_to_array_betas_are_finite() -> None:
 
                     def total(betas: Any, t: int = t, preset: str = preset) -> Any:
                         hp = radam_core.hyperparameters_for(preset, betas=(betas[0], betas[1]))
-                        return sum(radam_core.step_coefficients(jnp.asarray(t), hp))
+                        return sum(radam_core.for_adapters.step_coefficients(jnp.asarray(t), hp))
 
                     grad = jax.grad(total)(jnp.asarray([0.9, beta2]))
                     assert np.all(np.isfinite(np.asarray(grad))), (preset, beta2, t, grad)

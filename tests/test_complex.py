@@ -108,14 +108,14 @@ def test_update_leaf_in_place_equals_update_leaf(case: str, dtype: Any) -> None:
     own = rc.init_state(params, amsgrad=hyperparameters.amsgrad)
     for t in range(1, STEPS + 1):
         grads = grad_fn([p.copy() for p in params], t)
-        c = rc.step_coefficients(t, hyperparameters)
+        c = rc.for_adapters.step_coefficients(t, hyperparameters)
         for i, p in enumerate(params):
             max_sq = state.max_exp_avg_sq[i] if hyperparameters.amsgrad else None
-            new = rc.update_leaf(
+            new = rc.for_adapters.update_leaf(
                 p, grads[i], state.exp_avg[i], state.exp_avg_sq[i], max_sq, c, hyperparameters, xp
             )
             own_max = own.max_exp_avg_sq[i] if hyperparameters.amsgrad else None
-            rc.update_leaf_in_place(
+            rc.for_adapters.update_leaf_in_place(
                 in_place[i],
                 grads[i],
                 own.exp_avg[i],

@@ -142,7 +142,7 @@ def test_core_half_precision_computes_in_float32(xp):
         pytest.skip(f"{xp.__name__} has no float16")
     slow = asarray(xp, [1.0, 2.0, 3.0], xp.float16)
     fast = asarray(xp, [2.0, 2.5, -1.0], xp.float16)
-    new = radam_core.lookahead_leaf(fast, slow, 0.25, xp)
+    new = radam_core.for_adapters.lookahead_leaf(fast, slow, 0.25, xp)
     assert new.dtype == xp.float16
     expected = np.array([1.0, 2.0, 3.0]) + 0.25 * (np.array([2.0, 2.5, -1.0]) - [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(to_numpy(new), expected.astype(np.float16).astype(np.float64))
@@ -151,8 +151,8 @@ def test_core_half_precision_computes_in_float32(xp):
 def test_core_alpha_ends_are_exact(xp):
     slow = asarray(xp, [1e-30, 3.0, -7.25], xp.float32)
     fast = asarray(xp, [1.0, 1e20, 0.1], xp.float32)
-    assert radam_core.lookahead_leaf(fast, slow, 1.0, xp) is fast
-    assert radam_core.lookahead_leaf(fast, slow, 0, xp) is slow
+    assert radam_core.for_adapters.lookahead_leaf(fast, slow, 1.0, xp) is fast
+    assert radam_core.for_adapters.lookahead_leaf(fast, slow, 0, xp) is slow
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "float16"])
@@ -163,9 +163,11 @@ def test_core_overwrite_fast_gives_the_same_bits(xp, dtype_name):
     rng = np.random.default_rng(3)
     theta, phi = rng.standard_normal(64), rng.standard_normal(64)
     slow = asarray(xp, phi, dtype)
-    expected = to_numpy(radam_core.lookahead_leaf(asarray(xp, theta, dtype), slow, 0.3, xp))
+    expected = to_numpy(
+        radam_core.for_adapters.lookahead_leaf(asarray(xp, theta, dtype), slow, 0.3, xp)
+    )
     fast = asarray(xp, theta, dtype)
-    new = radam_core.lookahead_leaf(fast, slow, 0.3, xp, overwrite_fast=True)
+    new = radam_core.for_adapters.lookahead_leaf(fast, slow, 0.3, xp, overwrite_fast=True)
     np.testing.assert_array_equal(to_numpy(new), expected)
     assert new.dtype == dtype
     np.testing.assert_array_equal(to_numpy(slow), to_numpy(asarray(xp, phi, dtype)))
@@ -408,3 +410,10 @@ def test_numpy_extra_memory_is_one_parameter_sized_buffer():
     opt = Ranger(params, lr=0.1)
     assert sum(s.nbytes for s in opt.slow) == sum(p.nbytes for p in params)
     assert not any(np.shares_memory(s, p) for s, p in zip(opt.slow, params, strict=True))
+
+
+def test_lookahead_sync_is_a_deprecated_alias_of_advance_lookahead() -> None:
+    """The old name still works for a release, with a DeprecationWarning."""
+    with pytest.warns(DeprecationWarning, match="advance_lookahead"):
+        old = radam_core.lookahead_sync(4, 5)
+    assert old == radam_core.for_adapters.advance_lookahead(4, 5) == (0, True)

@@ -332,7 +332,7 @@ def test_compiled_step_matches_eager(make, dtype, tolerance):
 
 
 def test_sync_kernel_gives_the_cores_bits_on_every_path():
-    """radam_torch.kernels.sync_slow_weights against radam_core.lookahead_leaf, whole tensors.
+    """radam_torch.kernels.sync_slow_weights against for_adapters.lookahead_leaf, whole tensors.
 
     Contiguous tensors are synced in blocks, strided ones whole, complex ones through
     their real views; each must get the core's value bit for bit, in theta and in phi.
@@ -370,7 +370,7 @@ def test_sync_kernel_gives_the_cores_bits_on_every_path():
         return torch.view_as_real(t) if t.is_complex() else t
 
     expected = [
-        radam_core.lookahead_leaf(real(f).clone(), real(s).clone(), 0.3, xp)
+        radam_core.for_adapters.lookahead_leaf(real(f).clone(), real(s).clone(), 0.3, xp)
         for f, s in zip(fast, slow, strict=True)
     ]
     with torch.no_grad():

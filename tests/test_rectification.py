@@ -246,11 +246,13 @@ def test_jax_float32_step_coefficients_within_bound(preset: str) -> None:
             hp = radam_core.hyperparameters_for(preset, lr=1.0, betas=(beta1, beta2))
             with jax.enable_x64(False):
                 steps = jnp.asarray(COEFFICIENT_STEPS, dtype=jnp.int32)
-                traced = jax.vmap(lambda t, hp=hp: radam_core.step_coefficients(t, hp, jnp))
+                traced = jax.vmap(
+                    lambda t, hp=hp: radam_core.for_adapters.step_coefficients(t, hp, jnp)
+                )
                 device = np.stack([np.asarray(c) for c in traced(steps)], axis=1)
             assert device.dtype == np.float32
             for t, values in zip(COEFFICIENT_STEPS, device.astype(np.float64), strict=True):
-                host = np.asarray(radam_core.step_coefficients(t, hp))
+                host = np.asarray(radam_core.for_adapters.step_coefficients(t, hp))
                 assert np.array_equal(values == 0.0, host == 0.0), (beta1, beta2, t)
                 nonzero = host != 0.0
                 error = np.abs(values[nonzero] - host[nonzero]) / np.abs(host[nonzero])

@@ -1,4 +1,4 @@
-"""radam_core.update_leaf_in_place: update_leaf's results, bit for bit, in the arrays given.
+"""for_adapters.update_leaf_in_place: update_leaf's results, bit for bit, in the arrays given.
 
 Every golden case runs 25 fed-back steps twice, once through ``radam_core.step`` (pure)
 and once through ``update_leaf_in_place`` on the namespaces whose arrays are mutable;
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import radam_core
-from radam_core.namespace import compute_dtype
+from radam_core.for_adapters import compute_dtype
 from tests.conftest import asarray, assert_like, dtype_name, is_jax, load_namespace, to_numpy
 from tests.test_golden import (
     CASES,
@@ -48,13 +48,13 @@ def in_place_step(xp: Any, preset: str, hp: dict[str, Any]) -> Any:
             _copy(xp, state.max_exp_avg_sq),
         )
         grads_before = [to_numpy(g, dtype=None) for g in grads]
-        coefficients = radam_core.step_coefficients(state.count + 1, full)
+        coefficients = radam_core.for_adapters.step_coefficients(state.count + 1, full)
         for index, param in enumerate(params):
             cast = coefficients.cast(
                 compute_dtype(param.dtype, xp), array_api_compat.device(param), xp
             )
             max_sq = state.max_exp_avg_sq[index] if full.amsgrad else None
-            result = radam_core.update_leaf_in_place(
+            result = radam_core.for_adapters.update_leaf_in_place(
                 param,
                 grads[index],
                 state.exp_avg[index],
@@ -108,11 +108,11 @@ def test_numpy_arrays_are_written_not_replaced() -> None:
     param, grad = np.array([1.0, -2.0], np.float32), np.array([0.5, 0.25], np.float32)
     m, v, v_max = (np.zeros(2, np.float32) for _ in range(3))
     addresses = [a.__array_interface__["data"][0] for a in (param, m, v, v_max)]
-    expected = radam_core.update_leaf(
-        param, grad, m, v, v_max, radam_core.step_coefficients(1, hp), hp, xp
+    expected = radam_core.for_adapters.update_leaf(
+        param, grad, m, v, v_max, radam_core.for_adapters.step_coefficients(1, hp), hp, xp
     )
-    radam_core.update_leaf_in_place(
-        param, grad, m, v, v_max, radam_core.step_coefficients(1, hp), hp, xp
+    radam_core.for_adapters.update_leaf_in_place(
+        param, grad, m, v, v_max, radam_core.for_adapters.step_coefficients(1, hp), hp, xp
     )
     assert [a.__array_interface__["data"][0] for a in (param, m, v, v_max)] == addresses
     for got, want in zip((param, m, v, v_max), expected, strict=True):
@@ -134,9 +134,9 @@ def test_read_only_array_is_refused_and_nothing_written(name: str) -> None:
     arrays[name].flags.writeable = False
     before = {key: a.copy() for key, a in arrays.items()}
     with pytest.raises(ValueError, match=f"writes into {name}, but it is a read-only numpy"):
-        radam_core.update_leaf_in_place(
+        radam_core.for_adapters.update_leaf_in_place(
             grad=np.array([1.0, 1.0]),
-            coefficients=radam_core.step_coefficients(7, hp),
+            coefficients=radam_core.for_adapters.step_coefficients(7, hp),
             hyperparameters=hp,
             xp=xp,
             **arrays,
@@ -150,6 +150,6 @@ def test_jax_arrays_are_refused() -> None:
     xp = load_namespace("jax.numpy")
     hp = radam_core.hyperparameters_for("torch")
     param, grad, m, v = (asarray(xp, p, xp.float32) for p in params0("float32")[:1] * 4)
-    coefficients = radam_core.step_coefficients(1, hp).cast(xp.float32, None, xp)
+    coefficients = radam_core.for_adapters.step_coefficients(1, hp).cast(xp.float32, None, xp)
     with pytest.raises(ValueError, match="writes into param, but it is a read-only jax"):
-        radam_core.update_leaf_in_place(param, grad, m, v, None, coefficients, hp, xp)
+        radam_core.for_adapters.update_leaf_in_place(param, grad, m, v, None, coefficients, hp, xp)

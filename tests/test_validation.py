@@ -377,7 +377,7 @@ def test_grad_that_is_not_an_array(bad):
 
 def test_param_that_is_not_an_array():
     with pytest.raises(TypeError, match=r"params\[1\] must be an array, got list"):
-        rc.check_params([np.zeros(2), [1.0]], array_api_compat.numpy)
+        rc.for_adapters.check_params([np.zeros(2), [1.0]], array_api_compat.numpy)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8])
@@ -394,8 +394,10 @@ def test_array_count_saturates_at_its_maximum(dtype):
         again, _ = rc.step(params, _grads(), state._replace(count=np.asarray(state.count)))
         assert state.count == top
     # Both steps are step t = top, whose coefficients are those of a host count.
-    host = rc.step_coefficients(int(top), rc.hyperparameters_for())
-    array = rc.step_coefficients(np.asarray(top, dtype=dtype), rc.hyperparameters_for())
+    host = rc.for_adapters.step_coefficients(int(top), rc.hyperparameters_for())
+    array = rc.for_adapters.step_coefficients(
+        np.asarray(top, dtype=dtype), rc.hyperparameters_for()
+    )
     for h, a in zip(host, array, strict=True):
         assert h == float(a)
     assert all(np.isfinite(p).all() for p in again)

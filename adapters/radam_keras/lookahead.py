@@ -59,7 +59,7 @@ class Lookahead(keras.optimizers.Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        radam_core.check_lookahead(k, alpha)
+        radam_core.for_adapters.check_lookahead(k, alpha)
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
             raise TypeError(
                 "inner_optimizer must be a keras.optimizers.Optimizer, "
@@ -175,7 +175,7 @@ class Lookahead(keras.optimizers.Optimizer):
             ops.convert_to_tensor(self.inner_optimizer.iterations), updates_before
         )
         count = ops.convert_to_tensor(self.lookahead_count)
-        next_count, due = radam_core.lookahead_sync(count, self.k)
+        next_count, due = radam_core.for_adapters.advance_lookahead(count, self.k)
         new_count = ops.where(updated, next_count, count)
         sync = ops.logical_and(updated, due)
         # Selects: theta's first, from the synced value, then phi's from the selected
@@ -186,7 +186,7 @@ class Lookahead(keras.optimizers.Optimizer):
         # TensorFlow in the benchmark, 6.5-6.6 this way; a ``cond`` per variable: 7.4-9.3).
         for variable, slow in zip(variables, slows, strict=True):
             theta, phi = ops.convert_to_tensor(variable), ops.convert_to_tensor(slow)
-            synced = radam_core.lookahead_leaf(theta, phi, self.alpha, xp)
+            synced = radam_core.for_adapters.lookahead_leaf(theta, phi, self.alpha, xp)
             new_theta = xp.where(sync, synced, theta)
             self.assign(variable, new_theta)
             self.assign(slow, xp.where(sync, new_theta, phi))
@@ -207,7 +207,7 @@ class Lookahead(keras.optimizers.Optimizer):
         self.inner_optimizer.apply(grads, trainable_variables)
         if int(self.inner_optimizer.iterations) == updates_before:  # no fast step
             return
-        count, sync = radam_core.lookahead_sync(int(self.lookahead_count), self.k)
+        count, sync = radam_core.for_adapters.advance_lookahead(int(self.lookahead_count), self.k)
         if sync:
             with torch.no_grad():
                 sync_slow_weights(
@@ -245,7 +245,7 @@ class Lookahead(keras.optimizers.Optimizer):
 class Ranger(Lookahead):
     """Ranger: ``Lookahead(radam_keras.RAdam(learning_rate, **radam_kwargs), k, alpha)``.
 
-    Each step is a RAdam step ([`radam_core.update_leaf`][radam_core.update_leaf], torch's
+    Each step is a RAdam step ([`update_leaf`][radam_core.for_adapters.update_leaf], torch's
     convention with Keras's ``epsilon = 1e-7`` unless a ``preset`` says otherwise), and every ``k``
     steps ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
@@ -267,7 +267,7 @@ class Ranger(Lookahead):
         name: str | None = None,
         **radam_kwargs: Any,
     ) -> None:
-        radam_core.check_lookahead(k, alpha)
+        radam_core.for_adapters.check_lookahead(k, alpha)
         super().__init__(
             RAdam(learning_rate=learning_rate, **radam_kwargs),
             k,

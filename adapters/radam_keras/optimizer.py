@@ -22,8 +22,8 @@ KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default, on the raw sqrt(v_t) as
 class RAdam(keras.optimizers.Optimizer):
     """RAdam (Liu et al. 2019) for Keras 3: ``model.compile(optimizer=RAdam())``.
 
-    Each variable's update is [`radam_core.update_leaf`][radam_core.update_leaf] with the step's
-    scalars from [`radam_core.step_coefficients`][radam_core.step_coefficients], computed from the
+    Each variable's update is [`update_leaf`][radam_core.for_adapters.update_leaf] with the step's
+    scalars from [`step_coefficients`][radam_core.for_adapters.step_coefficients], computed from the
     integer iteration count (a tensor under ``tf.function`` and ``jax.jit``; nothing branches on
     it): with rho_t and r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) +
     epsilon)`` when rho_t > 5, else ``theta -= lr m_hat`` (torch's convention with Keras's
@@ -117,7 +117,7 @@ class RAdam(keras.optimizers.Optimizer):
         """Create m and v (and max v with amsgrad) for each variable.
 
         Complex variables take optax's convention (v from ``|g|^2``, see
-        [`radam_core.update_leaf`][radam_core.update_leaf]) on JAX and torch.
+        [`update_leaf`][radam_core.for_adapters.update_leaf]) on JAX and torch.
 
         Args:
             var_list: The model's trainable variables.
@@ -218,7 +218,7 @@ class RAdam(keras.optimizers.Optimizer):
         else:
             super()._backend_update_step(grads, trainable_variables, learning_rate)
 
-    def _step_coefficients(self, learning_rate: Any) -> radam_core.StepCoefficients:
+    def _step_coefficients(self, learning_rate: Any) -> radam_core.for_adapters.StepCoefficients:
         """The scalars of step t = iterations + 1, from the integer count, on its device.
 
         They are computed in the count's precision, with no host round trip: float64 on
@@ -227,22 +227,22 @@ class RAdam(keras.optimizers.Optimizer):
         its float64 value (see the Keras tutorial's Under the hood).
         """
         hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
-        return radam_core.step_coefficients(self._count() + 1, hp, xp)
+        return radam_core.for_adapters.step_coefficients(self._count() + 1, hp, xp)
 
     def _update_variable(
-        self, gradient: Any, variable: Any, coefficients: radam_core.StepCoefficients
+        self, gradient: Any, variable: Any, coefficients: radam_core.for_adapters.StepCoefficients
     ) -> None:
         """Assign one variable's new value and moments.
 
-        They come from [`radam_core.update_leaf`][radam_core.update_leaf].
+        They come from [`update_leaf`][radam_core.for_adapters.update_leaf].
         """
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
         value = ops.convert_to_tensor(variable)
-        dtype = radam_core.namespace.compute_dtype(keras.backend.standardize_dtype(value.dtype), xp)
+        dtype = radam_core.update.compute_dtype(keras.backend.standardize_dtype(value.dtype), xp)
         m, v = self._momentums[index], self._velocities[index]
         max_v = self._velocity_hats[index] if hp.amsgrad else None
-        new = radam_core.update_leaf(
+        new = radam_core.for_adapters.update_leaf(
             value,
             ops.cast(gradient, value.dtype),
             ops.convert_to_tensor(m),

@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat.numpy as xp
 import numpy as np
 
-from radam_core import check_lookahead, lookahead_leaf, lookahead_sync
+from radam_core.for_adapters import advance_lookahead, check_lookahead, lookahead_leaf
 from radam_numpy.optimizer import BLOCK_SIZE, RAdam
 from radam_numpy.threads import Block, share
 
@@ -93,7 +93,7 @@ class Lookahead:
             FloatingPointError: As the inner optimizer's ``step``, from its arithmetic or
                 the sync's; nothing changes then.
         """
-        count, sync = lookahead_sync(self.count, self.k)
+        count, sync = advance_lookahead(self.count, self.k)
         if not sync:
             self.optimizer.step(grads)
         elif isinstance(self.optimizer, RAdam):
@@ -113,7 +113,7 @@ class Lookahead:
         Runs under ``errstate`` in every thread (the inner step's: the caller's, or errors
         ignored once its check pass has checked them).
 
-        The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed in the
+        The new phi is [`lookahead_leaf`][radam_core.for_adapters.lookahead_leaf]'s, computed in the
         fast weights' memory (``overwrite_fast``) and copied into the slow weights, so that no
         parameter-sized temporary is allocated; the blocks are shared among the inner
         optimizer's threads. Both lists hold C-contiguous arrays (parameters checked in

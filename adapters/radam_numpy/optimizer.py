@@ -1,6 +1,6 @@
 """``RAdam`` for NumPy: updates a list of arrays in place, block by block.
 
-The math is [`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], applied to
+The math is [`update_leaf_in_place`][radam_core.for_adapters.update_leaf_in_place], applied to
 cache-sized slices of each parameter and its state, so that no step allocates a parameter-sized
 temporary; the blocks are shared among threads by
 [`radam_numpy.threads.share`][radam_numpy.threads.share].
@@ -12,7 +12,7 @@ shapes, dtypes, writeability, the count). What cannot be checked is a floating-p
 So when the caller's NumPy error state could raise (``"raise"``, ``"call"`` or ``"log"``
 for a category, or ``"warn"`` while a warnings filter turns ``RuntimeWarning`` into an
 error), the step first runs the same arithmetic on every block without writing
-([`radam_core.update_leaf`][radam_core.update_leaf], block-sized temporaries only) under the
+([`update_leaf`][radam_core.for_adapters.update_leaf], block-sized temporaries only) under the
 caller's error state, in every thread; an error raises there, before anything is written. Then the
 in-place pass runs with errors ignored: its operations are the same, in the same order,
 so they have been reported already. That doubles a step's arithmetic, but only under such
@@ -32,20 +32,17 @@ from typing import Any
 import array_api_compat.numpy as xp
 import numpy as np
 
-from radam_core import (
-    Hyperparameters,
-    RAdamState,
+from radam_core import Hyperparameters, RAdamState, hyperparameters_for, init_state
+from radam_core.for_adapters import (
     StepCoefficients,
     check_params,
     check_step_inputs,
-    hyperparameters_for,
-    init_state,
-    step_coefficients,
+    increment,
+    step_scalars,
     update_leaf,
     update_leaf_in_place,
 )
-from radam_core.count import increment
-from radam_numpy.threads import Block, share
+from radam_numpy.threads import SHARED_BYTES, Block, share
 
 # Runs a wrapper's arithmetic on a block's new parameter values and its own slices.
 Follow = Callable[[np.ndarray, tuple[np.ndarray, ...]], None]
@@ -159,7 +156,7 @@ class RAdam:
         check_step_inputs(self.params, grads, self.state, hp, xp)
         self._check_writeable()
         t = increment(self.state.count)
-        coefficients = step_coefficients(t, hp)
+        coefficients = step_scalars(t, hp).coefficients
         blocks = list(self._blocks(grads, also))
         errstate = {**np.geterr(), "call": np.geterrcall()}
         if blocks and _may_raise(errstate):
@@ -209,10 +206,11 @@ class RAdam:
             arrays = [param, grads[index], state.exp_avg[index], state.exp_avg_sq[index]]
             if self.hyperparameters.amsgrad:
                 arrays.append(state.max_exp_avg_sq[index])
-            arrays.extend(arrays_of[index] for arrays_of in also)
+            if also:
+                arrays.extend([arrays_of[index] for arrays_of in also])
             flat = [np.ravel(a) for a in arrays]  # views; only a strided grad is copied
             for start in range(0, max(param.size, 1), self.block_size):
-                yield tuple(a[start : start + self.block_size] for a in flat)
+                yield tuple([a[start : start + self.block_size] for a in flat])
 
     def _check_writeable(self) -> None:
         """Raise ``ValueError`` if a parameter or state array has become read-only."""
@@ -238,7 +236,7 @@ class RAdam:
     ) -> None:
         """Every block's step under ``errstate`` (in every thread): in place, or only computed.
 
-        ``write=False`` runs [`radam_core.update_leaf`][radam_core.update_leaf] and discards its
+        ``write=False`` runs [`update_leaf`][radam_core.for_adapters.update_leaf] and discards its
         results (after ``follow``, if given, has seen them): the check pass, whose only effect is a
         floating-point error raised under ``errstate``.
         """
@@ -258,7 +256,10 @@ class RAdam:
                     if follow is not None:
                         follow(new.param, block[own:])
 
-        share(update, blocks, self.threads)
+        if len(blocks) == 1 and blocks[0][0].nbytes < SHARED_BYTES:
+            update(blocks)  # one small block: the caller's thread, as share would run it
+        else:
+            share(update, blocks, self.threads)
 
 
 def _checked_grads(grads: Sequence[Any]) -> list[np.ndarray]:
@@ -284,8 +285,8 @@ def _may_raise(errstate: dict[str, Any]) -> bool:
     ``"raise"`` raises; ``"call"`` and ``"log"`` run the user's handler, which may; ``"warn"``
     raises where a warnings filter turns ``RuntimeWarning`` into an error.
     """
-    actions = {errstate[category] for category in ("divide", "over", "under", "invalid")}
-    if actions & {"raise", "call", "log"}:
+    actions = (errstate["divide"], errstate["over"], errstate["under"], errstate["invalid"])
+    if "raise" in actions or "call" in actions or "log" in actions:
         return True
     return "warn" in actions and _runtime_warnings_are_errors()
 
@@ -302,13 +303,14 @@ def _runtime_warnings_are_errors() -> bool:
             continue
         if action == "error":
             return True
-        if _matches_all(message) and _matches_all(module):
+        patterns = {getattr(message, "pattern", message), getattr(module, "pattern", module)}
+        if patterns <= _MATCH_ALL:
             return False
     return False
 
 
-def _matches_all(pattern: Any) -> bool:
-    return pattern is None or getattr(pattern, "pattern", pattern) in ("", ".*")
+# The message and module patterns of a filter that applies to every warning.
+_MATCH_ALL = frozenset({None, "", ".*"})
 
 
 def _checked_params(params: Iterable[np.ndarray]) -> list[np.ndarray]:

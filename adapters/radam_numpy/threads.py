@@ -45,8 +45,10 @@ def share(work: Work, blocks: list[Block], threads: int) -> None:
         blocks: The blocks: tuples of arrays, sized by their first.
         threads: Threads to share the large blocks among, ``>= 1``.
     """
-    large = [block for block in blocks if block[0].nbytes >= SHARED_BYTES]
-    small = [block for block in blocks if block[0].nbytes < SHARED_BYTES]
+    large: list[Block] = []
+    small: list[Block] = []
+    for block in blocks:
+        (large if block[0].nbytes >= SHARED_BYTES else small).append(block)
     threads = min(threads, len(large))
     if threads:
         inboxes = _pool(threads, os.getpid())

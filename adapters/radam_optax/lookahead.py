@@ -1,7 +1,7 @@
 """``lookahead`` and ``ranger``: Lookahead (Zhang et al. 2019) as a plain optax transformation.
 
-The math is radam_core's ([`radam_core.lookahead_sync`][radam_core.lookahead_sync] and
-[`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]) on jax.numpy: after every inner update,
+The math is radam_core's ([`advance_lookahead`][radam_core.for_adapters.advance_lookahead] and
+[`lookahead_leaf`][radam_core.for_adapters.lookahead_leaf]) on jax.numpy: after every inner update,
 with theta the parameters the inner update leads to, ``c <- (c + 1) mod k``; when ``c == 0``,
 ``phi <- phi + alpha (theta - phi)`` and ``theta <- phi``. The count is a 0-d int32 array
 (traced under ``jax.jit``): the update is selected with ``jnp.where`` and the slow weights
@@ -83,7 +83,7 @@ def lookahead(
             its value), when called; ``update`` without ``params``.
     """
     try:
-        radam_core.check_lookahead(sync_period, slow_step_size)
+        radam_core.for_adapters.check_lookahead(sync_period, slow_step_size)
     except (TypeError, ValueError) as error:
         raise type(error)(_optax_names(str(error))) from None
     k, alpha = int(sync_period), float(slow_step_size)
@@ -106,7 +106,7 @@ def lookahead(
         inner_updates, inner_state = wrapped.update(
             updates, state.inner_state, params, **extra_args
         )
-        count, sync = radam_core.lookahead_sync(state.count, k)
+        count, sync = radam_core.for_adapters.advance_lookahead(state.count, k)
         fast = optax.apply_updates(params, inner_updates)
         fast_leaves, structure = jax.tree.flatten(fast)
         treedef: Any = structure  # jaxlib's PyTreeDef, whose methods mypy does not see
@@ -118,7 +118,9 @@ def lookahead(
         else:
             new_updates = [
                 jnp.where(
-                    sync, (radam_core.lookahead_leaf(f, s, alpha, jnp) - p).astype(u.dtype), u
+                    sync,
+                    (radam_core.for_adapters.lookahead_leaf(f, s, alpha, jnp) - p).astype(u.dtype),
+                    u,
                 )
                 for f, s, p, u in zip(
                     fast_leaves, slow_leaves, param_leaves, inner_leaves, strict=True

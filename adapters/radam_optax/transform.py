@@ -1,7 +1,7 @@
 r"""``radam`` and ``scale_by_radam``: optax transformations over radam_core on jax.numpy.
 
-Every leaf's step t (``t = count + 1``) is [`radam_core.update_leaf`][radam_core.update_leaf] with
-the step's scalars from [`radam_core.step_coefficients`][radam_core.step_coefficients], computed
+Every leaf's step t (``t = count + 1``) is [`update_leaf`][radam_core.for_adapters.update_leaf] with
+the step's scalars from [`step_coefficients`][radam_core.for_adapters.step_coefficients], computed
 once per update from the int32 count (traced under ``jax.jit``; nothing branches on it) and cast
 once per dtype. With optax's convention (the default preset ``"optax"``), ``bc1 = 1 - b1^t``,
 ``bc2 = 1 - b2^t`` and rho_t, r_t from [`radam_core.rectification`][radam_core.rectification]:
@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import optax
 
 import radam_core
-from radam_core.namespace import compute_dtype
+from radam_core.for_adapters import compute_dtype
 
 DEFAULT_PRESET = "optax"
 
@@ -287,9 +287,9 @@ def _transformation(
         leaves = _checked_update_inputs(updates, state, params if needs_params else None, hp)
         step_hp = hp if schedule is None else dataclasses.replace(hp, lr=schedule(state.count))
         t = optax.safe_increment(state.count)
-        coefficients = radam_core.step_coefficients(t, step_hp, jnp)
+        coefficients = radam_core.for_adapters.step_coefficients(t, step_hp, jnp)
 
-        cast: dict[Any, radam_core.StepCoefficients] = {}
+        cast: dict[Any, radam_core.for_adapters.StepCoefficients] = {}
         new_updates: list[Any] = []
         new_mus: list[Any] = []
         new_nus: list[Any] = []
@@ -307,7 +307,9 @@ def _transformation(
             key = compute_dtype(theta.dtype, jnp)
             if key not in cast:
                 cast[key] = coefficients.cast(key, None, jnp)
-            new = radam_core.update_leaf(theta, g, m, v, v_max, cast[key], step_hp, jnp)
+            new = radam_core.for_adapters.update_leaf(
+                theta, g, m, v, v_max, cast[key], step_hp, jnp
+            )
             update = new.param if param is None else new.param - theta
             new_updates.append((-update if negate else update).astype(dtype))
             new_mus.append(new.exp_avg)

@@ -7,8 +7,8 @@ which picks the path for each device and dtype:
 
 - a rectified step, on a device in torch's list of fused-kernel devices
   ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]: CPU, CUDA, XPU, MPS),
-  is one call of PyTorch's fused Adam kernel with the hyperparameters of
-  [`radam_core.adam_form`][radam_core.adam_form]
+  is one call of PyTorch's fused Adam kernel with the hyperparameters of its Adam form
+  ([`step_scalars`][radam_core.for_adapters.step_scalars])
   ([`radam_torch.kernels.fused_adam_step`][radam_torch.kernels.fused_adam_step]);
 - any other step is the core's equations in place
   ([`radam_torch.kernels.core_step`][radam_torch.kernels.core_step]): in cache-sized blocks
@@ -19,15 +19,13 @@ which picks the path for each device and dtype:
 
 from __future__ import annotations
 
+import array_api_compat.torch as xp
 import torch
 from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 import radam_core
 from radam_core import Hyperparameters
-from radam_torch.kernels import Tensors, core_step, fused_adam_step, unscale_
-
-# params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs (empty without amsgrad)
-StepTensors = tuple[Tensors, Tensors, Tensors, Tensors, Tensors]
+from radam_torch.kernels import StepTensors, Tensors, core_step, fused_adam_step, unscale_
 
 
 def radam(
@@ -43,6 +41,9 @@ def radam(
     grad_scale: torch.Tensor | None = None,
 ) -> None:
     """Take RAdam step ``t = count + 1`` on every tensor, in place (see the module).
+
+    The lists are checked to fit together first (each failure a ``TypeError`` or
+    ``ValueError`` naming the entry, raised before anything is written).
 
     With ``rho_t``, ``r_t`` and the threshold decision from radam_core: ``theta -= lr r_t
     m_hat sqrt(bc2) / (sqrt(v_t) + eps)`` when rectified, else ``theta -= lr m_hat`` (in the
@@ -62,10 +63,44 @@ def radam(
         grad_scale: ``torch.amp.GradScaler``'s scale, by which the gradients are divided
             (by the fused kernel as it reads them, else in place first), or None.
     """
-    tensors: StepTensors = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    moments = (tuple(exp_avgs), tuple(exp_avg_sqs), tuple(max_exp_avg_sqs))
+    state = radam_core.RAdamState(count, *moments)
+    radam_core.for_adapters.check_step_inputs(params, grads, state, hyperparameters, xp)
+    radam_unchecked(
+        (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
+        count,
+        hyperparameters,
+        fused=fused,
+        grad_scale=grad_scale,
+    )
+
+
+def radam_unchecked(
+    tensors: StepTensors,
+    count: int | torch.Tensor,
+    hyperparameters: Hyperparameters,
+    *,
+    fused: bool = True,
+    grad_scale: torch.Tensor | None = None,
+) -> None:
+    """[`radam`][radam_torch.functional.radam] on lists already checked to fit together.
+
+    For a caller that has checked them itself: [`radam_torch.RAdam`][radam_torch.RAdam] checks
+    every group before it writes into any.
+
+    Args:
+        tensors: ``(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)``, as ``radam``
+            takes them.
+        count: Steps taken so far: an int, or a 0-d integer tensor (never read on the host).
+        hyperparameters: The step's validated hyperparameters (``lr`` may be a 0-d tensor).
+        fused: Use PyTorch's fused Adam kernel for a rectified step where the device has it.
+        grad_scale: ``torch.amp.GradScaler``'s scale, or None.
+    """
+    params, grads = tensors[0], tensors[1]
     if isinstance(count, torch.Tensor):
         unscale_(grads, grad_scale)
-        core_step(*tensors, count, hyperparameters, blocked=False)
+        coefficients = radam_core.for_adapters.step_scalars(count + 1, hyperparameters).coefficients
+        core_step(tensors, coefficients, hyperparameters, blocked=False)
         return
     fused_devices = fused_kernel_devices() if fused else ()
     batches: dict[tuple[torch.device, torch.dtype], list[int]] = {}
@@ -74,13 +109,13 @@ def radam(
     for (device, dtype), indices in batches.items():
         batch = tensors if len(batches) == 1 else _select(tensors, indices)
         hp = _lr_on(device, hyperparameters)
+        scalars = radam_core.for_adapters.step_scalars(count + 1, hp)
         kernel = device.type in fused_devices and not dtype.is_complex
-        form = radam_core.adam_form(count + 1, hp) if kernel else None
-        if form is not None:
-            fused_adam_step(*batch, count, form, hp, grad_scale)
+        if kernel and scalars.adam_form is not None:
+            fused_adam_step(batch, count + 1, scalars, hp, grad_scale)
         else:
             unscale_(batch[1], grad_scale)
-            core_step(*batch, count, hp, blocked=device.type == "cpu")
+            core_step(batch, scalars.coefficients, hp, blocked=device.type == "cpu")
 
 
 def fused_kernel_devices() -> list[str]:
@@ -111,4 +146,4 @@ def _select(tensors: StepTensors, indices: list[int]) -> StepTensors:
     return params, grads, exp_avgs, exp_avg_sqs, max_sqs
 
 
-__all__ = ["fused_kernel_devices", "radam"]
+__all__ = ["fused_kernel_devices", "radam", "radam_unchecked"]

@@ -3,22 +3,22 @@
 The two ways a list of tensors takes RAdam step t:
 
 ``core_step``: the core's equations run in place on the tensors
-([`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], array_api_compat's torch
-namespace). Any step, any option; the count may be a Python int or a 0-d integer tensor (no host
-synchronization: capturable, ``torch.compile``).
+([`update_leaf_in_place`][radam_core.for_adapters.update_leaf_in_place], array_api_compat's torch
+namespace), with the step's coefficients from radam_core. Any step, any option; the coefficients
+may be 0-d tensors, a tensor count's (no host synchronization: capturable, ``torch.compile``).
 
-``fused_adam_step``: a rectified step is an Adam step with the hyperparameters that
-[`radam_core.adam_form`][radam_core.adam_form] computes (``lr * r_t``,
-``eps / sqrt(bc2)``), so PyTorch's maintained fused Adam kernel runs it in one pass over memory.
-That kernel walks each tensor as ``numel`` consecutive elements from its data pointer, whatever its
-strides (``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes
-between the elements of a non-dense parameter, torch 2.13), so it gets only the tensors
-that [`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel] accepts; the others take
+``fused_adam_step``: a rectified step is an Adam step with the hyperparameters of its Adam form
+([`step_scalars`][radam_core.for_adapters.step_scalars]: ``lr * r_t``, ``eps / sqrt(bc2)``), so
+PyTorch's maintained fused Adam kernel runs it in one pass over memory. That kernel walks each
+tensor as ``numel`` consecutive elements from its data pointer, whatever its strides
+(``torch.optim.Adam(fused=True)`` itself is wrong on a transposed gradient and writes between the
+elements of a non-dense parameter, torch 2.13), so it gets only the tensors that
+[`fits_fused_kernel`][radam_torch.kernels.fits_fused_kernel] accepts; the others take
 ``core_step`` in their own layout.
 
 And Lookahead's sync, ``sync_slow_weights``:
-[`radam_core.lookahead_leaf`][radam_core.lookahead_leaf] block by block, written into both the fast
-and the slow weights.
+[`lookahead_leaf`][radam_core.for_adapters.lookahead_leaf] block by block, written into both the
+fast and the slow weights.
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
 
 import array_api_compat.torch as xp
 import torch
 from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 import radam_core
-from radam_core import AdamForm, Hyperparameters
-from radam_core.namespace import compute_dtype
+from radam_core import Hyperparameters
+from radam_core.for_adapters import StepCoefficients, StepScalars, compute_dtype
 
 Tensors = list[torch.Tensor]
+# params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs (empty without amsgrad)
+StepTensors = tuple[Tensors, Tensors, Tensors, Tensors, Tensors]
 BLOCK_SIZE = 1 << 16  # elements per block of the core step: 256 KiB of float32
 # Elements per block of a Lookahead sync: 1 MiB of float32 (measured in
 # docs/benchmarks.md, "Block sizes").
@@ -44,49 +45,38 @@ SYNC_BLOCK_SIZE = 1 << 18
 
 
 def core_step(
-    params: Tensors,
-    grads: Tensors,
-    exp_avgs: Tensors,
-    exp_avg_sqs: Tensors,
-    max_exp_avg_sqs: Tensors,
-    count: Any,
+    tensors: StepTensors,
+    coefficients: StepCoefficients,
     hyperparameters: Hyperparameters,
     *,
     blocked: bool = True,
 ) -> None:
-    """Step ``count + 1`` by the core's equations, written back in place.
+    """Step t by the core's equations, written back in place.
 
-    The step's scalars come from [`radam_core.step_coefficients`][radam_core.step_coefficients]
-    once, then each tensor's update from
-    [`radam_core.update_leaf_in_place`][radam_core.update_leaf_in_place], which writes it into the
-    tensors themselves. With ``blocked`` (the CPU), contiguous tensors are updated in flat blocks
-    of ``BLOCK_SIZE`` elements, so temporaries stay cache-sized; without it (an accelerator, whose
-    kernel launches must not grow with the elements, and graphs: capturable, ``torch.compile``)
-    whole tensors are updated.
+    Each tensor's update is [`update_leaf_in_place`][radam_core.for_adapters.update_leaf_in_place]
+    with step t's coefficients (from [`step_scalars`][radam_core.for_adapters.step_scalars]), which
+    writes it into the tensors themselves. With ``blocked`` (the CPU), contiguous tensors are
+    updated in flat blocks of ``BLOCK_SIZE`` elements, so temporaries stay cache-sized; without
+    it (an accelerator, whose kernel launches must not grow with the elements, and graphs:
+    capturable, ``torch.compile``) whole tensors are updated.
 
     Args:
-        params: theta_{t-1}, updated in place.
-        grads: Their gradients (never modified).
-        exp_avgs: m_{t-1}, updated in place.
-        exp_avg_sqs: v_{t-1}, updated in place.
-        max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
-        count: Steps taken so far: an int, or a 0-d integer tensor.
+        tensors: ``(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)``: theta_{t-1},
+            m_{t-1}, v_{t-1} and, with amsgrad, max(v_1..v_{t-1}) (else an empty list), all
+            updated in place, and the gradients (never modified).
+        coefficients: Step t's coefficients: floats, or 0-d tensors (a tensor count's).
         hyperparameters: The group's hyperparameters.
         blocked: Update contiguous tensors block by block.
     """
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = tensors
     hp = hyperparameters
-    state = radam_core.RAdamState(
-        count, tuple(exp_avgs), tuple(exp_avg_sqs), tuple(max_exp_avg_sqs)
-    )
-    radam_core.check_step_inputs(params, grads, state, hp, xp)
-    coefficients = radam_core.step_coefficients(count + 1, hp)
     for index, param in enumerate(params):
-        tensors = [param, grads[index], exp_avgs[index], exp_avg_sqs[index]]
+        leaf = [param, grads[index], exp_avgs[index], exp_avg_sqs[index]]
         if hp.amsgrad:
-            tensors.append(max_exp_avg_sqs[index])
+            leaf.append(max_exp_avg_sqs[index])
         cast = coefficients.cast(compute_dtype(param.dtype, xp), param.device, xp)
-        for param_, grad, exp_avg, exp_avg_sq, *max_sq in _blocks(tensors, blocked):
-            radam_core.update_leaf_in_place(
+        for param_, grad, exp_avg, exp_avg_sq, *max_sq in _blocks(leaf, blocked):
+            radam_core.for_adapters.update_leaf_in_place(
                 param_, grad, exp_avg, exp_avg_sq, max_sq[0] if max_sq else None, cast, hp, xp
             )
 
@@ -94,7 +84,7 @@ def core_step(
 def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
     """Lookahead's sync in place: ``phi <- phi + alpha (theta - phi); theta <- phi``.
 
-    The new phi is [`radam_core.lookahead_leaf`][radam_core.lookahead_leaf]'s, computed in the
+    The new phi is [`lookahead_leaf`][radam_core.for_adapters.lookahead_leaf]'s, computed in the
     fast weights' memory (``overwrite_fast``), block by block on the CPU and on whole tensors
     elsewhere, and copied into the slow weights. Complex tensors are synced through their real
     views.
@@ -108,7 +98,7 @@ def sync_slow_weights(fast: Tensors, slow: Tensors, alpha: float) -> None:
     for theta, phi in zip(fast, slow, strict=True):
         on_cpu = theta.device.type == "cpu"  # blocks for the CPU's caches, else whole tensors
         for f, s in _blocks([_real(theta), _real(phi)], on_cpu, SYNC_BLOCK_SIZE):
-            new = radam_core.lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
+            new = radam_core.for_adapters.lookahead_leaf(f, s, alpha, xp, overwrite_fast=True)
             if new is not s:
                 s.copy_(new)
             if new is not f:
@@ -127,8 +117,8 @@ def _blocks(tensors: Tensors, blocked: bool, block_size: int = BLOCK_SIZE) -> It
     come as 1-element views: ``torch.compile`` (2.13, aot_eager and inductor) drops an
     in-place write into a 0-d tensor's state, but not one through a view.
     """
-    plain = not any(is_traceable_wrapper_subclass(t) for t in tensors)
-    if not blocked or not (plain and all(t.is_contiguous() for t in tensors)):
+    plain = not any(map(is_traceable_wrapper_subclass, tensors))
+    if not blocked or not (plain and all(map(torch.Tensor.is_contiguous, tensors))):
         yield [t.view(1) for t in tensors] if plain and tensors[0].ndim == 0 else tensors
         return
     flat = [t.view(-1) for t in tensors]
@@ -165,17 +155,13 @@ def _is_dense(tensor: torch.Tensor) -> bool:
 
 
 def fused_adam_step(
-    params: Tensors,
-    grads: Tensors,
-    exp_avgs: Tensors,
-    exp_avg_sqs: Tensors,
-    max_exp_avg_sqs: Tensors,
-    count: int,
-    form: AdamForm,
+    tensors: StepTensors,
+    t: int,
+    scalars: StepScalars,
     hyperparameters: Hyperparameters,
     grad_scale: torch.Tensor | None = None,
 ) -> None:
-    """A rectified step as one fused Adam(W) step with the hyperparameters ``form``.
+    """A rectified step t as one fused Adam(W) step with the hyperparameters of its Adam form.
 
     The tensors are on one device (torch.optim.Adam also gives the kernel one dtype at a time
     off the CPU). The kernel reads t from a step tensor on that device, made here (one
@@ -185,40 +171,39 @@ def fused_adam_step(
     [`core_step`][radam_torch.kernels.core_step] instead, in its own layout.
 
     Args:
-        params: theta_{t-1}, updated in place.
-        grads: Their gradients (never modified).
-        exp_avgs: m_{t-1}, updated in place.
-        exp_avg_sqs: v_{t-1}, updated in place.
-        max_exp_avg_sqs: max(v_1..v_{t-1}) with amsgrad (updated in place), else empty.
-        count: t - 1, the steps taken before this one.
-        form: From [`radam_core.adam_form`][radam_core.adam_form] for step t.
+        tensors: As [`core_step`][radam_torch.kernels.core_step]'s.
+        t: The step number.
+        scalars: Step t's [`StepScalars`][radam_core.for_adapters.StepScalars], with an Adam form.
         hyperparameters: The group's hyperparameters.
         grad_scale: torch.amp.GradScaler's scale, by which the gradients are divided (the
             kernel's own ``grad_scale``; the others are unscaled in place), or None.
     """
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = tensors
+    form = scalars.adam_form
+    if form is None:
+        raise ValueError(f"step {t} has no Adam form; take it by core_step")
     moments = [params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs]
-    contiguous = all(map(torch.Tensor.is_contiguous, itertools.chain.from_iterable(moments)))
-    fits = [
-        contiguous or fits_fused_kernel([t[i] for t in moments if t]) for i in range(len(params))
-    ]
-    if not all(fits):
+    if not all(map(torch.Tensor.is_contiguous, itertools.chain.from_iterable(moments))):
+        fits = [fits_fused_kernel([ts[i] for ts in moments if ts]) for i in range(len(params))]
         for index, fit in enumerate(fits):
             if not fit:
                 unscale_([grads[index]], grad_scale)
                 core_step(
-                    [params[index]],
-                    [grads[index]],
-                    [exp_avgs[index]],
-                    [exp_avg_sqs[index]],
-                    [max_exp_avg_sqs[index]] if max_exp_avg_sqs else [],
-                    count,
+                    (
+                        [params[index]],
+                        [grads[index]],
+                        [exp_avgs[index]],
+                        [exp_avg_sqs[index]],
+                        [max_exp_avg_sqs[index]] if max_exp_avg_sqs else [],
+                    ),
+                    scalars.coefficients,
                     hyperparameters,
                     blocked=params[index].device.type == "cpu",
                 )
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = (_kept(t, fits) for t in moments)
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = (_kept(ts, fits) for ts in moments)
         if not params:
             return
-    step = torch.full((), count + 1, dtype=torch.float32, device=params[0].device)
+    step = torch.full((), t, dtype=torch.float32, device=params[0].device)
     kernel = torch._fused_adamw_ if hyperparameters.decoupled_weight_decay else torch._fused_adam_
     beta1, beta2 = hyperparameters.betas
     kernel(

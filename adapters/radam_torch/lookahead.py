@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT
 
-from radam_core import check_lookahead, lookahead_sync
+from radam_core.for_adapters import advance_lookahead, check_lookahead
 from radam_torch.kernels import sync_slow_weights
 from radam_torch.optimizer import RAdam
 
@@ -159,7 +159,7 @@ class Lookahead(Optimizer):
             The inner step's result (the closure's loss, or None).
         """
         loss = self.optimizer.step() if closure is None else self.optimizer.step(closure)
-        count, sync = lookahead_sync(self.lookahead_state["count"], self.k)
+        count, sync = advance_lookahead(self.lookahead_state["count"], self.k)
         self.lookahead_state["count"] = count
         if sync:
             self._sync()

@@ -60,7 +60,7 @@ class RAdam(Optimizer):
     run in PyTorch's fused Adam kernel on every device torch has it for
     ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]), one call per device
     and dtype, fed the Adam form of the step that
-    [`radam_core.adam_form`][radam_core.adam_form] computes; other steps, and every step
+    [`adam_form`][radam_core.for_adapters.adam_form] computes; other steps, and every step
     with ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
     the tensors themselves (block by block on the CPU, whole tensors elsewhere).
 
@@ -333,8 +333,8 @@ class RAdam(Optimizer):
             for index, step in enumerate(tensors.steps):
                 step_count = step.to(torch.int64)
                 step.add_(1)
-                functional.radam(
-                    *real.select([index]).moments(), step_count, hp, grad_scale=grad_scale
+                functional.radam_unchecked(
+                    real.select([index]).moments(), step_count, hp, grad_scale=grad_scale
                 )
             return
         # One call per step count (each then batched by device and dtype, as torch's fused
@@ -345,8 +345,8 @@ class RAdam(Optimizer):
         torch._foreach_add_(tensors.steps, 1)
         for count, indices in counts.items():
             chosen = real if len(counts) == 1 else real.select(indices)
-            functional.radam(
-                *chosen.moments(),
+            functional.radam_unchecked(
+                chosen.moments(),
                 count,
                 hp,
                 fused=group["fused"] is not False,

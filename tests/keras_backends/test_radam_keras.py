@@ -906,7 +906,7 @@ def test_threshold_decision_is_exact_to_the_count_precision(
 
 @pytest.mark.parametrize("case", ["authors", "amsgrad", "nesterov"])
 def test_update_leaf_through_the_keras_namespace_never_writes_its_inputs(case: str) -> None:
-    """radam_core.update_leaf runs its equations in place on copies (astype(copy=True)):
+    """for_adapters.update_leaf runs its equations in place on copies (astype(copy=True)):
     torch tensors are mutable, so the namespace must really copy there."""
     from radam_keras import namespace
 
@@ -914,8 +914,10 @@ def test_update_leaf_through_the_keras_namespace_never_writes_its_inputs(case: s
     hp = radam_core.hyperparameters_for(preset, lr=LR, weight_decay=0.1, **overrides)
     inputs = [ops.convert_to_tensor(np.asarray(v, np.float32) + 0.5) for v in P0[:1] * 5]
     before = [to_np(x) for x in inputs]
-    coefficients = radam_core.step_coefficients(7, hp, namespace).cast("float32", None, namespace)
-    new = radam_core.update_leaf(*inputs, coefficients, hp, namespace)
+    coefficients = radam_core.for_adapters.step_coefficients(7, hp, namespace).cast(
+        "float32", None, namespace
+    )
+    new = radam_core.for_adapters.update_leaf(*inputs, coefficients, hp, namespace)
     for x, was in zip(inputs, before, strict=True):
         np.testing.assert_array_equal(to_np(x), was)
     assert not np.array_equal(to_np(new.param), before[0])
