@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import array_api_compat
@@ -92,49 +93,68 @@ class Hyperparameters:
     amsgrad: bool = False
     nesterov: bool = False
 
-    def __post_init__(self) -> None:
-        """Validate every field; raise ``TypeError``/``ValueError`` naming it and its value."""
+    argument_names: dataclasses.InitVar[Mapping[str, str] | None] = None
+
+    def __post_init__(self, argument_names: Mapping[str, str] | None) -> None:
+        """Validate every field; raise ``TypeError``/``ValueError`` naming it and its value.
+
+        ``argument_names`` (not stored) gives the caller's name of a field (or of
+        ``"betas[0]"``, ``"betas[1]"``) for the messages: an adapter whose users write
+        ``learning_rate`` or ``beta_1`` passes ``{"lr": "learning_rate", "betas[0]":
+        "beta_1"}``, and the messages name what its users wrote.
+        """
+        names = argument_names or {}
         for field in dataclasses.fields(self):
             object.__setattr__(self, field.name, _python_scalar(getattr(self, field.name)))
+        lr = names.get("lr", "lr")
         if _is_number(self.lr):
-            _check_non_negative("lr", self.lr)
+            _check_non_negative(lr, self.lr)
         else:
-            _is_real_array("lr", self.lr, _REAL)
+            _is_real_array(lr, self.lr, _REAL)
         betas = self.betas
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+            raise TypeError(
+                f"{names.get('betas', 'betas')} must be a pair (beta1, beta2), got {betas!r}"
+            )
         betas = tuple(_python_scalar(beta) for beta in betas)
         for index, beta in enumerate(betas):
-            if _is_real_array(f"betas[{index}]", beta):
+            name = names.get(f"betas[{index}]", f"betas[{index}]")
+            if _is_real_array(name, beta):
                 continue
             if not _is_number(beta):
-                raise TypeError(f"betas[{index}] must be {_REAL}, got {beta!r}")
+                raise TypeError(f"{name} must be {_REAL}, got {beta!r}")
             if not 0.0 <= beta < 1.0:
-                raise ValueError(f"betas[{index}] must be in [0, 1), got {beta!r}")
+                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
         object.__setattr__(self, "betas", tuple(b if is_array(b) else float(b) for b in betas))
-        for name in ("eps", "weight_decay", "eps_root"):
-            if not _is_real_array(name, getattr(self, name)):
-                _check_non_negative(name, getattr(self, name))
-        if _is_real_array("threshold", self.threshold):
+        for field_name in ("eps", "weight_decay", "eps_root"):
+            name, value = names.get(field_name, field_name), getattr(self, field_name)
+            if not _is_real_array(name, value):
+                _check_non_negative(name, value)
+        name = names.get("threshold", "threshold")
+        if _is_real_array(name, self.threshold):
             pass
         elif not _is_number(self.threshold):
-            raise TypeError(f"threshold must be {_REAL}, got {self.threshold!r}")
+            raise TypeError(f"{name} must be {_REAL}, got {self.threshold!r}")
         elif not MIN_THRESHOLD <= self.threshold < math.inf:
             raise ValueError(
-                f"threshold must be finite and >= {MIN_THRESHOLD} (r_t is real only for "
+                f"{name} must be finite and >= {MIN_THRESHOLD} (r_t is real only for "
                 f"rho_t >= 4), got {self.threshold!r}"
             )
-        for name in (
+        for field_name in (
             "decoupled_weight_decay",
             "maximize",
             "threshold_inclusive",
             "amsgrad",
             "nesterov",
         ):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        _check_choice("below_threshold", self.below_threshold, BELOW_THRESHOLD_MODES)
-        _check_choice("eps_placement", self.eps_placement, EPS_PLACEMENTS)
+            if not isinstance(getattr(self, field_name), bool):
+                name = names.get(field_name, field_name)
+                raise TypeError(f"{name} must be a bool, got {getattr(self, field_name)!r}")
+        for field_name, choices in (
+            ("below_threshold", BELOW_THRESHOLD_MODES),
+            ("eps_placement", EPS_PLACEMENTS),
+        ):
+            _check_choice(names.get(field_name, field_name), getattr(self, field_name), choices)
 
     def with_lr(self, lr: Any) -> Hyperparameters:
         """These hyperparameters with the learning rate ``lr``, checking ``lr`` only.

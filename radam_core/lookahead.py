@@ -48,26 +48,31 @@ class LookaheadState(NamedTuple):
     slow: tuple[Array, ...]
 
 
-def check_lookahead(k: Any, alpha: Any) -> None:
+def check_lookahead(
+    k: Any, alpha: Any, *, argument_names: tuple[str, str] = ("k", "alpha")
+) -> None:
     """Validate Lookahead's hyperparameters.
 
     Args:
         k: The sync period, an int ``>= 1``.
         alpha: The slow step size, a real number in ``[0, 1]``.
+        argument_names: The caller's names of ``k`` and ``alpha``, for the messages (optax's
+            are ``("sync_period", "slow_step_size")``).
 
     Raises:
         TypeError: ``k`` is not an int (bools included), or ``alpha`` is not a real number.
         ValueError: ``k < 1``, or ``alpha`` outside ``[0, 1]`` (NaN included).
     """
+    k_name, alpha_name = argument_names
     if not is_host_count(k) or isinstance(k, bool):
-        raise TypeError(f"k must be an int, got {k!r}")
+        raise TypeError(f"{k_name} must be an int, got {k!r}")
     if int(k) < 1:
-        raise ValueError(f"k must be >= 1, got {k!r}")
+        raise ValueError(f"{k_name} must be >= 1, got {k!r}")
     real = isinstance(alpha, (int, float, np.integer, np.floating))
     if not real or isinstance(alpha, (bool, np.bool_)):
-        raise TypeError(f"alpha must be a real number, got {alpha!r}")
+        raise TypeError(f"{alpha_name} must be a real number, got {alpha!r}")
     if not 0.0 <= float(alpha) <= 1.0:  # NaN fails too
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        raise ValueError(f"{alpha_name} must be in [0, 1], got {alpha!r}")
 
 
 def init_lookahead(params: Sequence[Array], xp: Namespace | None = None) -> LookaheadState:

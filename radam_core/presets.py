@@ -86,11 +86,18 @@ PRESETS: Mapping[str, Preset] = {
 }
 
 
-def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparameters:
+def hyperparameters_for(
+    preset: str = "torch",
+    *,
+    argument_names: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Hyperparameters:
     """Build validated hyperparameters: a preset's convention, then ``overrides`` on top.
 
     Args:
         preset: One of ``"torch"`` (default), ``"paper"``, ``"authors"``, ``"optax"``, ``"tfa"``.
+        argument_names: The caller's name of each field in the messages (see
+            [`Hyperparameters`][radam_core.Hyperparameters]), e.g. ``{"lr": "learning_rate"}``.
         **overrides: Any [`Hyperparameters`][radam_core.Hyperparameters] field, e.g. ``lr=3e-4``.
 
     Returns:
@@ -117,7 +124,9 @@ def hyperparameters_for(preset: str = "torch", **overrides: Any) -> Hyperparamet
         raise TypeError(
             f"unknown hyperparameter {unknown[0]!r}; expected one of {', '.join(sorted(fields))}"
         )
-    built = Hyperparameters(**{**PRESETS[preset].overrides, **overrides})
+    built = Hyperparameters(
+        **{**PRESETS[preset].overrides, **overrides}, argument_names=argument_names
+    )
     if key is not None:
         if len(_BUILT) >= _BUILT_SIZE:
             _BUILT.clear()

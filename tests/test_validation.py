@@ -521,3 +521,31 @@ def test_hyperparameters_built_again_from_the_same_values_are_not_validated_agai
         rc.hyperparameters_for(lr=0.0125, betas=(0.8, 0.95), amsgrad=1)
     rc.hyperparameters_for(lr=np.float64(0.0125), betas=(0.8, 0.95), amsgrad=True)
     assert len(validations) == 3  # the first step's, amsgrad=1's (refused), np.float64's
+
+
+# Messages in the caller's argument names ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"lr": -1.0}, ValueError, r"^learning_rate must be finite and >= 0, got -1.0$"),
+        ({"betas": (1.0, 0.999)}, ValueError, r"^beta_1 must be in \[0, 1\), got 1.0$"),
+        ({"betas": (0.9, "x")}, TypeError, r"^beta_2 must be a real number"),
+        ({"eps": -1e-8}, ValueError, r"^epsilon must be finite and >= 0"),
+        ({"threshold": 3.0}, ValueError, r"^threshold must be finite and >= 4"),
+    ],
+)
+def test_validators_name_the_callers_arguments(overrides, error, message):
+    """An adapter passes its users' names; the core's own message names them (no rewriting)."""
+    names = {"lr": "learning_rate", "betas[0]": "beta_1", "betas[1]": "beta_2", "eps": "epsilon"}
+    with pytest.raises(error, match=message):
+        rc.hyperparameters_for(argument_names=names, **overrides)
+
+
+def test_check_lookahead_names_the_callers_arguments():
+    names = ("sync_period", "slow_step_size")
+    with pytest.raises(ValueError, match=r"^sync_period must be >= 1, got 0$"):
+        rc.for_adapters.check_lookahead(0, 0.5, argument_names=names)
+    with pytest.raises(ValueError, match=r"^slow_step_size must be in \[0, 1\], got 2.0$"):
+        rc.for_adapters.check_lookahead(5, 2.0, argument_names=names)

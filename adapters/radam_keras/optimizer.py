@@ -18,6 +18,15 @@ from radam_keras import namespace as xp
 KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default, on the raw sqrt(v_t) as here
 
 
+# The Keras names of the core's hyperparameters, for its messages.
+ARGUMENT_NAMES = {
+    "lr": "learning_rate",
+    "betas[0]": "beta_1",
+    "betas[1]": "beta_2",
+    "eps": "epsilon",
+}
+
+
 @keras.saving.register_keras_serializable(package="radam")
 class RAdam(keras.optimizers.Optimizer):
     """RAdam (Liu et al. 2019) for Keras 3: ``model.compile(optimizer=RAdam())``.
@@ -90,15 +99,13 @@ class RAdam(keras.optimizers.Optimizer):
         )
         if epsilon is None and not preset_sets_eps:
             given["eps"] = KERAS_EPSILON
-        try:
-            hyperparameters = radam_core.hyperparameters_for(
-                preset,
-                lr=0.0 if schedule else learning_rate,
-                betas=(beta_1, beta_2),
-                **{key: value for key, value in given.items() if value is not None},
-            )
-        except (TypeError, ValueError) as error:
-            raise type(error)(_keras_names(str(error))) from None
+        hyperparameters = radam_core.hyperparameters_for(
+            preset,
+            argument_names=ARGUMENT_NAMES,
+            lr=0.0 if schedule else learning_rate,
+            betas=(beta_1, beta_2),
+            **{key: value for key, value in given.items() if value is not None},
+        )
         super().__init__(
             learning_rate=learning_rate,
             name=unique_name("radam") if name is None else name,
@@ -239,7 +246,9 @@ class RAdam(keras.optimizers.Optimizer):
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
         value = ops.convert_to_tensor(variable)
-        dtype = radam_core.update.compute_dtype(keras.backend.standardize_dtype(value.dtype), xp)
+        dtype = radam_core.for_adapters.compute_dtype(
+            keras.backend.standardize_dtype(value.dtype), xp
+        )
         m, v = self._momentums[index], self._velocities[index]
         max_v = self._velocity_hats[index] if hp.amsgrad else None
         new = radam_core.for_adapters.update_leaf(
@@ -395,15 +404,3 @@ def _float_learning_rate(value: Any) -> float:
             f"got {value!r}"
         )
     return float(value)
-
-
-def _keras_names(message: str) -> str:
-    """The core's message with the Keras argument names (betas[0] is beta_1, ...)."""
-    for core_name, keras_name in (
-        ("betas[0]", "beta_1"),
-        ("betas[1]", "beta_2"),
-        ("eps ", "epsilon "),
-        ("lr ", "learning_rate "),
-    ):
-        message = message.replace(core_name, keras_name)
-    return message

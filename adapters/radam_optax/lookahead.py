@@ -24,7 +24,6 @@ bit (with ``slow_step_size = 0`` the slow weights stay theta_0 bit for bit).
 
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple
 
 import jax
@@ -33,8 +32,6 @@ import optax
 
 import radam_core
 from radam_optax.transform import radam
-
-_OPTAX_NAMES = ((r"^k\b", "sync_period"), (r"^alpha\b", "slow_step_size"))
 
 
 class LookaheadTransformState(NamedTuple):
@@ -82,10 +79,9 @@ def lookahead(
         TypeError, ValueError: An invalid ``sync_period`` or ``slow_step_size`` (named with
             its value), when called; ``update`` without ``params``.
     """
-    try:
-        radam_core.for_adapters.check_lookahead(sync_period, slow_step_size)
-    except (TypeError, ValueError) as error:
-        raise type(error)(_optax_names(str(error))) from None
+    radam_core.for_adapters.check_lookahead(
+        sync_period, slow_step_size, argument_names=("sync_period", "slow_step_size")
+    )
     k, alpha = int(sync_period), float(slow_step_size)
     wrapped = optax.with_extra_args_support(inner)
 
@@ -194,12 +190,3 @@ def ranger(
         sync_period,
         slow_step_size,
     )
-
-
-def _optax_names(message: str) -> str:
-    for pattern, name in _OPTAX_NAMES:
-        message = re.sub(pattern, name, message)
-    return message
-
-
-__all__ = ["LookaheadTransformState", "lookahead", "ranger"]

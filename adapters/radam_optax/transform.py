@@ -25,7 +25,6 @@ core's ``theta_t`` to within one rounding of the parameter.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -38,16 +37,8 @@ from radam_core.for_adapters import compute_dtype
 
 DEFAULT_PRESET = "optax"
 
-# The core's argument names in its messages, and optax's names for them.
-_OPTAX_NAMES = (
-    (
-        r"^lr must be a real number or a 0-d real floating-point array\b",
-        "lr must be a real number, a 0-d real floating-point array or a schedule",
-    ),
-    (r"\bbetas\[0\]", "b1"),
-    (r"\bbetas\[1\]", "b2"),
-    (r"^lr\b", "learning_rate"),
-)
+# optax's names of the core's hyperparameters, for its messages.
+ARGUMENT_NAMES = {"lr": "learning_rate", "betas[0]": "b1", "betas[1]": "b2"}
 
 
 class ScaleByRAdamState(NamedTuple):
@@ -428,19 +419,18 @@ def _check_leaves(name: str, tree: Any) -> None:
 
 
 def _hyperparameters(preset: str, lr: Any, options: dict[str, Any]) -> radam_core.Hyperparameters:
-    """The core's validated hyperparameters; None options take the preset's value."""
+    """The core's validated hyperparameters; None options take the preset's value.
+
+    Raises:
+        TypeError, ValueError: An invalid value, named as optax's users write it.
+    """
+    if isinstance(lr, (bool, str)) or not (isinstance(lr, (int, float)) or hasattr(lr, "shape")):
+        raise TypeError(
+            "learning_rate must be a real number, a 0-d real floating-point array or a "
+            f"schedule, got {lr!r}"
+        )
     given = {key: value for key, value in options.items() if value is not None}
-    try:
-        return radam_core.hyperparameters_for(preset, lr=lr, **given)
-    except (TypeError, ValueError) as error:
-        raise type(error)(_optax_names(str(error))) from None
-
-
-def _optax_names(message: str) -> str:
-    """The core's message with optax's argument names (betas[0] is b1, lr learning_rate)."""
-    for pattern, name in _OPTAX_NAMES:
-        message = re.sub(pattern, name, message)
-    return message
+    return radam_core.hyperparameters_for(preset, argument_names=ARGUMENT_NAMES, lr=lr, **given)
 
 
 def _host_zero(value: object) -> bool:

@@ -135,7 +135,7 @@ class RAdam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        options = {
+        options: dict[str, Any] = {
             "eps": eps,
             "decoupled_weight_decay": decoupled_weight_decay,
             "threshold": threshold,
