@@ -14,12 +14,18 @@ that keeps its own state, or updates in place, calls these instead:
    the coefficients cast to its compute dtype
    ([`compute_dtype`][radam_core.for_adapters.compute_dtype]).
 
+``preset=`` arguments become a [`Preset`][radam_core.Preset] through
+[`preset_of`][radam_core.for_adapters.preset_of]; convention fields passed the old way, as
+keyword arguments, through
+[`with_deprecated_options`][radam_core.for_adapters.with_deprecated_options].
+
 Lookahead's parts are [`check_lookahead`][radam_core.for_adapters.check_lookahead],
 [`advance_lookahead`][radam_core.for_adapters.advance_lookahead] and
 [`lookahead_leaf`][radam_core.for_adapters.lookahead_leaf].
 """
 
 from radam_core.lookahead import advance_lookahead, check_lookahead, lookahead_leaf
+from radam_core.presets import preset_of, with_deprecated_options
 from radam_core.rectification import (
     AdamForm,
     StepScalars,
@@ -53,9 +59,11 @@ __all__ = [
     "compute_dtype",
     "increment",
     "lookahead_leaf",
+    "preset_of",
     "real_dtype",
     "step_coefficients",
     "step_scalars",
     "update_leaf",
     "update_leaf_in_place",
+    "with_deprecated_options",
 ]

@@ -13,6 +13,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 from radam_optax import LookaheadTransformState, lookahead, radam, ranger  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
 from tests.test_lookahead import BAD, grad_fn, problem, ranger_oracle  # noqa: E402
 
 
@@ -49,7 +50,7 @@ def jit_run(tx, params, first, last, state=None):
 )
 def test_golden_trajectory_under_jit(x64, k, alpha, options):
     params = [jnp.asarray(p) for p in problem()]
-    tx = ranger(0.05, sync_period=k, slow_step_size=alpha, **options)
+    tx = ranger(0.05, sync_period=k, slow_step_size=alpha, **preset_kwargs(options, "optax"))
     _, state, trajectory = jit_run(tx, params, 1, 25)
     oracle = {"preset": "optax", **options}
     expected = ranger_oracle(problem(), grad_fn, 25, k=k, alpha=alpha, lr=0.05, **oracle)

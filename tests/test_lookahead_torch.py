@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from radam_torch import Lookahead, RAdam, Ranger  # noqa: E402
 
+from tests.conventions import preset_kwargs  # noqa: E402
 from tests.test_lookahead import BAD, grad_fn, problem, ranger_oracle  # noqa: E402
 from tests.test_radam_torch_compile import LRU_CACHE_WARNING, SCRIPT_METHOD_WARNING  # noqa: E402
 
@@ -43,7 +44,7 @@ def run(opt, params, first, last):
 )
 def test_golden_trajectory(k, alpha, options):
     params = tensors(problem())
-    opt = Ranger(params, lr=0.05, k=k, alpha=alpha, **options)
+    opt = Ranger(params, lr=0.05, k=k, alpha=alpha, **preset_kwargs(options))
     oracle_options = {key: v for key, v in options.items() if key != "fused"}
     expected = ranger_oracle(problem(), grad_fn, 25, k=k, alpha=alpha, lr=0.05, **oracle_options)
     for t in range(1, 26):
@@ -239,7 +240,7 @@ def test_step_hooks_run():
 def test_bad_k_and_alpha(kwargs, error, message):
     params = tensors(problem(12))
     with pytest.raises(error, match=message):
-        Ranger(params, **kwargs)
+        Ranger(params, **preset_kwargs(kwargs))
     with pytest.raises(error, match=message):
         Lookahead(torch.optim.SGD(params, lr=0.1), **kwargs)
 

@@ -30,7 +30,11 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 import radam_core  # noqa: E402
+import radam_optax.transform  # noqa: E402
 from radam_optax import ScaleByRAdamState, radam, scale_by_radam  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
+
+OPTAX_AMSGRAD = radam_core.PRESETS["optax"].replace(amsgrad=True)
 
 STEPS = 200
 LR = 0.01
@@ -196,7 +200,8 @@ CORE_CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 def test_float64_matches_core(x64: None, case: str) -> None:
     preset, ours, core = CORE_CASES[case]
     expected = core_run(preset, **core)
-    assert_trajectories_close(run(radam(LR, preset=preset, **ours)), expected, F64)
+    ours_kwargs = preset_kwargs({"preset": preset, **ours})
+    assert_trajectories_close(run(radam(LR, **ours_kwargs)), expected, F64)
 
 
 @pytest.mark.parametrize("case", ["optax", "torch", "authors-decoupled", "optax-amsgrad"])
@@ -205,7 +210,7 @@ def test_float32_matches_core(case: str) -> None:
     trajectory to float32 tolerance."""
     preset, ours, core = CORE_CASES[case]
     with jax.enable_x64(False):
-        actual = run(radam(LR, preset=preset, **ours), jnp.float32)
+        actual = run(radam(LR, **preset_kwargs({"preset": preset, **ours})), jnp.float32)
     assert_trajectories_close(actual, core_run(preset, **core), F32)
 
 
@@ -323,7 +328,7 @@ def count_traces(opt: Any, steps: int = 20, dtype: Any = jnp.float32) -> tuple[i
     [
         lambda: radam(LR),
         lambda: radam(optax.linear_schedule(LR, 0.0, 15)),
-        lambda: radam(LR, weight_decay=0.1, amsgrad=True, nesterov=True),
+        lambda: radam(LR, weight_decay=0.1, nesterov=True, preset=OPTAX_AMSGRAD),
         lambda: optax.inject_hyperparams(radam)(learning_rate=LR),
         lambda: optax.inject_hyperparams(radam)(learning_rate=optax.cosine_decay_schedule(LR, 10)),
         lambda: optax.MultiSteps(radam(LR), every_k_schedule=2),
@@ -419,7 +424,7 @@ def test_schedule(x64: None, schedule: Any) -> None:
 
 def test_pytrees_and_state(x64: None) -> None:
     params = {"a": [jnp.ones(3), (jnp.zeros((2, 2)), {"deep": jnp.asarray(2.0)})], "b": None}
-    opt = radam(LR, amsgrad=True)
+    opt = radam(LR, preset=OPTAX_AMSGRAD)
     state = opt.init(params)
     assert isinstance(state, ScaleByRAdamState)
     assert state.count.dtype == jnp.int32
@@ -530,3 +535,22 @@ def test_signature_mirrors_optax() -> None:
         assert ours[name].default == parameter.default, name
     assert ours["preset"].default == "optax"
     assert set(radam_core.CONVENTION_FIELDS) <= set(ours)
+
+
+def test_preset_value_and_deprecated_keywords(x64: None) -> None:
+    """A radam_core.Preset selects the convention; optax's own arguments left at optax's
+    defaults take the preset's values; the old keywords warn and still apply."""
+    params = params0(jnp.float64)
+    opt = radam(LR, preset=OPTAX_AMSGRAD)
+    assert opt.init(params).nu_max is not None
+    with pytest.warns(DeprecationWarning, match=r"radam_optax\.radam\(amsgrad=True\)"):
+        old = radam(LR, amsgrad=True)
+    assert_trajectories_close(run(old), run(opt), F64)
+    paper = radam_core.hyperparameters_for("paper")
+    assert (
+        radam_optax.transform._hyperparameters(
+            radam_core.PRESETS["paper"], LR, {"threshold": 5.0, "eps": 1e-8}
+        ).threshold
+        == paper.threshold
+        == 4.0
+    )

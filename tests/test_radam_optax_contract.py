@@ -15,6 +15,7 @@ jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
 
+import radam_core  # noqa: E402
 import radam_optax.transform  # noqa: E402
 from radam_optax import radam, scale_by_radam  # noqa: E402
 from tests.oracle import r_naive, rho_naive  # noqa: E402
@@ -219,7 +220,7 @@ def test_bad_update_raises_before_any_work(
     case: str, jit: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make, error, match = BAD_UPDATES[case]
-    opt = radam(LR, amsgrad=True)
+    opt = radam(LR, preset=radam_core.PRESETS["optax"].replace(amsgrad=True))
     params = _params()
     state = opt.init(params)
     _, state = opt.update(_grads(), state, params)

@@ -30,6 +30,7 @@ torch = pytest.importorskip("torch")
 from radam_torch import RAdam  # noqa: E402
 
 import radam_core  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
 
 F64 = torch.float64
 STEPS = 200
@@ -294,7 +295,7 @@ def test_trajectory_matches_torch_radam(ours_kwargs, torch_kwargs, device):
     torch_kwargs = {"lr": 1e-2, **fresh(torch_kwargs)}
     initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
-    ours = RAdam(model.parameters(), **ours_kwargs)
+    ours = RAdam(model.parameters(), **preset_kwargs(ours_kwargs))
     theirs = torch.optim.RAdam(reference.parameters(), **torch_kwargs)
     for _ in range(STEPS // 20):
         train(model, ours, 20)
@@ -337,8 +338,8 @@ def test_presets_fused_and_reference_paths_equal_core_step(options, device):
     fused = leaves(tensors(device=device))
     reference = leaves(tensors(device=device))
     core = tensors(device=device)
-    opt_fused = RAdam(fused, lr=lr, **options)
-    opt_reference = RAdam(reference, lr=lr, fused=False, **options)
+    opt_fused = RAdam(fused, lr=lr, **preset_kwargs(options))
+    opt_reference = RAdam(reference, lr=lr, fused=False, **preset_kwargs(options))
     state = radam_core.init_state(core, amsgrad=options.get("amsgrad", False))
     for t in range(1, 31):
         set_grads(fused, t)
@@ -384,7 +385,7 @@ def test_fused_kernel_runs_rectified_steps_only(monkeypatch, options, expected_c
 
         monkeypatch.setattr(torch, name, counted)
     params = leaves(tensors())
-    opt = RAdam(params, lr=0.05, **options)
+    opt = RAdam(params, lr=0.05, **preset_kwargs(options))
     for t in range(1, 11):
         set_grads(params, t)
         opt.step()
@@ -397,7 +398,7 @@ def test_fused_kernel_runs_rectified_steps_only(monkeypatch, options, expected_c
 def stepped_pair(steps: int = 7, ours_kwargs=None, torch_kwargs=None, device: str = "cpu"):
     initial = mlp(device=device)
     model, reference = copy.deepcopy(initial), copy.deepcopy(initial)
-    ours = RAdam(model.parameters(), lr=1e-2, **(ours_kwargs or {}))
+    ours = RAdam(model.parameters(), lr=1e-2, **preset_kwargs(ours_kwargs or {}))
     theirs = torch.optim.RAdam(reference.parameters(), lr=1e-2, **(torch_kwargs or {}))
     train(model, ours, steps)
     train(reference, theirs, steps)
@@ -452,7 +453,7 @@ def radam_torch_core_options() -> set[str]:
 
 def test_amsgrad_state_uses_torch_adam_key(device):
     model = mlp(device=device)
-    ours = RAdam(model.parameters(), amsgrad=True)
+    ours = RAdam(model.parameters(), preset=radam_core.PRESETS["torch"].replace(amsgrad=True))
     train(model, ours, 3)
     adam_model = mlp(device=device)
     adam = torch.optim.Adam(adam_model.parameters(), amsgrad=True)
@@ -512,7 +513,8 @@ def test_checkpoint_with_python_number_step_loads_like_torch(device):
 
 def test_state_dict_round_trips_through_torch_save_weights_only(tmp_path, device):
     model = mlp(device=device)
-    opt = RAdam(model.parameters(), lr=torch.tensor(0.02), preset="tfa", amsgrad=True)
+    tfa_amsgrad = radam_core.PRESETS["tfa"].replace(amsgrad=True)
+    opt = RAdam(model.parameters(), lr=torch.tensor(0.02), preset=tfa_amsgrad)
     train(model, opt, 8)
     path = tmp_path / "radam.pt"
     torch.save(opt.state_dict(), path)
@@ -564,7 +566,7 @@ def test_deepcopy_is_independent_and_keeps_working():
 
 def test_pickle_round_trip_keeps_working():
     params = leaves(tensors())
-    opt = RAdam(params, lr=0.05, preset="optax", amsgrad=True)
+    opt = RAdam(params, lr=0.05, preset=radam_core.PRESETS["optax"].replace(amsgrad=True))
     for t in range(1, 5):
         set_grads(params, t)
         opt.step()
@@ -624,7 +626,7 @@ def test_params_without_grads_are_untouched_and_get_no_state(kwargs, device):
     for p in frozen:
         p.requires_grad_(False)
     before = [p.clone() for p in frozen]
-    opt = RAdam(model.parameters(), lr=0.1, weight_decay=0.1, **kwargs)
+    opt = RAdam(model.parameters(), lr=0.1, weight_decay=0.1, **preset_kwargs(kwargs))
     train(model, opt, 10)
     for p, b in zip(frozen, before, strict=True):
         assert torch.equal(p, b)
@@ -654,7 +656,7 @@ def test_intermittent_grads_match_torch(device):
 def test_zero_grads_without_weight_decay_leave_params_unchanged(kwargs, device):
     params = leaves(tensors(device=device))
     before = [p.detach().clone() for p in params]
-    opt = RAdam(params, lr=0.1, **kwargs)
+    opt = RAdam(params, lr=0.1, **preset_kwargs(kwargs))
     for _ in range(30):
         for p in params:
             p.grad = torch.zeros_like(p)
@@ -678,7 +680,7 @@ GRAD_CASES = [
 @pytest.mark.parametrize("dtype", [F64, torch.complex128])
 def test_grads_are_never_modified(kwargs, dtype, device):
     params = leaves(tensors(dtype=dtype, device=device))
-    opt = RAdam(params, lr=0.05, **kwargs)
+    opt = RAdam(params, lr=0.05, **preset_kwargs(kwargs))
     for t in range(1, 12):
         set_grads(params, t)
         grads = [p.grad for p in params]
@@ -892,7 +894,7 @@ def test_complex_params_match_torch(ours_kwargs, torch_kwargs, device):
         for size in (shape, (3, 16), (4, 16))
     )
     w_ours, w_torch = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
-    ours = RAdam([w_ours], lr=0.05, **ours_kwargs)
+    ours = RAdam([w_ours], lr=0.05, **preset_kwargs(ours_kwargs))
     theirs = torch.optim.RAdam([w_torch], lr=0.05, **torch_kwargs)
     for _ in range(40):
         for w, opt in ((w_ours, ours), (w_torch, theirs)):
@@ -921,7 +923,9 @@ def float32_step_rounded(
     """The step ``opt`` is about to take on ``param``, done in float32 and rounded to dtype."""
     wide = torch.nn.Parameter(param.detach().float())
     wide.grad = param.grad.float()
-    wide_opt = RAdam([wide], **{k: v for k, v in opt.defaults.items() if k != "preset"})
+    wide_opt = RAdam(
+        [wide], **preset_kwargs({k: v for k, v in opt.defaults.items() if k != "preset"})
+    )
     if opt.state[param]:
         wide_opt.state[wide] = {
             k: v.clone() if k == "step" else v.float() for k, v in opt.state[param].items()
@@ -1043,7 +1047,7 @@ def test_bad_hyperparameters_raise_torch_errors(kwargs):
     param = torch.nn.Parameter(torch.zeros(3))
     expected = outcome(lambda: torch.optim.RAdam([param], **kwargs))
     assert expected[0] == "ValueError"
-    assert outcome(lambda: RAdam([param], **kwargs)) == expected
+    assert outcome(lambda: RAdam([param], **preset_kwargs(kwargs))) == expected
 
 
 def _shared():
@@ -1077,7 +1081,7 @@ def test_duplicate_params_warn_like_torch():
 @pytest.mark.parametrize("kwargs", [{}, {"fused": False}, {"capturable": True}])
 def test_sparse_gradients_raise(kwargs, device):
     embedding = torch.nn.Embedding(10, 3, sparse=True, device=device)
-    opt = RAdam(embedding.parameters(), **kwargs)
+    opt = RAdam(embedding.parameters(), **preset_kwargs(kwargs))
     embedding(torch.tensor([1, 4], device=device)).sum().backward()
     before = embedding.weight.detach().clone()
     with pytest.raises(RuntimeError, match="RAdam does not support sparse gradients"):
@@ -1165,8 +1169,12 @@ def test_bad_checkpoint_raises_and_leaves_optimizer_unchanged(corrupt):
     ],
 )
 def test_bad_core_options_raise_value_error_naming_them(kwargs, name):
+    """The convention's fields are checked when a preset is built, and as the old keywords."""
     with pytest.raises(ValueError, match=name):
         RAdam([torch.nn.Parameter(torch.zeros(3))], **kwargs)
+    if name != "preset":
+        with pytest.raises(ValueError, match=name):
+            RAdam([torch.nn.Parameter(torch.zeros(3))], preset=radam_core.Preset(**kwargs))
 
 
 @pytest.mark.parametrize("name", ["amsgrad", "nesterov", "threshold_inclusive"])

@@ -48,6 +48,8 @@ torch = pytest.importorskip("torch")
 from radam_torch import RAdam  # noqa: E402
 from torch._dynamo.utils import counters  # noqa: E402
 
+from tests.conventions import preset_kwargs  # noqa: E402
+
 STEPS = 10
 SHAPES = ((10, 10), (10,), (3, 10), (3,), ())  # () : a 0-d parameter too
 
@@ -169,8 +171,8 @@ def unique_graphs() -> int:
 )
 def test_compiled_step_matches_eager(backend: str, options: dict[str, Any]) -> None:
     eager_params, compiled_params = make_params(), make_params()
-    eager = RAdam(eager_params, lr=1e-2, **options)
-    compiled = RAdam(compiled_params, lr=1e-2, **options)
+    eager = RAdam(eager_params, lr=1e-2, **preset_kwargs(options))
+    compiled = RAdam(compiled_params, lr=1e-2, **preset_kwargs(options))
     compiled_step = torch.compile(compiled.step, backend=backend)
     for grads in make_grads():
         set_grads(eager_params, grads)

@@ -26,6 +26,9 @@ torch = pytest.importorskip("torch")
 
 from radam_torch import RAdam  # noqa: E402
 
+import radam_core  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
+
 PRIMING_STEPS = 6  # the next step, 7, is rectified (the fused kernel's)
 
 
@@ -250,9 +253,9 @@ def test_a_scheduler_changes_lr_without_validating_the_group_again(monkeypatch):
     validations: list[int] = []
     original = radam_core.Hyperparameters.__post_init__
 
-    def counting(self: Any) -> None:
+    def counting(self: Any, argument_names: Any) -> None:
         validations.append(1)
-        original(self)
+        original(self, argument_names)
 
     monkeypatch.setattr(radam_core.Hyperparameters, "__post_init__", counting)
     ours, theirs = (torch.nn.Parameter(torch.linspace(-1.0, 1.0, 6)) for _ in range(2))
@@ -441,7 +444,7 @@ def test_complex_params_match_torch_radam_on_every_step_kind(dtype, transposed, 
     values = torch.randn((4, 3), generator=torch.Generator().manual_seed(1), dtype=dtype)
     ours_param = torch.nn.Parameter(values.t().contiguous().t() if transposed else values.clone())
     theirs_param = torch.nn.Parameter(values.clone())
-    ours = RAdam([ours_param], lr=0.05, **options)
+    ours = RAdam([ours_param], lr=0.05, **preset_kwargs(options))
     theirs = torch.optim.RAdam([theirs_param], lr=0.05)
     target = torch.randn((4, 3), generator=torch.Generator().manual_seed(2), dtype=dtype)
     tolerance = {"rtol": 1e-6, "atol": 1e-7} if dtype == torch.complex64 else {}
@@ -456,3 +459,26 @@ def test_complex_params_match_torch_radam_on_every_step_kind(dtype, transposed, 
         torch.testing.assert_close(
             ours.state[ours_param][name], theirs.state[theirs_param][name], **tolerance
         )
+
+
+def test_preset_value_sets_the_groups_options_and_checkpoints_stay_plain(tmp_path):
+    """A radam_core.Preset becomes plain group options: a checkpoint loads with weights_only."""
+    custom = radam_core.PRESETS["optax"].replace(amsgrad=True, nesterov=True)
+    param = torch.nn.Parameter(torch.linspace(-1.0, 1.0, 6))
+    opt = RAdam([param], lr=0.1, preset=custom)
+    group = opt.param_groups[0]
+    assert (group["preset"], group["amsgrad"], group["nesterov"]) == ("optax", True, True)
+    assert group["eps_placement"] == "corrected"
+    param.grad = torch.ones(6)
+    opt.step()
+    path = tmp_path / "opt.pt"
+    torch.save(opt.state_dict(), path)
+    loaded = torch.load(path, weights_only=True)
+    assert loaded["param_groups"][0]["nesterov"] is True
+    with pytest.warns(
+        DeprecationWarning, match=r"radam_torch\.RAdam\(amsgrad=True, nesterov=True\)"
+    ):
+        old = RAdam([param], lr=0.1, preset="optax", amsgrad=True, nesterov=True)
+    assert old.param_groups[0] == {**group, "params": old.param_groups[0]["params"]}
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'momentum'"):
+        RAdam([param], momentum=0.9)

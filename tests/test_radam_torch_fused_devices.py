@@ -26,6 +26,8 @@ from radam_torch import RAdam, Ranger  # noqa: E402
 from radam_torch.kernels import BLOCK_SIZE  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
+from tests.conventions import preset_kwargs  # noqa: E402
+
 FUSED = torch.ops.aten._fused_adam_.default
 FUSED_W = torch.ops.aten._fused_adamw_.default
 FUSED_KERNELS = {
@@ -86,7 +88,9 @@ def ops_of_step(opt: RAdam | Ranger, step: int) -> DispatchedOps:
     ids=["torch", "nesterov", "amsgrad", "authors", "eps_root"],
 )
 def test_operations_off_the_cpu_do_not_grow_with_the_elements(step, options):
-    small, large = (ops_of_step(RAdam(model(scale), **options), step) for scale in (1, 64))
+    small, large = (
+        ops_of_step(RAdam(model(scale), **preset_kwargs(options)), step) for scale in (1, 64)
+    )
     assert BLOCK_SIZE < 64 * 64 * 64  # the large model's weights span many CPU blocks
     assert small.counts == large.counts
     assert not small.fused_calls  # meta: no fused kernel in torch's list

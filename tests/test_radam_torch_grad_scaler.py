@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 
 from radam_torch import RAdam  # noqa: E402
 
+from tests.conventions import preset_kwargs  # noqa: E402
+
 
 class GenericPathRAdam(RAdam):
     """radam_torch.RAdam with GradScaler unscaling and skipping in its own path."""
@@ -52,9 +54,12 @@ def train(net, optimizer, steps: int, inf_steps: set[int]) -> torch.amp.GradScal
 )
 def test_grad_scaler_steps_equal_its_own_path(options):
     ours, reference = model(), model()
-    scaler = train(ours, RAdam(ours.parameters(), lr=0.01, **options), 14, {3, 9})
+    scaler = train(ours, RAdam(ours.parameters(), lr=0.01, **preset_kwargs(options)), 14, {3, 9})
     reference_scaler = train(
-        reference, GenericPathRAdam(reference.parameters(), lr=0.01, **options), 14, {3, 9}
+        reference,
+        GenericPathRAdam(reference.parameters(), lr=0.01, **preset_kwargs(options)),
+        14,
+        {3, 9},
     )
     assert scaler.get_scale() == reference_scaler.get_scale()
     for mine, theirs in zip(ours.parameters(), reference.parameters(), strict=True):

@@ -25,6 +25,9 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from radam_torch import RAdam  # noqa: E402
 
+import radam_core  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
+
 STEPS = 8
 RTOL, ATOL = 1e-6, 1e-7
 
@@ -96,7 +99,7 @@ def run_both(
     param = torch.nn.Parameter(placed.tensor)
     assert param.data_ptr() == placed.tensor.data_ptr()  # the Parameter is the view
     reference = torch.nn.Parameter(values.clone())
-    ours = RAdam([param], lr=0.02, **options)
+    ours = RAdam([param], lr=0.02, **preset_kwargs(options))
     theirs = torch.optim.RAdam([reference], lr=0.02, **options)
     placed_state = []
     if state_layout is not None:
@@ -261,8 +264,9 @@ def test_amsgrad_in_any_layout_matches_its_contiguous_run(fused):
     placed = place(values, NON_DENSE_2D, seed=1)
     param = torch.nn.Parameter(placed.tensor)
     reference = torch.nn.Parameter(values.clone())
-    ours = RAdam([param], lr=0.02, amsgrad=True, fused=fused)
-    contiguous = RAdam([reference], lr=0.02, amsgrad=True)
+    amsgrad = radam_core.PRESETS["torch"].replace(amsgrad=True)
+    ours = RAdam([param], lr=0.02, preset=amsgrad, fused=fused)
+    contiguous = RAdam([reference], lr=0.02, preset=amsgrad)
     guard = guards(placed)
     for t in range(1, STEPS + 1):
         param.grad = gradient(reference, t).t().contiguous().t()

@@ -506,9 +506,9 @@ def test_hyperparameters_built_again_from_the_same_values_are_not_validated_agai
     validations = []
     original = rc.Hyperparameters.__post_init__
 
-    def counting(self):
+    def counting(self, argument_names):
         validations.append(1)
-        original(self)
+        original(self, argument_names)
 
     monkeypatch.setattr(rc.Hyperparameters, "__post_init__", counting)
     params, grads = (np.ones(3),), (np.full(3, 0.5),)

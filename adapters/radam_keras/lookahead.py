@@ -18,7 +18,7 @@ from keras import ops
 
 import radam_core
 from radam_keras import namespace as xp
-from radam_keras.optimizer import RAdam, unique_name
+from radam_keras.optimizer import RAdam, preset_folded, unique_name
 
 
 @keras.saving.register_keras_serializable(package="radam")
@@ -287,7 +287,7 @@ class Ranger(Lookahead):
 
         A serialized schedule is deserialized first.
         """
-        config = dict(config)
+        config = preset_folded(dict(config))
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = keras.saving.deserialize_keras_object(
                 config["learning_rate"], custom_objects=custom_objects

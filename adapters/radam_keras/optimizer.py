@@ -45,20 +45,16 @@ class RAdam(keras.optimizers.Optimizer):
         beta_1: Decay rate of the first moment.
         beta_2: Decay rate of the second moment.
         epsilon: Added to the denominator (default: 1e-7, or the preset's if it sets one).
-        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
-        threshold: Rectify when rho_t exceeds it (None: the preset's).
-        threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
-        below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
-        eps_placement: ``"raw"`` or ``"corrected"`` sqrt(v_t) (None: the preset's).
-        eps_root: Added to v_t inside the square root (None: the preset's).
-        amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
-        nesterov: optax's Nesterov momentum (None: the preset's).
+        preset: The convention: a name of [`radam_core.presets`][radam_core.presets] (default
+            ``"torch"``) or a [`radam_core.Preset`][radam_core.Preset], e.g.
+            ``radam_core.PRESETS["optax"].replace(nesterov=True)``.
         name: The optimizer's name (default: ``"radam"``, made unique as Keras names its
             own optimizers: ``radam``, ``radam_1``, ...).
         **kwargs: The base class's arguments: ``weight_decay``, ``clipnorm``,
             ``clipvalue``, ``global_clipnorm``, ``use_ema``, ``ema_momentum``,
             ``ema_overwrite_frequency``, ``loss_scale_factor``,
-            ``gradient_accumulation_steps``.
+            ``gradient_accumulation_steps``; and, deprecated (with a ``DeprecationWarning``),
+            the convention fields the old way (``threshold=4.0``).
 
     Raises:
         ValueError, TypeError: An invalid value, named with its argument, when built.
@@ -70,41 +66,25 @@ class RAdam(keras.optimizers.Optimizer):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float | None = None,
-        preset: str = "torch",
-        threshold: float | None = None,
-        threshold_inclusive: bool | None = None,
-        below_threshold: str | None = None,
-        eps_placement: str | None = None,
-        eps_root: float | None = None,
-        amsgrad: bool | None = None,
-        nesterov: bool | None = None,
+        preset: str | radam_core.Preset = "torch",
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         schedule = callable(learning_rate)  # a LearningRateSchedule is callable too
         if not schedule:
             learning_rate = _float_learning_rate(learning_rate)
-        given = {
-            "threshold": threshold,
-            "threshold_inclusive": threshold_inclusive,
-            "below_threshold": below_threshold,
-            "eps_placement": eps_placement,
-            "eps_root": eps_root,
-            "amsgrad": amsgrad,
-            "nesterov": nesterov,
-            "eps": epsilon,
-        }
-        preset_sets_eps = (
-            preset in radam_core.PRESETS and "eps" in radam_core.PRESETS[preset].overrides
+        deprecated = {key: kwargs.pop(key) for key in radam_core.CONVENTION_FIELDS if key in kwargs}
+        convention = radam_core.for_adapters.with_deprecated_options(
+            preset, deprecated, "radam_keras.RAdam"
         )
-        if epsilon is None and not preset_sets_eps:
-            given["eps"] = KERAS_EPSILON
+        if epsilon is None and convention.eps is None:
+            epsilon = KERAS_EPSILON
         hyperparameters = radam_core.hyperparameters_for(
-            preset,
+            convention,
             argument_names=ARGUMENT_NAMES,
             lr=0.0 if schedule else learning_rate,
             betas=(beta_1, beta_2),
-            **{key: value for key, value in given.items() if value is not None},
+            **({} if epsilon is None else {"eps": epsilon}),
         )
         super().__init__(
             learning_rate=learning_rate,
@@ -112,7 +92,7 @@ class RAdam(keras.optimizers.Optimizer):
             **kwargs,
         )
         self._hyperparameters = hyperparameters
-        self.preset = preset
+        self.preset = convention.name
         self.beta_1, self.beta_2 = beta_1, beta_2
 
     @property
@@ -277,8 +257,20 @@ class RAdam(keras.optimizers.Optimizer):
         ceiling = np.iinfo(keras.backend.standardize_dtype(count.dtype)).max - 1
         return ops.where(count < 0, ceiling, ops.minimum(count, ceiling))
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> RAdam:
+        """Rebuild from [`get_config`][radam_keras.RAdam.get_config] (its format is unchanged).
+
+        The config's convention fields become the ``preset`` (no warning: a saved file is
+        not a call written the old way).
+        """
+        return super().from_config(preset_folded(config), custom_objects)
+
     def get_config(self) -> dict[str, Any]:
-        """The constructor's arguments, for ``from_config`` and ``model.save``."""
+        """The constructor's arguments, for ``from_config`` and ``model.save``.
+
+        The convention is stored as the preset's name and each of its fields, plain values.
+        """
         config = super().get_config()
         hp = self._hyperparameters
         config.update(
@@ -291,6 +283,16 @@ class RAdam(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def preset_folded(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its convention fields (``threshold``, ...) folded into ``preset``."""
+    fields = {key: config[key] for key in radam_core.CONVENTION_FIELDS if key in config}
+    if not fields:
+        return config
+    rest = {key: value for key, value in config.items() if key not in fields}
+    preset = radam_core.for_adapters.preset_of(config.get("preset", "torch"))
+    return {**rest, "preset": preset.replace(**fields)}
 
 
 def _dense(gradient: Any) -> Any:

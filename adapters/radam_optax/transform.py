@@ -41,6 +41,10 @@ DEFAULT_PRESET = "optax"
 ARGUMENT_NAMES = {"lr": "learning_rate", "betas[0]": "b1", "betas[1]": "b2"}
 
 
+# optax.radam's defaults: an argument left at one takes the preset's value.
+OPTAX_DEFAULTS: dict[str, Any] = {"eps": 1e-8, "eps_root": 0.0, "threshold": 5.0, "nesterov": False}
+
+
 class ScaleByRAdamState(NamedTuple):
     """The state of [`radam`][radam_optax.radam], a pytree.
 
@@ -70,7 +74,7 @@ def radam(
     threshold: Any = 5.0,
     *,
     nesterov: bool = False,
-    preset: str = DEFAULT_PRESET,
+    preset: str | radam_core.Preset = DEFAULT_PRESET,
     threshold_inclusive: bool | None = None,
     below_threshold: str | None = None,
     eps_placement: str | None = None,
@@ -133,18 +137,19 @@ def radam(
         threshold: Rectify when ``rho_t >= threshold`` (``>`` unless the preset or
             ``threshold_inclusive`` says ``>=``); at least 4 (r_t is real only above 4).
         nesterov: Use Nesterov momentum (optax's form).
-        preset: A convention of [`radam_core.presets`][radam_core.presets]: ``"optax"`` (default),
-            ``"torch"``, ``"paper"``, ``"authors"``, ``"tfa"``. It sets the conventions
-            below that are left None; the numeric arguments above keep the values given
-            here (optax's defaults unless passed), so ``radam(lr, threshold=4.0,
-            preset="paper")`` is the paper's Algorithm 2 and ``radam(lr, eps=1e-7,
-            preset="tfa")`` TF Addons' RectifiedAdam.
-        threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
-        below_threshold: ``"sgd"`` (``u = -lr m_hat``) or ``"skip"`` (``u = 0``) while
-            rho_t is below the threshold.
-        eps_placement: ``"corrected"`` (eps on ``sqrt(v_t / bc2 + eps_root)``, optax) or
-            ``"raw"`` (``u = -lr r_t m_hat sqrt(bc2) / (sqrt(v_t + eps_root) + eps)``, torch).
-        amsgrad: Use ``max(v_1, ..., v_t)`` in the denominator (state ``nu_max``).
+        preset: The convention: a name of [`radam_core.presets`][radam_core.presets]
+            (``"optax"``, the default, ``"torch"``, ``"paper"``, ``"authors"``, ``"tfa"``) or a
+            [`radam_core.Preset`][radam_core.Preset], e.g.
+            ``radam_core.PRESETS["optax"].replace(amsgrad=True)``. The arguments above are
+            optax's: one left at optax's default (``eps=1e-8``, ``eps_root=0.0``,
+            ``threshold=5.0``, ``nesterov=False``) takes the preset's value, so
+            ``radam(lr, preset="paper")`` is the paper's Algorithm 2 and
+            ``radam(lr, preset="tfa")`` TF Addons' RectifiedAdam.
+        threshold_inclusive: Deprecated (``DeprecationWarning``): the preset's field.
+        below_threshold: Deprecated (``DeprecationWarning``): the preset's field.
+        eps_placement: Deprecated (``DeprecationWarning``): the preset's field.
+        amsgrad: Deprecated (``DeprecationWarning``): the preset's field; e.g.
+            ``preset=radam_core.PRESETS["optax"].replace(amsgrad=True)``.
         weight_decay: ``wd >= 0`` or None (no weight decay, as ``optax.radam``). Given,
             ``update`` needs ``params``: L2 ``g += wd theta`` before the moments, or with
             ``decoupled_weight_decay`` ``u -= lr wd theta`` (``optax.adamw``'s form, the
@@ -159,19 +164,24 @@ def radam(
         ValueError, TypeError: An invalid argument, named with optax's name
             (``learning_rate``, ``b1``, ``b2``, ``eps``, ...), when called.
     """
+    deprecated = {
+        "threshold_inclusive": threshold_inclusive,
+        "below_threshold": below_threshold,
+        "eps_placement": eps_placement,
+        "amsgrad": amsgrad,
+    }
+    convention = radam_core.for_adapters.with_deprecated_options(
+        preset, deprecated, "radam_optax.radam"
+    )
     return _transformation(
         learning_rate,
         negate=False,
-        preset=preset,
+        preset=convention,
         betas=(b1, b2),
         eps=eps,
         eps_root=eps_root,
         threshold=threshold,
         nesterov=nesterov,
-        threshold_inclusive=threshold_inclusive,
-        below_threshold=below_threshold,
-        eps_placement=eps_placement,
-        amsgrad=amsgrad,
         weight_decay=weight_decay,
         decoupled_weight_decay=decoupled_weight_decay,
     )
@@ -185,7 +195,7 @@ def scale_by_radam(
     threshold: Any = 5.0,
     *,
     nesterov: bool = False,
-    preset: str = DEFAULT_PRESET,
+    preset: str | radam_core.Preset = DEFAULT_PRESET,
     threshold_inclusive: bool | None = None,
     below_threshold: str | None = None,
     eps_placement: str | None = None,
@@ -208,12 +218,11 @@ def scale_by_radam(
         eps_root: Added to the (bias-corrected) ``v_t`` inside the square root.
         threshold: Rectify when rho_t reaches it (see [`radam`][radam_optax.radam]); at least 4.
         nesterov: Use Nesterov momentum (optax's form).
-        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"optax"``).
-        threshold_inclusive: Compare ``rho_t >= threshold`` instead of ``>``.
-        below_threshold: ``"sgd"`` (``m_hat``) or ``"skip"`` (0) below the threshold.
-        eps_placement: ``"corrected"`` (optax) or ``"raw"`` (torch); see
-            [`radam`][radam_optax.radam].
-        amsgrad: Use ``max(v_1, ..., v_t)`` in the denominator.
+        preset: The convention, as for [`radam`][radam_optax.radam] (default ``"optax"``).
+        threshold_inclusive: Deprecated: the preset's field.
+        below_threshold: Deprecated: the preset's field.
+        eps_placement: Deprecated: the preset's field.
+        amsgrad: Deprecated: the preset's field.
         weight_decay: ``wd >= 0`` or None; given, ``update`` needs ``params``.
         decoupled_weight_decay: Add ``wd theta`` to the direction instead of the
             gradient (L2).
@@ -225,26 +234,35 @@ def scale_by_radam(
     Raises:
         ValueError, TypeError: An invalid argument, named with optax's name.
     """
+    deprecated = {
+        "threshold_inclusive": threshold_inclusive,
+        "below_threshold": below_threshold,
+        "eps_placement": eps_placement,
+        "amsgrad": amsgrad,
+    }
+    convention = radam_core.for_adapters.with_deprecated_options(
+        preset, deprecated, "radam_optax.scale_by_radam"
+    )
     return _transformation(
         1.0,
         negate=True,
-        preset=preset,
+        preset=convention,
         betas=(b1, b2),
         eps=eps,
         eps_root=eps_root,
         threshold=threshold,
         nesterov=nesterov,
-        threshold_inclusive=threshold_inclusive,
-        below_threshold=below_threshold,
-        eps_placement=eps_placement,
-        amsgrad=amsgrad,
         weight_decay=weight_decay,
         decoupled_weight_decay=decoupled_weight_decay,
     )
 
 
 def _transformation(
-    learning_rate: optax.ScalarOrSchedule, *, negate: bool, preset: str, **options: Any
+    learning_rate: optax.ScalarOrSchedule,
+    *,
+    negate: bool,
+    preset: radam_core.Preset,
+    **options: Any,
 ) -> optax.GradientTransformationExtraArgs:
     """The transformation of [`radam`][radam_optax.radam] (``negate=False``).
 
@@ -418,19 +436,36 @@ def _check_leaves(name: str, tree: Any) -> None:
             )
 
 
-def _hyperparameters(preset: str, lr: Any, options: dict[str, Any]) -> radam_core.Hyperparameters:
-    """The core's validated hyperparameters; None options take the preset's value.
+def _hyperparameters(
+    preset: radam_core.Preset, lr: Any, options: dict[str, Any]
+) -> radam_core.Hyperparameters:
+    """The core's validated hyperparameters, named as optax's users write them.
+
+    None options, and optax's own arguments left at optax's defaults, take the preset's value.
 
     Raises:
-        TypeError, ValueError: An invalid value, named as optax's users write it.
+        TypeError, ValueError: An invalid value, named with optax's name.
     """
     if isinstance(lr, (bool, str)) or not (isinstance(lr, (int, float)) or hasattr(lr, "shape")):
         raise TypeError(
             "learning_rate must be a real number, a 0-d real floating-point array or a "
             f"schedule, got {lr!r}"
         )
-    given = {key: value for key, value in options.items() if value is not None}
+    given = {
+        key: value
+        for key, value in options.items()
+        if value is not None and not _is_optax_default(key, value)
+    }
     return radam_core.hyperparameters_for(preset, argument_names=ARGUMENT_NAMES, lr=lr, **given)
+
+
+def _is_optax_default(name: str, value: Any) -> bool:
+    """Whether ``value`` is optax's default for argument ``name`` (a host value, exactly)."""
+    return (
+        name in OPTAX_DEFAULTS
+        and type(value) is type(OPTAX_DEFAULTS[name])
+        and (value == OPTAX_DEFAULTS[name])
+    )
 
 
 def _host_zero(value: object) -> bool:

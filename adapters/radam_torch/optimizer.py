@@ -80,14 +80,13 @@ class RAdam(Optimizer):
         fused: None: rectified steps in the fused Adam kernel where the device has one;
             True: the same, and a device without it raises (as torch.optim.Adam); False:
             every step by the core's reference step.
-        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
-        threshold: Rectify when rho_t exceeds it (None: the preset's).
-        threshold_inclusive: Rectify when rho_t equals it too (None: the preset's).
-        below_threshold: ``"sgd"`` or ``"skip"`` below the threshold (None: the preset's).
-        eps_placement: ``"raw"`` or ``"corrected"`` sqrt(v_t) (None: the preset's).
-        eps_root: Added to v_t inside the square root (None: the preset's).
-        amsgrad: Use max(v_1..v_t) in the denominator (None: the preset's).
-        nesterov: optax's Nesterov momentum (None: the preset's).
+        preset: The convention: a name of [`radam_core.presets`][radam_core.presets] (default
+            ``"torch"``) or a [`radam_core.Preset`][radam_core.Preset], e.g.
+            ``radam_core.PRESETS["optax"].replace(nesterov=True)``. Its fields become each
+            group's options (``threshold``, ``nesterov``, ...), which ``add_param_group`` can
+            set per group.
+        **deprecated_options: The convention fields as keyword arguments (``threshold=4.0``),
+            the old way: deprecated, each still applied, with a ``DeprecationWarning``.
 
     Every step, [`add_param_group`][radam_torch.RAdam.add_param_group] and ``load_state_dict`` check
     every group and every tensor before they change anything: when they raise, the parameters, the
@@ -114,14 +113,8 @@ class RAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
-        preset: str = "torch",
-        threshold: float | None = None,
-        threshold_inclusive: bool | None = None,
-        below_threshold: str | None = None,
-        eps_placement: str | None = None,
-        eps_root: float | None = None,
-        amsgrad: bool | None = None,
-        nesterov: bool | None = None,
+        preset: str | radam_core.Preset = "torch",
+        **deprecated_options: Any,
     ) -> None:
         if isinstance(lr, torch.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
@@ -135,19 +128,12 @@ class RAdam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        options: dict[str, Any] = {
-            "eps": eps,
-            "decoupled_weight_decay": decoupled_weight_decay,
-            "threshold": threshold,
-            "threshold_inclusive": threshold_inclusive,
-            "below_threshold": below_threshold,
-            "eps_placement": eps_placement,
-            "eps_root": eps_root,
-            "amsgrad": amsgrad,
-            "nesterov": nesterov,
-        }
+        convention = radam_core.for_adapters.with_deprecated_options(
+            preset, deprecated_options, "radam_torch.RAdam"
+        )
+        options: dict[str, Any] = {"eps": eps, "decoupled_weight_decay": decoupled_weight_decay}
         resolved = radam_core.hyperparameters_for(
-            preset,
+            convention,
             betas=betas,
             weight_decay=weight_decay,
             maximize=maximize,
@@ -164,7 +150,7 @@ class RAdam(Optimizer):
             "decoupled_weight_decay": resolved.decoupled_weight_decay,
             "differentiable": differentiable,
             "fused": fused,
-            "preset": preset,
+            "preset": convention.name,
             **{name: getattr(resolved, name) for name in radam_core.CONVENTION_FIELDS},
         }
         self._validated: dict[int, tuple[dict[str, Any], tuple[Any, ...], Hyperparameters]] = {}
@@ -199,7 +185,8 @@ class RAdam(Optimizer):
         """Add a group; a ``preset`` of its own sets the options the group does not give.
 
         Args:
-            param_group: ``params`` and any option of the constructor, ``preset`` included.
+            param_group: ``params`` and any option of the constructor, ``preset`` (a name or a
+                [`radam_core.Preset`][radam_core.Preset]) included.
 
         Raises:
             TypeError, ValueError: An invalid option, named with the group's index and its
@@ -215,6 +202,8 @@ class RAdam(Optimizer):
             resolved = radam_core.hyperparameters_for(preset, **given)
             for name in ("eps", "decoupled_weight_decay", *radam_core.CONVENTION_FIELDS):
                 param_group[name] = getattr(resolved, name)
+            # The group keeps plain values (torch.load's weights_only): the fields, and the name.
+            param_group["preset"] = radam_core.for_adapters.preset_of(preset).name
         super().add_param_group(param_group)
         try:
             _check_group(len(self.param_groups) - 1, self.param_groups[-1])

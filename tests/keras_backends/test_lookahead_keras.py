@@ -23,6 +23,7 @@ import pytest
 keras = pytest.importorskip("keras")
 from radam_keras import Lookahead, RAdam, Ranger  # noqa: E402
 
+from tests.conventions import preset_kwargs  # noqa: E402
 from tests.test_lookahead import BAD, ranger_oracle  # noqa: E402
 
 TOL = 1e-5
@@ -90,7 +91,7 @@ def assert_close(actual: Any, expected: Any, msg: str = "") -> None:
     ],
 )
 def test_golden_trajectory(k, alpha, kwargs, oracle):
-    opt = Ranger(learning_rate=LR, k=k, alpha=alpha, **kwargs)
+    opt = Ranger(learning_rate=LR, k=k, alpha=alpha, **preset_kwargs(kwargs))
     ours = run(opt, variables(P0), 1, 20)
     expected = ranger_oracle(P0, grad_fn, 20, k=k, alpha=alpha, lr=LR, eps=KERAS_EPS, **oracle)
     for t, (got, want) in enumerate(zip(ours, expected, strict=True), start=1):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ keras = pytest.importorskip("keras")
 from radam_keras import RAdam  # noqa: E402
 
 import radam_core  # noqa: E402
+from tests.conventions import preset_kwargs  # noqa: E402
 from tests.oracle import (  # noqa: E402
     OracleState,
     is_rectified,
@@ -133,7 +135,7 @@ def keras_trajectory(
     steps: int, grads: Callable[..., Any] = grad_fn, p0: Sequence[Any] = P0, **kwargs: Any
 ) -> list[list[np.ndarray]]:
     """Parameters after each of ``steps`` apply_gradients calls of RAdam(**kwargs)."""
-    opt = RAdam(**kwargs)
+    opt = RAdam(**preset_kwargs(kwargs))
     vars_ = variables(p0)
     out = []
     for t in range(1, steps + 1):
@@ -281,10 +283,7 @@ def _configured() -> Any:
         beta_1=0.8,
         beta_2=0.99,
         epsilon=1e-6,
-        preset="optax",
-        amsgrad=True,
-        nesterov=True,
-        eps_root=1e-12,
+        preset=radam_core.PRESETS["optax"].replace(amsgrad=True, nesterov=True, eps_root=1e-12),
         weight_decay=0.01,
         clipnorm=1.5,
         name="my_radam",
@@ -359,7 +358,7 @@ def test_save_load_restores_optimizer_and_resumes_exactly(kwargs: dict, tmp_path
     before, after = 4, 8  # stop at t = 4 (below the threshold), resume across it
     batches = _batches(before + after)
     model = _small_model()
-    model.compile(optimizer=RAdam(learning_rate=0.01, **kwargs), loss="mse")
+    model.compile(optimizer=RAdam(learning_rate=0.01, **preset_kwargs(kwargs)), loss="mse")
     for x, y in batches[:before]:
         model.train_on_batch(x, y)
     path = tmp_path / "m.keras"
@@ -579,7 +578,7 @@ def test_more_gradients_than_variables_is_refused_and_nothing_changes() -> None:
 def test_jax_stateless_apply_under_jit(case: str) -> None:
     import jax
 
-    opt = RAdam(learning_rate=LR, **GOLDEN_CASES[case][0])
+    opt = RAdam(learning_rate=LR, **preset_kwargs(GOLDEN_CASES[case][0]))
     vars_ = variables(P0)
     opt.build(vars_)
     opt_values = [v.value for v in opt.variables]
@@ -675,7 +674,7 @@ def test_loss_scale_optimizer_skips_non_finite_steps() -> None:
 @pytest.mark.parametrize("case", ["torch", "tfa", "optax", "amsgrad"])
 def test_zero_gradients_in_half_precision_never_nan(dtype: str, case: str) -> None:
     """eps = 1e-7 underflows in float16 (0/0 without the core's float32 arithmetic)."""
-    opt = RAdam(learning_rate=LR, **GOLDEN_CASES[case][0])
+    opt = RAdam(learning_rate=LR, **preset_kwargs(GOLDEN_CASES[case][0]))
     vars_ = variables(P0[:3], dtype=dtype)
     start = [to_np(v) for v in vars_]
     for _ in range(8):  # across the threshold
@@ -759,7 +758,7 @@ def test_long_trajectory_agrees_with_radam_core_and_radam_torch(case: str) -> No
 
     params = list(p0)
     state = radam_core.init_state(params)
-    opt = RAdam(learning_rate=0.01, **kwargs)
+    opt = RAdam(learning_rate=0.01, **preset_kwargs(kwargs))
     vars_ = variables(p0)
     compiled_steps(opt, vars_, grads32, steps)
     tensors = [torch.tensor(p, requires_grad=True) for p in p0]
@@ -885,7 +884,11 @@ def test_threshold_decision_is_exact_to_the_count_precision(
     threshold = rho_t * (1 + side * (3e-6 if _jax_float32() else 1e-12))
     assert threshold != rho_t
     rectified = side < 0
-    opt = RAdam(learning_rate=LR, beta_2=beta2, threshold=threshold)
+    opt = RAdam(
+        learning_rate=LR,
+        beta_2=beta2,
+        preset=radam_core.PRESETS["torch"].replace(threshold=threshold),
+    )
     vars_ = variables(P0[:2])
     opt.build(vars_)
     opt.iterations.assign(t - 1)
@@ -955,7 +958,10 @@ def test_torch_backend_kernels_equal_the_per_variable_update(case: str) -> None:
     """The torch path (fused Adam when rectified, else the core's blocks) vs the per-variable
     ``update_step`` through ``keras.ops`` that the other backends run."""
     kwargs = GOLDEN_CASES[case][0]
-    fast, reference = RAdam(learning_rate=LR, **kwargs), RAdam(learning_rate=LR, **kwargs)
+    fast, reference = (
+        RAdam(learning_rate=LR, **preset_kwargs(kwargs)),
+        RAdam(learning_rate=LR, **preset_kwargs(kwargs)),
+    )
     fast_vars, reference_vars = variables(P0), variables(P0)
     base = keras.optimizers.Optimizer._backend_update_step
     reference._backend_update_step = lambda g, v, lr: base(reference, g, v, lr)
@@ -1053,3 +1059,24 @@ def test_torch_backend_graph_path_keeps_the_count_a_tensor(monkeypatch: pytest.M
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("count read on host"))
     assert_traj_close(keras_trajectory(8), expected)
+
+
+@keras_numpy2_warning
+def test_preset_value_deprecated_keywords_and_old_configs() -> None:
+    """A radam_core.Preset selects the convention; the old keywords warn and still apply; a
+    config in the old flat form (every saved file) loads without a warning."""
+    custom = radam_core.PRESETS["optax"].replace(amsgrad=True, nesterov=True)
+    opt = RAdam(learning_rate=0.01, preset=custom)
+    config = opt.get_config()
+    assert (config["preset"], config["amsgrad"], config["nesterov"]) == ("optax", True, True)
+    with pytest.warns(
+        DeprecationWarning, match=r"radam_keras\.RAdam\(amsgrad=True, nesterov=True\)"
+    ):
+        old = RAdam(learning_rate=0.01, preset="optax", amsgrad=True, nesterov=True)
+    assert old.get_config() == {**config, "name": old.name}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        clone = RAdam.from_config(config)
+    assert clone.get_config() == config
+    with pytest.raises(ValueError, match="momentum"):  # Keras's own error, as for its Adam
+        RAdam(momentum=0.9)

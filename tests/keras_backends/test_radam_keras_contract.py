@@ -18,6 +18,10 @@ import pytest
 keras = pytest.importorskip("keras")
 from radam_keras import Lookahead, RAdam, Ranger  # noqa: E402
 
+import radam_core  # noqa: E402
+
+AMSGRAD = radam_core.PRESETS["torch"].replace(amsgrad=True)
+
 BACKEND = keras.backend.backend()
 ops = keras.ops
 LR = 0.05
@@ -89,7 +93,7 @@ def _torch_peer(p0: np.ndarray, grads: list[np.ndarray], amsgrad: bool) -> list[
 
     out = []
     if amsgrad:
-        variable, opt = keras.Variable(p0), RAdam(learning_rate=LR, amsgrad=True)
+        variable, opt = keras.Variable(p0), RAdam(learning_rate=LR, preset=AMSGRAD)
         for g in grads:
             opt.apply([torch.tensor(g)], [variable])
             out.append(to_np(variable))
@@ -120,7 +124,7 @@ def test_torch_layouts_give_contiguous_values(
     ]
     variable = keras.Variable(_laid_out(p0, variable_layout))
     assert variable.value.is_contiguous() == (variable_layout == "contiguous")
-    opt = RAdam(learning_rate=LR, amsgrad=amsgrad)
+    opt = RAdam(learning_rate=LR, preset=radam_core.PRESETS["torch"].replace(amsgrad=amsgrad))
     for t, (g, expected) in enumerate(zip(grads, _torch_peer(p0, grads, amsgrad), strict=True), 1):
         grad = _laid_out(g, grad_layout)
         assert grad.is_contiguous() == (grad_layout == "contiguous")
@@ -160,7 +164,7 @@ def test_torch_keras_transposed_gradient_from_ops_transpose() -> None:
 
 SPARSE_OPTIMIZERS: dict[str, Callable[[], Any]] = {
     "radam": lambda: RAdam(learning_rate=LR),
-    "amsgrad": lambda: RAdam(learning_rate=LR, amsgrad=True, weight_decay=0.01),
+    "amsgrad": lambda: RAdam(learning_rate=LR, preset=AMSGRAD, weight_decay=0.01),
     "ranger": lambda: Ranger(learning_rate=LR, k=3),
 }
 
@@ -503,7 +507,9 @@ def test_complex_variables_take_optax_convention(amsgrad: bool) -> None:
     steps (v from |g|^2, real and non-negative); the same on every backend that takes them."""
     from tests.oracle import oracle_trajectory
 
-    opt = RAdam(learning_rate=LR, amsgrad=amsgrad, beta_2=0.95)
+    opt = RAdam(
+        learning_rate=LR, preset=radam_core.PRESETS["torch"].replace(amsgrad=amsgrad), beta_2=0.95
+    )
     variables = [keras.Variable(p.astype(np.complex64)) for p in _CP0]
     for t in range(1, 13):
         grads = _complex_grads([to_np(v) for v in variables], t)
@@ -592,7 +598,7 @@ def test_bad_schedule_under_xla_is_not_checked() -> None:
 
 
 @keras_numpy2_warning
-@pytest.mark.parametrize("make", [lambda: RAdam(amsgrad=True, weight_decay=0.01), Ranger])
+@pytest.mark.parametrize("make", [lambda: RAdam(preset=AMSGRAD, weight_decay=0.01), Ranger])
 def test_pickle_round_trip(make: Any) -> None:
     import pickle
 
@@ -646,7 +652,12 @@ def test_learning_rate_set_to_a_schedule_untracks_the_variable() -> None:
 
 @keras_numpy2_warning
 def test_loss_scale_optimizer_around_radam_round_trips() -> None:
-    inner = RAdam(learning_rate=0.5, beta_1=0.06, nesterov=True, weight_decay=0.004)
+    inner = RAdam(
+        learning_rate=0.5,
+        beta_1=0.06,
+        preset=radam_core.PRESETS["torch"].replace(nesterov=True),
+        weight_decay=0.004,
+    )
     opt = keras.optimizers.LossScaleOptimizer(inner)
     clone = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
     assert type(clone.inner_optimizer) is RAdam

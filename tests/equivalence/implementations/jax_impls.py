@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.conventions import preset_kwargs
 from tests.equivalence.configs import Config
 from tests.equivalence.implementations.base import Implementation, Setup
 
@@ -268,8 +269,7 @@ def radam_optax_stepper(setup: Setup) -> OptaxStepper:
         eps=hp["eps"],
         eps_root=hp["eps_root"],
         threshold=hp["threshold"],
-        preset=setup.config.preset,
-        **options,
+        **preset_kwargs({"preset": setup.config.preset, **options}, "optax"),
     )
     if chained_decay:
         transformation = optax.chain(optax.add_decayed_weights(chained_decay), transformation)

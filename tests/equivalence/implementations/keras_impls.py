@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.conventions import preset_kwargs
 from tests.equivalence.configs import Config
 from tests.equivalence.implementations.base import Implementation, Setup
 
@@ -58,7 +59,7 @@ def keras_arguments(setup: Setup) -> dict[str, Any]:
             arguments[option] = setup.config.options[option]
     if hp["weight_decay"]:
         arguments["weight_decay"] = hp["weight_decay"]
-    return arguments
+    return preset_kwargs(arguments)
 
 
 class KerasStepper:

@@ -92,8 +92,9 @@ class TorchOptimizerStepper:
 def _radam_torch(params: list[Any], setup: Setup, **path: Any) -> Any:
     from radam_torch import RAdam
 
-    options = dict(setup.core_options)
-    return RAdam(params, **options, **path)
+    from tests.conventions import preset_kwargs
+
+    return RAdam(params, **preset_kwargs(dict(setup.core_options)), **path)
 
 
 def radam_torch_stepper(**path: Any) -> Any:
