@@ -208,7 +208,7 @@ def test_help_describes_every_option(capsys):
 @TORCH
 def test_adam_2k_updates_only_v_for_k_steps_then_is_adam():
     torch = pytest.importorskip("torch")
-    from radam_cli.demo_optimizers import Adam2k
+    from radam_cli.demo_baselines import Adam2k
 
     lr, beta1, beta2, eps, k = 0.1, 0.9, 0.99, 1e-8, 3
     start = np.array([0.5, -1.0, 2.0])
@@ -243,7 +243,7 @@ def test_adam_2k_updates_only_v_for_k_steps_then_is_adam():
 @TORCH
 def test_adam_2k_rejects_bad_arguments():
     torch = pytest.importorskip("torch")
-    from radam_cli.demo_optimizers import Adam2k
+    from radam_cli.demo_baselines import Adam2k
 
     param = torch.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
@@ -280,8 +280,9 @@ def test_make_optimizer_builds_the_five():
     torch = pytest.importorskip("torch")
     from radam_torch import RAdam
 
+    from radam_cli.demo_baselines import Adam2k
     from radam_cli.demo_config import NAMES, OptimizerSettings
-    from radam_cli.demo_optimizers import Adam2k, make_optimizer
+    from radam_cli.demo_optimizers import make_optimizer
 
     assert NAMES == OPTIMIZERS
     settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=7, large_eps=1e-3)

@@ -3,7 +3,8 @@
 Keras runs optimizers eagerly on its torch backend, one operation at a time, so
 ``keras.optimizers.Adam`` updates all variables there with ``torch._foreach`` kernels.
 radam_keras steps them all at once with
-[`radam_torch.functional.radam`][radam_torch.functional.radam], whose math is radam_core, and
+[`radam_torch.functional.radam_unchecked`][radam_torch.functional.radam_unchecked] (radam_torch's
+functional step without its checks), whose math is radam_core, and
 so on radam_torch's device paths: a rectified step is one call
 of PyTorch's fused Adam kernel per device and dtype wherever torch has that kernel (CPU, CUDA,
 XPU, MPS); other steps, other devices and complex variables (optax's convention, the core's, as
@@ -53,10 +54,12 @@ def update_variables(
         [v.value for v in velocities],
         [v.value for v in velocity_hats],
     )
+    # The variables and their moments fit by construction (the optimizer built the moments;
+    # ``RAdam.apply`` checked the gradients): the step skips radam's checks.
     with torch.no_grad():
         if torch.compiler.is_compiling():
             hp = hyperparameters.with_lr(learning_rate)
-            functional.radam(*tensors, count, hp)
+            functional.radam_unchecked(tensors, count, hp)
         else:
             hp = hyperparameters.with_lr(float(learning_rate))
-            functional.radam(*tensors, int(count), hp)
+            functional.radam_unchecked(tensors, int(count), hp)

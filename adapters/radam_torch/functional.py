@@ -1,9 +1,10 @@
 """radam_torch's functional API: a RAdam step on lists of tensors, in place, on any device.
 
 As ``torch.optim``'s functional ``radam``, it keeps no state of its own: the caller holds the
-parameters, gradients and moments, and the step count. [`radam_torch.RAdam`][radam_torch.RAdam]
-and radam_keras on Keras's torch backend step through [`radam`][radam_torch.functional.radam],
-which picks the path for each device and dtype:
+parameters, gradients and moments, and the step count. [`radam`][radam_torch.functional.radam]
+checks the lists, then takes the step as [`radam_unchecked`][radam_torch.functional.radam_unchecked]
+does, which [`radam_torch.RAdam`][radam_torch.RAdam] and radam_keras on Keras's torch backend call
+directly (they have checked their tensors already). It picks the path for each device and dtype:
 
 - a rectified step, on a device in torch's list of fused-kernel devices
   ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]: CPU, CUDA, XPU, MPS),
