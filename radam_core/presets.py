@@ -170,7 +170,9 @@ def preset_of(preset: str | Preset) -> Preset:
     return PRESETS[preset]
 
 
-def with_deprecated_options(preset: str | Preset, options: Mapping[str, Any], owner: str) -> Preset:
+def with_deprecated_options(
+    preset: str | Preset, options: Mapping[str, Any], owner: str, stacklevel: int = 3
+) -> Preset:
     """``preset`` with convention options passed the old way, as keyword arguments.
 
     For an adapter whose signature had one keyword argument per convention field: each one
@@ -181,12 +183,15 @@ def with_deprecated_options(preset: str | Preset, options: Mapping[str, Any], ow
         preset: The ``preset=`` argument.
         options: The other keyword arguments the adapter did not take itself.
         owner: The adapter's name for the messages, e.g. ``"radam_torch.RAdam"``.
+        stacklevel: The warning's ``stacklevel``: 3 points at the caller of a function that
+            calls this one directly.
 
     Returns:
         The preset with those fields replaced.
 
     Raises:
         TypeError: A keyword that is not a convention field (as Python's own message).
+        ValueError: An invalid value (the Preset's message), raised before any warning.
     """
     base = preset_of(preset)
     for name in options:
@@ -201,7 +206,7 @@ def with_deprecated_options(preset: str | Preset, options: Mapping[str, Any], ow
         f"{owner}({keywords}) is deprecated: the convention is one argument now, "
         f"preset=radam_core.PRESETS[{base.name!r}].replace({keywords})",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return replaced
 

@@ -543,8 +543,9 @@ def test_preset_value_and_deprecated_keywords(x64: None) -> None:
     params = params0(jnp.float64)
     opt = radam(LR, preset=OPTAX_AMSGRAD)
     assert opt.init(params).nu_max is not None
-    with pytest.warns(DeprecationWarning, match=r"radam_optax\.radam\(amsgrad=True\)"):
+    with pytest.warns(DeprecationWarning, match=r"radam_optax\.radam\(amsgrad=True\)") as record:
         old = radam(LR, amsgrad=True)
+    assert record[0].filename == __file__  # the warning points at the caller's line
     assert_trajectories_close(run(old), run(opt), F64)
     paper = radam_core.hyperparameters_for("paper")
     assert (

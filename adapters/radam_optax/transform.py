@@ -164,19 +164,17 @@ def radam(
         ValueError, TypeError: An invalid argument, named with optax's name
             (``learning_rate``, ``b1``, ``b2``, ``eps``, ...), when called.
     """
-    deprecated = {
-        "threshold_inclusive": threshold_inclusive,
-        "below_threshold": below_threshold,
-        "eps_placement": eps_placement,
-        "amsgrad": amsgrad,
-    }
-    convention = radam_core.for_adapters.with_deprecated_options(
-        preset, deprecated, "radam_optax.radam"
-    )
     return _transformation(
         learning_rate,
         negate=False,
-        preset=convention,
+        owner="radam_optax.radam",
+        preset=preset,
+        deprecated={
+            "threshold_inclusive": threshold_inclusive,
+            "below_threshold": below_threshold,
+            "eps_placement": eps_placement,
+            "amsgrad": amsgrad,
+        },
         betas=(b1, b2),
         eps=eps,
         eps_root=eps_root,
@@ -234,19 +232,17 @@ def scale_by_radam(
     Raises:
         ValueError, TypeError: An invalid argument, named with optax's name.
     """
-    deprecated = {
-        "threshold_inclusive": threshold_inclusive,
-        "below_threshold": below_threshold,
-        "eps_placement": eps_placement,
-        "amsgrad": amsgrad,
-    }
-    convention = radam_core.for_adapters.with_deprecated_options(
-        preset, deprecated, "radam_optax.scale_by_radam"
-    )
     return _transformation(
         1.0,
         negate=True,
-        preset=convention,
+        owner="radam_optax.scale_by_radam",
+        preset=preset,
+        deprecated={
+            "threshold_inclusive": threshold_inclusive,
+            "below_threshold": below_threshold,
+            "eps_placement": eps_placement,
+            "amsgrad": amsgrad,
+        },
         betas=(b1, b2),
         eps=eps,
         eps_root=eps_root,
@@ -261,15 +257,22 @@ def _transformation(
     learning_rate: optax.ScalarOrSchedule,
     *,
     negate: bool,
-    preset: radam_core.Preset,
+    owner: str,
+    preset: str | radam_core.Preset,
+    deprecated: dict[str, Any],
     **options: Any,
 ) -> optax.GradientTransformationExtraArgs:
     """The transformation of [`radam`][radam_optax.radam] (``negate=False``).
 
-    With ``negate=True``, that of [`scale_by_radam`][radam_optax.scale_by_radam].
+    With ``negate=True``, that of [`scale_by_radam`][radam_optax.scale_by_radam]. ``owner``
+    names the caller in the warning for ``deprecated`` (the convention fields passed the old
+    way), which points at the caller's caller.
     """
+    convention = radam_core.for_adapters.with_deprecated_options(
+        preset, deprecated, owner, stacklevel=4
+    )
     schedule: Callable[[Any], Any] | None = learning_rate if callable(learning_rate) else None
-    hp = _hyperparameters(preset, 0.0 if schedule is not None else learning_rate, options)
+    hp = _hyperparameters(convention, 0.0 if schedule is not None else learning_rate, options)
     needs_params = not _host_zero(hp.weight_decay)
 
     def init_fn(params: Any) -> ScaleByRAdamState:
