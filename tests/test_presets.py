@@ -58,6 +58,29 @@ def test_preset_takes_a_name_or_a_preset_everywhere_the_core_builds_hyperparamet
         preset_of("adam")
 
 
+def test_hyperparameters_built_from_a_preset_object_are_kept_like_a_name(monkeypatch):
+    """A step that passes the same Preset object again is not validated again (as a name)."""
+    built: list[object] = []
+    original = radam_core.Hyperparameters.__post_init__
+
+    def counting(self, argument_names):
+        if self.lr == 0.1234:  # this test's calls (a Preset validates itself with others)
+            built.append(self)
+        original(self, argument_names)
+
+    monkeypatch.setattr(radam_core.Hyperparameters, "__post_init__", counting)
+    custom = radam_core.PRESETS["torch"].replace(threshold=4.25, nesterov=True)
+    first = radam_core.hyperparameters_for(custom, lr=0.1234)
+    assert radam_core.hyperparameters_for(custom, lr=0.1234) is first
+    assert radam_core.hyperparameters_for(custom.replace(), lr=0.1234) is first  # an equal copy
+    other = radam_core.hyperparameters_for(custom.replace(threshold=4.5), lr=0.1234)
+    assert (other.threshold, first.threshold) == (4.5, 4.25)
+    assert radam_core.hyperparameters_for("torch", lr=0.1234) is radam_core.hyperparameters_for(
+        "torch", lr=0.1234
+    )
+    assert len(built) == 3  # custom, custom with threshold 4.5, "torch"
+
+
 def test_old_keywords_apply_with_a_deprecation_warning_naming_the_new_way():
     with pytest.warns(
         DeprecationWarning, match=r"preset=radam_core\.PRESETS\['optax'\]\.replace\(amsgrad=True\)"

@@ -31,14 +31,15 @@ ARGUMENT_NAMES = {
 class RAdam(keras.optimizers.Optimizer):
     """RAdam (Liu et al. 2019) for Keras 3: ``model.compile(optimizer=RAdam())``.
 
-    Each variable's update is [`update_leaf`][radam_core.for_adapters.update_leaf] with the step's
-    scalars from [`step_coefficients`][radam_core.for_adapters.step_coefficients], computed from the
-    integer iteration count (a tensor under ``tf.function`` and ``jax.jit``; nothing branches on
-    it): with rho_t and r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2) / (sqrt(v_t) +
-    epsilon)`` when rho_t > 5, else ``theta -= lr m_hat`` (torch's convention with Keras's
-    ``epsilon=1e-7`` on the raw sqrt(v_t), where ``keras.optimizers.Adam`` puts it; ``preset``
-    selects another). Weight decay, clipping, EMA, gradient accumulation and loss scaling are the
-    base class's (``weight_decay`` is decoupled: ``theta -= lr wd theta``).
+    Each variable's update is [`update_leaf`][radam_core.for_adapters.update_leaf] with the
+    step's scalars from [`step_coefficients`][radam_core.for_adapters.step_coefficients] (on
+    torch all variables at once: [`radam_keras.torch_optimizer`][radam_keras.torch_optimizer]),
+    computed from the integer iteration count (a tensor under ``tf.function`` and ``jax.jit``;
+    nothing branches on it): with rho_t and r_t from the core, ``theta -= lr r_t m_hat sqrt(bc2)
+    / (sqrt(v_t) + epsilon)`` when rho_t > 5, else ``theta -= lr m_hat`` (torch's convention
+    with Keras's ``epsilon=1e-7`` on the raw sqrt(v_t), where ``keras.optimizers.Adam`` puts it;
+    ``preset`` selects another). Weight decay, clipping, EMA, gradient accumulation and loss
+    scaling are the base class's (``weight_decay`` is decoupled: ``theta -= lr wd theta``).
 
     Args:
         learning_rate: A float, a ``LearningRateSchedule``, or a callable.
@@ -59,6 +60,19 @@ class RAdam(keras.optimizers.Optimizer):
     Raises:
         ValueError, TypeError: An invalid value, named with its argument, when built.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RAdam:
+        """Build the backend's variant, as Keras does for its own optimizers.
+
+        On torch that is [`radam_keras.torch_optimizer.RAdam`][radam_keras.torch_optimizer.RAdam]
+        (all variables in one step); the other backends take this class, whose public
+        [`update_step`][radam_keras.RAdam.update_step] updates one variable at a time.
+        """
+        if cls is RAdam and keras.backend.backend() == "torch":
+            from radam_keras import torch_optimizer
+
+            cls = torch_optimizer.RAdam
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -163,65 +177,13 @@ class RAdam(keras.optimizers.Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """Apply step ``t = iterations + 1`` to one variable, by radam_core.
 
+        The new value and moments come from
+        [`update_leaf`][radam_core.for_adapters.update_leaf] and are assigned to the variables.
+
         Args:
             gradient: The variable's gradient.
             variable: The model variable.
             learning_rate: This step's learning rate (a tensor).
-        """
-        self._update_variable(gradient, variable, self._step_coefficients(learning_rate))
-
-    def _backend_update_step(
-        self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any
-    ) -> None:
-        """Update every variable, with the step's scalars computed once.
-
-        On torch, all variables at once by radam_torch's kernels
-        ([`radam_keras.torch_update`][radam_keras.torch_update]); on JAX, one ``_update_variable``
-        per variable; TensorFlow keeps the base class's loop over
-        [`update_step`][radam_keras.RAdam.update_step], which ``tf.distribute`` needs.
-        """
-        backend = keras.backend.backend()
-        if backend == "torch":
-            from radam_keras.torch_update import update_variables
-
-            indices = [self._get_variable_index(v) for v in trainable_variables]
-            hats = (
-                [self._velocity_hats[i] for i in indices] if self._hyperparameters.amsgrad else []
-            )
-            update_variables(
-                grads,
-                trainable_variables,
-                [self._momentums[i] for i in indices],
-                [self._velocities[i] for i in indices],
-                hats,
-                self._count(),
-                ops.convert_to_tensor(learning_rate),
-                self._hyperparameters,
-            )
-        elif backend == "jax":
-            coefficients = self._step_coefficients(learning_rate)
-            for gradient, variable in zip(grads, trainable_variables, strict=True):
-                self._update_variable(gradient, variable, coefficients)
-        else:
-            super()._backend_update_step(grads, trainable_variables, learning_rate)
-
-    def _step_coefficients(self, learning_rate: Any) -> radam_core.for_adapters.StepCoefficients:
-        """The scalars of step t = iterations + 1, from the integer count, on its device.
-
-        They are computed in the count's precision, with no host round trip: float64 on
-        TensorFlow (an int64 count) and on JAX with x64, float32 on JAX without it (an int32
-        count), where the core's cancellation-free rho_t keeps every scalar within 4e-7 of
-        its float64 value (see the Keras tutorial's Under the hood).
-        """
-        hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
-        return radam_core.for_adapters.step_coefficients(self._count() + 1, hp, xp)
-
-    def _update_variable(
-        self, gradient: Any, variable: Any, coefficients: radam_core.for_adapters.StepCoefficients
-    ) -> None:
-        """Assign one variable's new value and moments.
-
-        They come from [`update_leaf`][radam_core.for_adapters.update_leaf].
         """
         index = self._get_variable_index(variable)
         hp = self._hyperparameters
@@ -237,7 +199,7 @@ class RAdam(keras.optimizers.Optimizer):
             ops.convert_to_tensor(m),
             ops.convert_to_tensor(v),
             None if max_v is None else ops.convert_to_tensor(max_v),
-            coefficients.cast(dtype, None, xp),
+            self._step_coefficients(learning_rate).cast(dtype, None, xp),
             hp,
             xp,
         )
@@ -246,6 +208,17 @@ class RAdam(keras.optimizers.Optimizer):
         if max_v is not None:
             self.assign(max_v, new.max_exp_avg_sq)
         self.assign(variable, new.param)
+
+    def _step_coefficients(self, learning_rate: Any) -> radam_core.for_adapters.StepCoefficients:
+        """The scalars of step t = iterations + 1, from the integer count, on its device.
+
+        They are computed in the count's precision, with no host round trip: float64 on
+        TensorFlow (an int64 count) and on JAX with x64, float32 on JAX without it (an int32
+        count), where the core's cancellation-free rho_t keeps every scalar within 4e-7 of
+        its float64 value (see the Keras tutorial's Under the hood).
+        """
+        hp = dataclasses.replace(self._hyperparameters, lr=learning_rate)
+        return radam_core.for_adapters.step_coefficients(self._count() + 1, hp, xp)
 
     def _count(self) -> Any:
         """Steps taken so far, t - 1, as an integer tensor that never goes negative.
@@ -350,7 +323,7 @@ def _learning_rate_checked(learning_rate: Any) -> Any:
     away: see the docs' Contract). In a JAX trace and under ``torch.compile`` nothing reads
     the value: it is not on the host there. On torch on an accelerator, reading it waits for
     the device once per step, as the step itself reads the rate and the count for the fused
-    kernel (see [`radam_keras.torch_update`][radam_keras.torch_update]).
+    kernel (see [`radam_keras.torch_optimizer`][radam_keras.torch_optimizer]).
 
     Raises:
         ValueError: A concrete learning rate that is not finite and ``>= 0``.

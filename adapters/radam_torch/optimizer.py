@@ -60,7 +60,7 @@ class RAdam(Optimizer):
     run in PyTorch's fused Adam kernel on every device torch has it for
     ([`fused_kernel_devices`][radam_torch.functional.fused_kernel_devices]), one call per device
     and dtype, fed the Adam form of the step that
-    [`adam_form`][radam_core.for_adapters.adam_form] computes; other steps, and every step
+    [`step_scalars`][radam_core.for_adapters.step_scalars] gives; other steps, and every step
     with ``differentiable``, ``capturable`` or under ``torch.compile``, run the core's step on
     the tensors themselves (block by block on the CPU, whole tensors elsewhere).
 

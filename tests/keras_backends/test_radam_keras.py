@@ -306,7 +306,7 @@ def test_get_config_from_config_round_trip() -> None:
     assert config["weight_decay"] == 0.01
     assert config["clipnorm"] == 1.5
     clone = RAdam.from_config(config)
-    assert type(clone) is RAdam
+    assert type(clone) is type(opt)
     assert clone.get_config() == config
     json.dumps(config)  # plain JSON types only
 
@@ -326,7 +326,7 @@ def test_serialize_deserialize_round_trip() -> None:
     serialized = keras.optimizers.serialize(opt)
     json.dumps(serialized)
     clone = keras.optimizers.deserialize(json.loads(json.dumps(serialized)))
-    assert type(clone) is RAdam
+    assert type(clone) is type(opt)
     assert clone.get_config() == opt.get_config()
     # Both take identical steps.
     grads = grad_fn(P0, 1)
@@ -366,7 +366,7 @@ def test_save_load_restores_optimizer_and_resumes_exactly(kwargs: dict, tmp_path
     loaded = keras.models.load_model(path)
 
     opt, new = model.optimizer, loaded.optimizer
-    assert type(new) is RAdam
+    assert type(new) is type(opt)
     assert new.get_config() == opt.get_config()
     assert int(to_np(new.iterations)) == int(to_np(opt.iterations)) == before
     assert len(new.variables) == len(opt.variables)
@@ -381,6 +381,120 @@ def test_save_load_restores_optimizer_and_resumes_exactly(kwargs: dict, tmp_path
         np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=a.path)
     for a, b in zip(opt.variables, new.variables, strict=False):
         np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=a.path)
+
+
+# Loads a model saved on another backend, prints its optimizer's class, takes one step on
+# the batch in the file given, prints the result and saves the model again.
+CROSS_BACKEND_SCRIPT = """
+import json, sys
+import keras, numpy as np
+import radam_keras
+
+model = keras.models.load_model(sys.argv[1])
+batch = np.load(sys.argv[2])
+model.train_on_batch(batch["x"], batch["y"])
+model.save(sys.argv[3])
+opt = model.optimizer
+print(json.dumps({
+    "class": f"{type(opt).__module__}.{type(opt).__qualname__}",
+    "is_radam": isinstance(opt, radam_keras.RAdam),
+    "iterations": int(np.asarray(opt.iterations)),
+    "weights": [np.asarray(w, np.float64).tolist() for w in model.weights],
+    "variables": [np.asarray(v, np.float64).tolist() for v in opt.variables],
+}))
+"""
+
+
+@keras_numpy2_warning
+def test_each_backend_builds_its_variant() -> None:
+    """As Keras does for its own optimizers: torch gets a subclass, the others the class."""
+    from radam_keras import optimizer, torch_optimizer
+
+    opt = RAdam(learning_rate=0.01)
+    variant = torch_optimizer.RAdam if BACKEND == "torch" else optimizer.RAdam
+    assert type(opt) is variant
+    assert isinstance(opt, RAdam)
+    serialized = keras.optimizers.serialize(opt)
+    assert (serialized["class_name"], serialized["registered_name"]) == ("RAdam", "radam>RAdam")
+    assert keras.saving.get_registered_object("radam>RAdam") is optimizer.RAdam
+    assert type(keras.optimizers.deserialize(serialized)) is variant
+
+
+def test_only_the_torch_variant_overrides_a_private_keras_method() -> None:
+    """radam_keras.RAdam extends Keras through public methods; its torch variant overrides
+    one private hook, ``_backend_update_step``, as Keras's own torch optimizers do. This
+    fails loudly if Keras renames that hook or changes its arguments."""
+    import inspect
+
+    from radam_keras import optimizer, torch_optimizer
+
+    def private_overrides(cls: type) -> set[str]:
+        return {
+            name
+            for name in vars(cls)
+            if name.startswith("_")
+            and not name.startswith("__")
+            and hasattr(keras.optimizers.Optimizer, name)
+        }
+
+    assert private_overrides(optimizer.RAdam) == set()
+    assert private_overrides(torch_optimizer.RAdam) == {"_backend_update_step"}
+    hook = inspect.signature(keras.optimizers.Optimizer._backend_update_step)
+    assert list(hook.parameters) == ["self", "grads", "trainable_variables", "learning_rate"]
+
+
+@keras_numpy2_warning
+@pytest.mark.slow
+def test_a_model_saved_on_one_backend_resumes_on_another(tmp_path: Any) -> None:
+    """Saved here, one step on another backend (torch, or JAX from torch), saved there,
+    loaded here: the other backend builds its own variant, and both steps agree."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    other = "jax" if BACKEND == "torch" else "torch"
+    batches = _batches(4)
+    model = _small_model()
+    model.compile(optimizer=RAdam(learning_rate=0.01), loss="mse")
+    for x, y in batches[:3]:
+        model.train_on_batch(x, y)
+    model.save(tmp_path / "here.keras")
+    np.savez(tmp_path / "batch.npz", x=batches[3][0], y=batches[3][1])
+    script = tmp_path / "resume.py"
+    script.write_text(CROSS_BACKEND_SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": other,
+        "CUDA_VISIBLE_DEVICES": "",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    args = [str(tmp_path / name) for name in ("here.keras", "batch.npz", "there.keras")]
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    there = json.loads(done.stdout.strip().splitlines()[-1])
+    expected_class = (
+        "radam_keras.torch_optimizer.RAdam" if other == "torch" else "radam_keras.optimizer.RAdam"
+    )
+    assert (there["class"], there["is_radam"], there["iterations"]) == (expected_class, True, 4)
+
+    model.train_on_batch(*batches[3])  # the same step here
+    for mine, theirs in zip(model.weights, there["weights"], strict=True):
+        np.testing.assert_allclose(to_np(mine), theirs, rtol=1e-5, atol=1e-7)
+
+    loaded = keras.models.load_model(tmp_path / "there.keras")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    for mine, theirs in zip(loaded.optimizer.variables, there["variables"], strict=True):
+        np.testing.assert_array_equal(to_np(mine), theirs)
 
 
 # ----------------------------------------------------------------------------- 4. base class
@@ -1005,7 +1119,7 @@ def _meta_step_ops(scale: int, t: int) -> Any:
     import types
 
     import torch
-    from radam_keras.torch_update import update_variables
+    from radam_keras.torch_optimizer import update_variables
 
     from tests.test_radam_torch_fused_devices import DispatchedOps
 
