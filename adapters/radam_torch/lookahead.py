@@ -42,10 +42,12 @@ class Lookahead(Optimizer):
 
     The wrapper is set up by ``torch.optim.Optimizer.__init__``, as any torch optimizer is, and
     leaves the inner optimizer as it was: its parameter groups (the same dicts), its state (an
-    optimizer that has already stepped keeps its moments), its defaults and its hooks. Hooks
-    registered on the wrapper (``register_step_pre_hook`` and the others) are its own: its
-    step hooks run around the whole step, the inner step and the sync; the inner optimizer's
-    around the inner step.
+    optimizer that has already stepped keeps its moments), its defaults and its hooks. Step
+    hooks registered on the wrapper (``register_step_pre_hook``, ``register_step_post_hook``)
+    are its own and run around the whole step, the inner step and the sync; the inner
+    optimizer's run around the inner step. ``state_dict`` and ``load_state_dict`` are
+    Lookahead's own, which call the inner optimizer's (and so its hooks), not the wrapper's
+    hooks.
 
     Example:
         >>> model = torch.nn.Linear(4, 1)
