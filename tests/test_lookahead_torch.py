@@ -227,15 +227,6 @@ def test_add_param_group_gets_slow_weights():
     assert all(p in opt.lookahead_state["slow"] for p in a)
 
 
-def test_step_hooks_run():
-    params = tensors(problem(11))
-    opt = Ranger(params, lr=0.1)
-    calls = []
-    opt.register_step_post_hook(lambda *args: calls.append(1))
-    run(opt, params, 1, 2)
-    assert calls == [1, 1]
-
-
 @pytest.mark.parametrize(("kwargs", "error", "message"), BAD)
 def test_bad_k_and_alpha(kwargs, error, message):
     params = tensors(problem(12))
@@ -381,16 +372,117 @@ def test_sync_kernel_gives_the_cores_bits_on_every_path():
         assert torch.equal(real(s), e), (f.dtype, f.shape)
 
 
-def test_lookahead_has_every_attribute_torchs_optimizer_init_sets():
-    """Lookahead sets up what ``torch.optim.Optimizer.__init__`` would (its hooks' private
-    dicts) instead of calling it, which would rebuild the inner optimizer's groups and
-    state through the shared properties: if a torch release sets another attribute there,
-    this fails, naming it."""
+SHARED = {"defaults", "param_groups", "state"}  # the inner optimizer's, through properties
+
+
+def test_optimizer_init_sets_up_the_wrapper(monkeypatch):
+    """``torch.optim.Optimizer.__init__`` runs for Lookahead and Ranger: every attribute it
+    gives a plain SGD, one a later torch might add included (the spy's), the wrapper has too,
+    its own, but for the groups, state and defaults, which stay the inner optimizer's."""
+    init = torch.optim.Optimizer.__init__
+    initialized = []
+
+    def spy(self, params, defaults):
+        init(self, params, defaults)
+        self._added_by_a_later_torch = [type(self).__name__]
+        initialized.append(type(self).__name__)
+
+    monkeypatch.setattr(torch.optim.Optimizer, "__init__", spy)
     param = torch.nn.Parameter(torch.ones(2))
     plain = vars(torch.optim.SGD([param], lr=0.1))
-    wrapper = Lookahead(torch.optim.SGD([param], lr=0.1))
-    shared = {"defaults", "param_groups", "state"}  # the inner optimizer's, by property
-    missing = set(plain) - shared - set(vars(wrapper))
-    assert not missing, f"Optimizer.__init__ now also sets {sorted(missing)}"
-    for name in set(plain) - shared:
-        assert type(getattr(wrapper, name)) is type(plain[name]), name
+    inner = torch.optim.SGD([param], lr=0.1)
+    for wrapper, name in ((Lookahead(inner), "Lookahead"), (Ranger([param]), "Ranger")):
+        assert name in initialized
+        assert wrapper._added_by_a_later_torch == [name]
+        missing = set(plain) - SHARED - set(vars(wrapper))
+        assert not missing, f"Optimizer.__init__ did not set {sorted(missing)}"
+        for attribute in set(plain) - SHARED:
+            assert type(getattr(wrapper, attribute)) is type(plain[attribute]), attribute
+        assert not SHARED & set(vars(wrapper))
+        for attribute in SHARED:
+            assert getattr(wrapper, attribute) is getattr(wrapper.optimizer, attribute)
+    assert inner._added_by_a_later_torch == ["SGD"]  # the wrapper's is its own
+
+
+def options(group):
+    return {name: value for name, value in group.items() if name != "params"}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: RAdam(p, lr=0.05), lambda p: torch.optim.Adam(p, lr=0.05)],
+    ids=["radam", "adam"],
+)
+def test_wrapping_an_optimizer_that_has_stepped_leaves_it_as_it_was(make):
+    """Its groups (the same dicts and lists), state (its moments), defaults and hooks: with
+    k = 1 and alpha = 1 the wrapper then continues as the inner optimizer alone, and a
+    scheduler or hook set on the inner optimizer before the wrap still drives it."""
+    a, b = tensors(problem(15)), tensors(problem(15))
+    inner, plain = (
+        make([{"params": a[:1]}, {"params": a[1:], "lr": 0.02}]),
+        make([{"params": b[:1]}, {"params": b[1:], "lr": 0.02}]),
+    )
+    scheduler = torch.optim.lr_scheduler.StepLR(inner, step_size=1, gamma=0.5)
+    plain_scheduler = torch.optim.lr_scheduler.StepLR(plain, step_size=1, gamma=0.5)
+    inner_calls = []
+    inner.register_step_pre_hook(lambda *args: inner_calls.append("pre"))
+    inner.register_step_post_hook(lambda *args: inner_calls.append("post"))
+    run(inner, a, 1, 3)
+    run(plain, b, 1, 3)
+    groups, group_dicts = inner.param_groups, list(inner.param_groups)
+    param_lists = [group["params"] for group in groups]
+    state, defaults = inner.state, inner.defaults
+    moments = [dict(state[p]) for p in a]  # the same tensors, which must be left alone
+    saved = copy.deepcopy((moments, defaults, [options(g) for g in groups]))
+
+    opt = Lookahead(inner, k=1, alpha=1.0)
+
+    assert opt.param_groups is inner.param_groups is groups
+    assert all(x is y for x, y in zip(groups, group_dicts, strict=True))
+    assert all(g["params"] is lst for g, lst in zip(groups, param_lists, strict=True))
+    assert opt.state is inner.state is state
+    assert opt.defaults is inner.defaults is defaults
+    assert set(state) == set(a)
+    for p, before in zip(a, moments, strict=True):
+        assert state[p].keys() == before.keys()
+        assert all(state[p][name] is value for name, value in before.items())
+    torch.testing.assert_close(moments, saved[0], rtol=0, atol=0)
+    assert (defaults, [options(g) for g in groups]) == saved[1:]
+    for t in range(4, 9):
+        run(opt, a, t, t)
+        run(plain, b, t, t)
+        scheduler.step()
+        plain_scheduler.step()
+        for x, y in zip(a, b, strict=True):
+            torch.testing.assert_close(x, y, rtol=0, atol=0)
+    assert opt.param_groups[1]["lr"] == plain.param_groups[1]["lr"] == 0.02 * 0.5**5
+    assert inner_calls == ["pre", "post"] * 8
+
+
+def test_hooks_registered_on_the_wrapper_run_around_the_whole_step():
+    """Pre hooks before the inner step, post hooks after the sync; the inner optimizer's
+    hooks around the inner step alone. Each is told its own optimizer."""
+    params = tensors(problem(16))
+    opt = Ranger(params, lr=0.1, k=2)
+    calls = []
+
+    def hook(name):
+        return lambda optimizer, args, kwargs: calls.append(
+            (name, optimizer, opt.lookahead_state["count"])
+        )
+
+    opt.register_step_pre_hook(hook("pre"))
+    opt.register_step_post_hook(hook("post"))
+    opt.optimizer.register_step_pre_hook(hook("inner pre"))
+    opt.optimizer.register_step_post_hook(hook("inner post"))
+    run(opt, params, 1, 2)
+    assert calls == [
+        ("pre", opt, 0),
+        ("inner pre", opt.optimizer, 0),
+        ("inner post", opt.optimizer, 0),
+        ("post", opt, 1),
+        ("pre", opt, 1),
+        ("inner pre", opt.optimizer, 1),
+        ("inner post", opt.optimizer, 1),
+        ("post", opt, 0),
+    ]

@@ -8,7 +8,6 @@ array_api_compat's torch namespace and copied back in place: after every inner s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from radam_torch.optimizer import RAdam
 
 SLOW_KEY = "lookahead_slow"  # each parameter's phi in state_dict()["state"][index]
 LOOKAHEAD_KEY = "lookahead"  # state_dict()["lookahead"]: count, k, alpha
+_SHARED = ("param_groups", "state", "defaults")  # the inner optimizer's, through properties
 
 
 class Lookahead(Optimizer):
@@ -39,6 +39,15 @@ class Lookahead(Optimizer):
     inner optimizer's with each parameter's phi added to its state entry (``"lookahead_slow"``) and
     a ``"lookahead"`` entry (``count``, the step within the k-cycle, ``k`` and ``alpha``), so a
     checkpoint taken in the middle of a k-cycle resumes exactly.
+
+    The wrapper is set up by ``torch.optim.Optimizer.__init__``, as any torch optimizer is, and
+    leaves the inner optimizer as it was: its parameter groups (the same dicts), its state (an
+    optimizer that has already stepped keeps its moments), its defaults and its hooks. Step
+    hooks registered on the wrapper (``register_step_pre_hook``, ``register_step_post_hook``)
+    are its own and run around the whole step, the inner step and the sync; the inner
+    optimizer's run around the inner step. ``state_dict`` and ``load_state_dict`` are
+    Lookahead's own, which call the inner optimizer's (and so its hooks), not the wrapper's
+    hooks.
 
     Example:
         >>> model = torch.nn.Linear(4, 1)
@@ -66,49 +75,58 @@ class Lookahead(Optimizer):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
-        # Optimizer.__init__ would rebuild the inner optimizer's groups and state through the
-        # shared properties: set up its hooks instead (tests/test_lookahead_torch.py fails if
-        # a torch release sets another attribute there).
-        self._optimizer_step_pre_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._optimizer_step_post_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._optimizer_state_dict_pre_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._optimizer_state_dict_post_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks: OrderedDict[int, Any] = OrderedDict()
-        self._warned_capturable_if_run_uncaptured = True
-        self.optimizer = optimizer
         self.k, self.alpha = int(k), float(alpha)
         self.lookahead_state: dict[str, Any] = {"count": 0, "slow": {}}
-        self._patch_step_function()
+        # torch's base class sets itself up (hooks, profiling names, ...). It runs before the
+        # inner optimizer is attached, so the param_groups, state and defaults it assigns are
+        # the wrapper's own until then (see _get_shared), and are dropped once it is: the
+        # inner optimizer's are left as they were.
+        super().__init__(optimizer.param_groups, optimizer.defaults)
+        for name in _SHARED:
+            self.__dict__.pop(name, None)
+        self.optimizer = optimizer
         self._add_slow()
 
     # The inner optimizer's attributes, shared (never copied: its load_state_dict rebinds them).
+    # Before the inner optimizer is attached, while Optimizer.__init__ runs, they are the
+    # wrapper's own, in its __dict__.
+    def _get_shared(self, name: str) -> Any:
+        inner = self.__dict__.get("optimizer")
+        return self.__dict__[name] if inner is None else getattr(inner, name)
+
+    def _set_shared(self, name: str, value: Any) -> None:
+        inner = self.__dict__.get("optimizer")
+        if inner is None:
+            self.__dict__[name] = value
+        else:
+            setattr(inner, name, value)
+
     @property
     def param_groups(self) -> list[dict[str, Any]]:
         """The inner optimizer's parameter groups."""
-        return self.optimizer.param_groups
+        return self._get_shared("param_groups")
 
     @param_groups.setter
     def param_groups(self, value: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = value
+        self._set_shared("param_groups", value)
 
     @property
     def state(self) -> Any:
         """The inner optimizer's per-parameter state."""
-        return self.optimizer.state
+        return self._get_shared("state")
 
     @state.setter
     def state(self, value: Any) -> None:
-        self.optimizer.state = value
+        self._set_shared("state", value)
 
     @property
     def defaults(self) -> dict[str, Any]:
         """The inner optimizer's defaults."""
-        return self.optimizer.defaults
+        return self._get_shared("defaults")
 
     @defaults.setter
     def defaults(self, value: dict[str, Any]) -> None:
-        self.optimizer.defaults = value
+        self._set_shared("defaults", value)
 
     def __getstate__(self) -> dict[str, Any]:
         """For pickle and deepcopy: everything but a patched ``step`` (an lr_scheduler's)."""
@@ -117,9 +135,8 @@ class Lookahead(Optimizer):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle (or deepcopy)."""
-        self.__dict__.update(state)
-        self._patch_step_function()
+        """Unpickle (or deepcopy), by ``torch.optim.Optimizer.__setstate__``."""
+        super().__setstate__(state)
 
     def __repr__(self) -> str:
         return (
@@ -141,9 +158,13 @@ class Lookahead(Optimizer):
         Args:
             param_group: ``params`` and the inner optimizer's options.
         """
+        if "optimizer" not in self.__dict__:
+            # From Optimizer.__init__: one of the inner optimizer's groups, which it has
+            # already added and checked; the wrapper lists it as it is, until it is attached.
+            self.param_groups.append(param_group)
+            return
         self.optimizer.add_param_group(param_group)
-        if "slow" in getattr(self, "lookahead_state", {}):
-            self._add_slow()
+        self._add_slow()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """The inner optimizer's ``zero_grad``."""
