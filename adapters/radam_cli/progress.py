@@ -9,7 +9,6 @@ lines, the last at 100%.
 from __future__ import annotations
 
 import time
-from types import TracebackType
 from typing import TextIO
 
 from tqdm import tqdm
@@ -103,10 +102,5 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exception: object) -> None:
         self.close()
