@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import device, naive, report
+from benchmarks import device, report
 from benchmarks.bandwidth import METHODS, Bandwidth, Triad
 from benchmarks.problems import BYTES_PER_PARAM, PROBLEMS, QUICK_PROBLEMS, SEED, Problem
-from benchmarks.registry import Implementation, implementations
+from benchmarks.registry import Benchmarked, implementations
 from benchmarks.targets import AT_LEAST, FOOTPRINT, TARGETS, TIME_RATIO, evaluate
 from benchmarks.worker import WARMUP_STEPS, Measurement, measure, measure_pair
+from catalogue import naive
 
 DEFAULT_REPEATS = 20
 QUICK_REPEATS = 2
@@ -67,7 +68,7 @@ class Result:
 
 
 def time_problem(
-    problem: Problem, selected: Sequence[Implementation], repeats: int, triad: Triad, quick: bool
+    problem: Problem, selected: Sequence[Benchmarked], repeats: int, triad: Triad, quick: bool
 ) -> dict[str, Measurement]:
     """Measure every implementation in ``selected`` on ``problem``, each in its own process.
 

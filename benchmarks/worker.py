@@ -1,14 +1,15 @@
 """Time one implementation on one problem in a fresh Python process.
 
-Each implementation runs alone in its own process (``python -m benchmarks.worker``), so
-that no other implementation's allocations change its conditions: a NumPy step that frees
-large arrays, for instance, leaves glibc's heap so that torch's temporaries then come
-without page faults, which made ``torch.optim.RAdam(foreach=True)`` twice as fast as in a
-process of its own. In that process the worker times the very first step (state
-allocation included), takes ``WARMUP_STEPS`` untimed steps, times ``repeats``
-consecutive steps, and measures the peak extra memory of one more step: the resident-set
-high-water mark, reset through ``/proc/self/clear_refs`` (Linux) after the allocator's free
-memory is returned to the system (glibc ``malloc_trim``),
+Each implementation runs alone in its own process (``python -m benchmarks.worker``, with
+its catalogue worker's environment: ``KERAS_BACKEND`` for Keras), so that no other
+implementation's allocations change its conditions: a NumPy step that frees large arrays,
+for instance, leaves glibc's heap so that torch's temporaries then come without page faults,
+which made ``torch.optim.RAdam(foreach=True)`` twice as fast as in a process of its own. In
+that process the worker times the very first step (state allocation included), takes
+``WARMUP_STEPS`` untimed steps, times ``repeats`` consecutive steps, and measures the peak
+extra memory of one more step: the resident-set high-water mark, reset through
+``/proc/self/clear_refs`` (Linux) after the allocator's free memory is returned to the
+system (glibc ``malloc_trim``),
 
     peak extra = VmHWM after the step - VmRSS before it.
 
@@ -29,18 +30,20 @@ import contextlib
 import ctypes
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.problems import PROBLEMS, QUICK_PROBLEMS, SEED, Problem
-from benchmarks.registry import Setup, implementations
+from benchmarks.registry import Benchmarked, device, environment, implementations
+from catalogue.stepper import Setup, Stepper
 
 # Untimed steps after the first: torch's rule rectifies from t = 6, so every timed step is
 # rectified, and the first rectified steps (new temporaries, first page touches) are untimed.
@@ -79,12 +82,8 @@ def measure(implementation: str, problem: Problem, repeats: int, *, quick: bool)
     Raises:
         RuntimeError: The worker failed (its error output is included).
     """
-    command = [sys.executable, "-m", "benchmarks.worker", implementation, problem.name]
-    command += [str(repeats), *(["--quick"] if quick else [])]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{implementation} on {problem.name} failed:\n{done.stderr}")
-    fields = json.loads(done.stdout)
+    arguments = [implementation, problem.name, str(repeats), *(["--quick"] if quick else [])]
+    fields = _in_worker(arguments, [implementation], 900, f"{implementation} on {problem.name}")
     return Measurement(fields["first_step_s"], tuple(fields["times_s"]), fields["peak_extra_bytes"])
 
 
@@ -106,25 +105,71 @@ def measure_pair(
     Raises:
         RuntimeError: The worker failed (its error output is included).
     """
-    command = [sys.executable, "-m", "benchmarks.worker", "--pair", implementation, reference]
-    command += [problem.name, str(repeats), *(["--quick"] if quick else [])]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{implementation} with {reference} on {problem.name} failed:\n{done.stderr}"
-        )
-    fields = json.loads(done.stdout)
+    arguments = ["--pair", implementation, reference, problem.name, str(repeats)]
+    arguments += ["--quick"] if quick else []
+    what = f"{implementation} with {reference} on {problem.name}"
+    fields = _in_worker(arguments, [implementation, reference], 1800, what)
     return tuple(fields["times_s"]), tuple(fields["reference_times_s"])
 
 
+def _in_worker(arguments: list[str], names: list[str], timeout: float, what: str) -> dict[str, Any]:
+    """Run ``python -m benchmarks.worker ARGUMENTS`` in its implementations' environment.
+
+    Returns:
+        The JSON document it printed.
+
+    Raises:
+        RuntimeError: The worker failed (its error output is included).
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **environment(*names)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr}")
+    fields: dict[str, Any] = json.loads(done.stdout)
+    return fields
+
+
+@contextlib.contextmanager
+def started(
+    implementation: Benchmarked, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
+) -> Iterator[tuple[Callable[[], None], Stepper]]:
+    """Build ``implementation`` on ``params`` (it copies them), its gradients fixed to ``grads``.
+
+    Builds without a configuration (the implementation's defaults), on the run's device
+    (``benchmarks.registry.device``), inside the implementation's context.
+
+    Yields:
+        ``(timed_step, stepper)``: ``timed_step`` takes the row's ``steps_per_timing``
+        optimizer steps (a whole k-cycle for Lookahead).
+    """
+    entry = implementation.implementation
+    dtype = str(params[0].dtype)
+    with entry.context(dtype):
+        stepper = entry.build(Setup(list(params), device=device(), jit_compile=True))
+        stepper.set_gradients(list(grads))
+        steps = implementation.row.steps_per_timing
+
+        def timed_step() -> None:
+            for _ in range(steps):
+                stepper.step()
+
+        yield (stepper.step if steps == 1 else timed_step), stepper
+
+
 def run_pair(
-    setup: Setup, reference: Setup, problem: Problem, repeats: int
+    implementation: Benchmarked, reference: Benchmarked, problem: Problem, repeats: int
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Set up both on fresh arrays of ``problem``, warm both up, then time them in rounds.
 
     Args:
-        setup: The first implementation's setup function.
-        reference: The second's.
+        implementation: The first implementation.
+        reference: The second.
         problem: The problem.
         repeats: Timed steps of each.
 
@@ -135,31 +180,33 @@ def run_pair(
         RuntimeError: A parameter did not change or is not finite.
     """
     params, grads = problem.arrays(SEED)
-    steppers = [
-        make([p.copy() for p in params], [g.copy() for g in grads]) for make in (setup, reference)
-    ]
-    for stepper in steppers:
-        for _ in range(1 + WARMUP_STEPS):
-            stepper.step()
-    times: tuple[list[float], list[float]] = ([], [])
-    for round_ in range(repeats):
-        # Rounds alternate which one goes first (a, b, b, a, a, b, ...): neither always
-        # runs in the cache state that the other leaves behind.
-        order = (0, 1) if round_ % 2 == 0 else (1, 0)
-        for index in order:
-            start = time.perf_counter()
-            steppers[index].step()
-            times[index].append(time.perf_counter() - start)
-    for stepper in steppers:
-        _verify(params, stepper.params())
+    with (
+        started(implementation, params, grads) as first,
+        started(reference, params, grads) as second,
+    ):
+        steps = (first[0], second[0])
+        for step in steps:
+            for _ in range(1 + WARMUP_STEPS):
+                step()
+        times: tuple[list[float], list[float]] = ([], [])
+        for round_ in range(repeats):
+            # Rounds alternate which one goes first (a, b, b, a, a, b, ...): neither always
+            # runs in the cache state that the other leaves behind.
+            order = (0, 1) if round_ % 2 == 0 else (1, 0)
+            for index in order:
+                start = time.perf_counter()
+                steps[index]()
+                times[index].append(time.perf_counter() - start)
+        for _, stepper in (first, second):
+            _verify(params, stepper.params())
     return tuple(times[0]), tuple(times[1])
 
 
-def run(setup: Setup, problem: Problem, repeats: int) -> Measurement:
+def run(implementation: Benchmarked, problem: Problem, repeats: int) -> Measurement:
     """Set up on fresh arrays of ``problem``, then time and measure (see the module).
 
     Args:
-        setup: The implementation's setup function.
+        implementation: The implementation.
         problem: The problem.
         repeats: Timed steps.
 
@@ -170,23 +217,23 @@ def run(setup: Setup, problem: Problem, repeats: int) -> Measurement:
         RuntimeError: A parameter did not change or is not finite.
     """
     params, grads = problem.arrays(SEED)
-    stepper = setup([p.copy() for p in params], [g.copy() for g in grads])
-    start = time.perf_counter()
-    stepper.step()
-    first = time.perf_counter() - start
-    for _ in range(WARMUP_STEPS):
-        stepper.step()
-    times = []
-    for _ in range(repeats):
+    with started(implementation, params, grads) as (step, stepper):
         start = time.perf_counter()
-        stepper.step()
-        times.append(time.perf_counter() - start)
-    peak = _peak_extra_bytes(stepper.step)
-    _verify(params, stepper.params())
+        step()
+        first = time.perf_counter() - start
+        for _ in range(WARMUP_STEPS):
+            step()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        peak = _peak_extra_bytes(step)
+        _verify(params, stepper.params())
     return Measurement(first, tuple(times), peak)
 
 
-def _peak_extra_bytes(step: Any) -> int | None:
+def _peak_extra_bytes(step: Callable[[], None]) -> int | None:
     if not STATUS.exists():
         return None
     with contextlib.suppress(OSError, AttributeError):
@@ -215,8 +262,8 @@ def _verify(before: Sequence[np.ndarray], after: Sequence[Any]) -> None:
             raise RuntimeError(f"params[{index}] did not change")
 
 
-def _setup(name: str) -> Setup:
-    (chosen,) = [impl.setup for impl in implementations() if impl.name == name]
+def _implementation(name: str) -> Benchmarked:
+    (chosen,) = [impl for impl in implementations() if impl.name == name]
     return chosen
 
 
@@ -226,11 +273,14 @@ if __name__ == "__main__":
         name, reference_name, problem_name, repeats_text, *flags = arguments[1:]
         catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
         pair = run_pair(
-            _setup(name), _setup(reference_name), catalogue[problem_name], int(repeats_text)
+            _implementation(name),
+            _implementation(reference_name),
+            catalogue[problem_name],
+            int(repeats_text),
         )
         print(json.dumps({"times_s": pair[0], "reference_times_s": pair[1]}))
     else:
         name, problem_name, repeats_text, *flags = arguments
         catalogue = QUICK_PROBLEMS if "--quick" in flags else PROBLEMS
-        result = run(_setup(name), catalogue[problem_name], int(repeats_text))
+        result = run(_implementation(name), catalogue[problem_name], int(repeats_text))
         print(json.dumps(dataclasses.asdict(result)))

@@ -1,5 +1,6 @@
 """Smoke tests of the benchmark harness (``python -m benchmarks --quick``)."""
 
+import dataclasses
 import json
 import math
 import statistics
@@ -8,11 +9,38 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks import device, harness, naive, worker
+from benchmarks import device, harness, worker
 from benchmarks.bandwidth import Triad
 from benchmarks.problems import QUICK_PROBLEMS
-from benchmarks.registry import DEVICE_VARIABLE, Stepper, implementations
+from benchmarks.registry import DEVICE_VARIABLE, Benchmarked, implementations
 from benchmarks.targets import TARGETS, evaluate
+from catalogue import naive
+from catalogue.implementation import BenchmarkRow, Implementation
+
+
+class FakeStepper:
+    """A stepper whose ``step`` is ``on_step(params)``, on the parameters as given."""
+
+    def __init__(self, params, on_step):
+        self._params, self._on_step = params, on_step
+
+    def set_gradients(self, grads):
+        pass
+
+    def step(self):
+        self._on_step(self._params)
+
+    def params(self):
+        return [p.copy() for p in self._params]
+
+
+def _benchmarked(name, on_step):
+    """A benchmarked implementation stepping ``on_step`` on copies of its parameters."""
+
+    def build(setup):
+        return FakeStepper([p.copy() for p in setup.initial_params], on_step)
+
+    return Benchmarked(Implementation(build, "numpy"), BenchmarkRow(name, "a test's own"))
 
 
 @pytest.mark.parametrize(
@@ -92,11 +120,23 @@ def test_only_keeps_the_reference(tmp_path):
 
 
 def test_a_step_that_changes_nothing_is_an_error():
-    def setup(params, grads):
-        return Stepper(step=lambda: None, params=lambda: params)
-
     with pytest.raises(RuntimeError, match="did not change"):
-        worker.run(setup, QUICK_PROBLEMS["large"], 1)
+        worker.run(_benchmarked("idle", lambda params: None), QUICK_PROBLEMS["large"], 1)
+
+
+def test_a_timed_step_takes_the_rows_steps_per_timing():
+    """A Lookahead row's timed step is a whole k-cycle: ``steps_per_timing`` steps."""
+    calls = []
+    implementation = _benchmarked("cycle", lambda params: calls.append(params[0].sum()))
+    cycle = dataclasses.replace(
+        implementation, row=dataclasses.replace(implementation.row, steps_per_timing=3)
+    )
+    params, grads = QUICK_PROBLEMS["large"].arrays()
+    with worker.started(cycle, params, grads) as (timed_step, _):
+        timed_step()
+        assert len(calls) == 3
+        timed_step()
+    assert len(calls) == 6
 
 
 def test_a_failing_worker_is_reported():
@@ -108,16 +148,13 @@ def test_a_pair_alternates_its_steps_and_times_each():
     calls = []
 
     def make(name, seconds):
-        def setup(params, grads):
-            def step():
-                calls.append(name)
-                time.sleep(seconds)
-                for p in params:
-                    p += 1.0
+        def step(params):
+            calls.append(name)
+            time.sleep(seconds)
+            for p in params:
+                p += 1.0
 
-            return Stepper(step=step, params=lambda: params)
-
-        return setup
+        return _benchmarked(name, step)
 
     times, reference_times = worker.run_pair(
         make("a", 0.004), make("b", 0.001), QUICK_PROBLEMS["large"], 3

@@ -29,9 +29,10 @@ How a row is judged:
 - A package that is missing, or a configuration that does not map exactly onto an
   implementation's arguments, gives a SKIP that says why; nothing is left out silently.
 
-Layout: ``problems.py``, ``configs.py`` (what runs), ``implementations/`` (one module per
-framework), ``registry.py`` (rows and worker processes), ``worker.py`` (one process's
-rows), ``harness.py`` (the processes), ``runner.py``, ``reference.py``,
-``float32_bound.py``, ``compare.py`` (the verdict), ``results.py``, ``report.py``,
-``cuda.py``, ``__main__.py``.
+Layout: the implementations are the catalogue's (:mod:`catalogue`: how each is built, the
+packages it needs, its worker process, the dtypes and configurations it is checked in);
+``problems.py``, ``configs.py`` (what runs), ``registry.py`` (row families and worker
+processes), ``worker.py`` (one process's rows), ``harness.py`` (the processes),
+``runner.py``, ``reference.py``, ``float32_bound.py``, ``compare.py`` (the verdict),
+``results.py``, ``report.py``, ``cuda.py``, ``__main__.py``.
 """

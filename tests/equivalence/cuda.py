@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from tests.equivalence.implementations.base import is_installed
+from catalogue.implementation import is_installed
 
 
 def find_cuda_device() -> str | None:

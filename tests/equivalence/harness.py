@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from catalogue.workers import WORKERS
 from tests.equivalence.problems import PROBLEMS
-from tests.equivalence.registry import SINGLE_THREAD_ENV, WORKERS, PlannedRow, planned_rows
+from tests.equivalence.registry import SINGLE_THREAD_ENV, PlannedRow, planned_rows
 from tests.equivalence.results import FAIL, SKIP, RowResult
 from tests.equivalence.runner import unrun_row
 
@@ -54,22 +55,22 @@ def run(
         device: ``"cpu"`` or ``"cuda"``.
         quick: Fewer steps per problem.
         jobs: Worker processes running at once.
-        only: Keep the implementations :func:`tests.equivalence.registry.selected` keeps.
+        only: Keep the row families :func:`tests.equivalence.registry.selected` keeps.
         progress: Called with a line whenever a worker starts or ends.
     """
     say = progress or (lambda line: None)
     rows = planned_rows(only)
     results: dict[str, RowResult] = {}
     for row in rows:
-        impl = row.implementation
-        if device not in impl.devices:
-            where = " and ".join(impl.devices)
+        devices = row.family.implementation.devices
+        if device not in devices:
+            where = " and ".join(devices)
             reason = f"runs on {where} only (this run: --device {device})"
             results[row.key] = unrun_row(
-                impl, PROBLEMS[row.problem], row.group, device, SKIP, reason
+                row.family, PROBLEMS[row.problem], row.group, device, SKIP, reason
             )
     pending = sorted(
-        {row.implementation.worker for row in rows if row.key not in results},
+        {row.family.worker for row in rows if row.key not in results},
         key=lambda name: -WORKERS[name].weight,
     )
     with tempfile.TemporaryDirectory(prefix="radam-equivalence-") as scratch:
@@ -133,10 +134,10 @@ def collect(
             results[result.key] = result
     tail = worker.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
     for row in rows:
-        if row.implementation.worker == worker.name and row.key not in results:
+        if row.family.worker == worker.name and row.key not in results:
             reason = f"worker {worker.name} {ending} before this row: {' | '.join(tail)}"
             results[row.key] = unrun_row(
-                row.implementation, PROBLEMS[row.problem], row.group, device, FAIL, reason
+                row.family, PROBLEMS[row.problem], row.group, device, FAIL, reason
             )
     return ending
 

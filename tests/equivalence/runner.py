@@ -16,12 +16,13 @@ import traceback
 
 import numpy as np
 
+from catalogue.stepper import Setup
 from tests.equivalence.compare import FLOAT64_RTOL, StepBound, compare_trajectories
 from tests.equivalence.configs import Config, configs_in
 from tests.equivalence.float32_bound import Float32ErrorBound
-from tests.equivalence.implementations.base import Implementation, Setup
 from tests.equivalence.problems import Problem
 from tests.equivalence.reference import oracle_replay
+from tests.equivalence.registry import RowFamily
 from tests.equivalence.results import FAIL, PASS, SKIP, ConfigOutcome, RowResult
 
 FLOAT32_BOUND_NAME = "float32 running bound"
@@ -33,24 +34,26 @@ def bound_name(dtype: str) -> str:
 
 
 def run_config(
-    implementation: Implementation, problem: Problem, config: Config, device: str, steps: int
+    family: RowFamily, problem: Problem, config: Config, device: str, steps: int
 ) -> ConfigOutcome:
     """Run ``steps`` steps of one configuration and compare them with the oracle.
 
     An exception inside the implementation becomes a failed outcome that carries it.
     """
-    dtype = np.dtype(implementation.dtype)
+    dtype = np.dtype(family.dtype)
+    implementation = family.implementation
     hyperparameters = config.hyperparameters(problem.lr)
     initial = [np.asarray(p).astype(dtype) for p in problem.initial_params]
     trajectory: list[list[np.ndarray]] = []
     gradients: list[list[np.ndarray]] = []
     try:
-        with implementation.context():
+        with implementation.context(family.dtype):
             stepper = implementation.build(Setup(initial, config, hyperparameters, device))
             current = [p.astype(np.float64) for p in initial]
             for _ in range(steps):
                 grads = [g.astype(dtype) for g in problem.gradient(current)]
-                stepper.step(grads)
+                stepper.set_gradients(grads)
+                stepper.step()
                 current = [np.asarray(p).astype(np.float64) for p in stepper.params()]
                 gradients.append(grads)
                 trajectory.append(current)
@@ -58,7 +61,7 @@ def run_config(
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         return ConfigOutcome(config.name, len(trajectory), 0.0, 0.0, 0.0, error=last)
     expected = oracle_replay(initial, gradients, hyperparameters, config.lookahead)
-    if implementation.dtype == "float64":
+    if family.dtype == "float64":
         bounds = [StepBound(rtol=FLOAT64_RTOL)] * steps
     else:
         bound = Float32ErrorBound(initial, hyperparameters, config.lookahead)
@@ -66,9 +69,7 @@ def run_config(
     return compare_trajectories(config.name, trajectory, expected, bounds)
 
 
-def run_row(
-    implementation: Implementation, problem: Problem, group: str, device: str, quick: bool
-) -> RowResult:
+def run_row(family: RowFamily, problem: Problem, group: str, device: str, quick: bool) -> RowResult:
     """Every supported configuration of ``group``: one report row.
 
     The row passes when every configuration that ran passed, fails on the first that did
@@ -78,21 +79,19 @@ def run_row(
     start = time.perf_counter()
     outcomes, not_run = [], []
     for config in configs_in(group):
-        reason = implementation.supports(config)
+        reason = family.rows.supports(config)
         if reason is not None:
             not_run.append((config.name, reason))
             continue
-        outcomes.append(
-            run_config(implementation, problem, config, device, problem.steps_for(quick))
-        )
+        outcomes.append(run_config(family, problem, config, device, problem.steps_for(quick)))
     row = RowResult(
-        implementation=implementation.name,
-        dtype=implementation.dtype,
+        implementation=family.name,
+        dtype=family.dtype,
         device=device,
         problem=problem.name,
         group=group,
         status=PASS,
-        bound=bound_name(implementation.dtype),
+        bound=bound_name(family.dtype),
         outcomes=tuple(outcomes),
         not_run=tuple(not_run),
         seconds=time.perf_counter() - start,
@@ -110,7 +109,7 @@ def run_row(
 
 
 def unrun_row(
-    implementation: Implementation,
+    family: RowFamily,
     problem: Problem,
     group: str,
     device: str,
@@ -119,12 +118,12 @@ def unrun_row(
 ) -> RowResult:
     """A row that did not run: SKIP (a missing package, another device) or FAIL (a crash)."""
     return RowResult(
-        implementation=implementation.name,
-        dtype=implementation.dtype,
+        implementation=family.name,
+        dtype=family.dtype,
         device=device,
         problem=problem.name,
         group=group,
         status=status,
-        bound=bound_name(implementation.dtype),
+        bound=bound_name(family.dtype),
         reason=reason,
     )

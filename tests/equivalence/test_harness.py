@@ -27,23 +27,29 @@ from typing import Any
 import numpy as np
 import pytest
 
+from catalogue.authors import AuthorsRAdam
+from catalogue.implementation import EquivalenceRows, Implementation, is_installed
+from catalogue.stepper import Setup
 from tests import oracle
 from tests.equivalence import __main__ as cli
 from tests.equivalence import harness
 from tests.equivalence.configs import CONFIGS, CONFIGS_BY_NAME, GROUPS, configs_in
-from tests.equivalence.implementations.authors import AuthorsRAdam
-from tests.equivalence.implementations.base import Implementation, Setup, is_installed
-from tests.equivalence.implementations.core_impls import IMPLEMENTATIONS as CORE
 from tests.equivalence.problems import PROBLEMS
 from tests.equivalence.reference import OracleLookahead
-from tests.equivalence.registry import PlannedRow, planned_rows
+from tests.equivalence.registry import FAMILIES, PlannedRow, RowFamily, planned_rows
 from tests.equivalence.report import format_report
 from tests.equivalence.results import FAIL, PASS, SKIP, RowResult
 from tests.equivalence.runner import run_config, run_row
 from tests.equivalence.worker import cannot_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NUMPY_CORE_64, NUMPY_CORE_32 = CORE[0], CORE[1]
+NUMPY_CORE_64, NUMPY_CORE_32 = (f for f in FAMILIES if f.name == "radam_core.step numpy")
+
+
+def _family(name: str, dtype: str, build: Any, **fields: Any) -> RowFamily:
+    """A row family of a test's own implementation, run in the numpy worker."""
+    rows = EquivalenceRows(name, (dtype,))
+    return RowFamily(Implementation(build, "numpy", equivalence=rows, **fields), dtype)
 
 
 class PerturbedStepper:
@@ -59,29 +65,29 @@ class PerturbedStepper:
         params[self.index][self.element] += self.offset
         return params
 
-    def step(self, grads: list[np.ndarray]) -> None:
-        self.inner.step(grads)
+    def set_gradients(self, grads: list[np.ndarray]) -> None:
+        self.inner.set_gradients(grads)
+
+    def step(self) -> None:
+        self.inner.step()
         self.t += 1
         if self.t == self.at:
             value = self.inner.params()[self.index][self.element]
             self.offset = self.rel * max(abs(float(value)), 1.0)
 
 
-def _perturbed(base: Implementation, **where: Any) -> Implementation:
-    return Implementation(
+def _perturbed(base: RowFamily, **where: Any) -> RowFamily:
+    return _family(
         f"perturbed {base.name}",
-        base.worker,
         base.dtype,
-        lambda setup: PerturbedStepper(base.build(setup), **where),
+        lambda setup: PerturbedStepper(base.implementation.build(setup), **where),
     )
 
 
 @pytest.mark.parametrize(
     ("base", "rel"), [(NUMPY_CORE_64, 1e-9), (NUMPY_CORE_32, 1e-4)], ids=["float64", "float32"]
 )
-def test_a_perturbed_trajectory_fails_where_it_was_perturbed(
-    base: Implementation, rel: float
-) -> None:
+def test_a_perturbed_trajectory_fails_where_it_was_perturbed(base: RowFamily, rel: float) -> None:
     implementation = _perturbed(base, at=37, index=1, element=(2,), rel=rel)
     row = run_row(implementation, PROBLEMS["mlp"], "presets", "cpu", quick=True)
     assert row.status == FAIL
@@ -109,13 +115,22 @@ def test_an_exception_is_a_failure_that_quotes_it() -> None:
     def build(setup: Setup) -> Any:
         raise RuntimeError("no such kernel")
 
-    implementation = Implementation("broken", "numpy", "float64", build)
+    implementation = _family("broken", "float64", build)
     row = run_row(implementation, PROBLEMS["rosenbrock"], "amsgrad", "cpu", quick=True)
     assert row.status == FAIL
     assert "RuntimeError: no such kernel" in row.reason
 
 
-class TextbookFloat32RAdam:
+class HeldGradients:
+    """The test steppers' ``set_gradients``: ``step`` takes ``self.grads``."""
+
+    grads: list[np.ndarray]
+
+    def set_gradients(self, grads: list[np.ndarray]) -> None:
+        self.grads = grads
+
+
+class TextbookFloat32RAdam(HeldGradients):
     """torch's convention entirely in float32, rho_t by the textbook formula."""
 
     def __init__(self, setup: Setup) -> None:
@@ -131,8 +146,8 @@ class TextbookFloat32RAdam:
     def params(self) -> list[np.ndarray]:
         return [p.copy() for p in self.params_]
 
-    def step(self, grads: list[np.ndarray]) -> None:
-        f32 = np.float32
+    def step(self) -> None:
+        f32, grads = np.float32, self.grads
         one, two, four = f32(1), f32(2), f32(4)
         self.t += 1
         t = f32(self.t)
@@ -157,7 +172,7 @@ class TextbookFloat32RAdam:
                 self.params_[i] = self.params_[i] - self.lr * m_hat
 
 
-class OracleFloat32:
+class OracleFloat32(HeldGradients):
     """The oracle's own arithmetic in float32 storage and compute (float64 scalars).
 
     With Lookahead, the reference's :class:`OracleLookahead` follows each step, in
@@ -179,8 +194,8 @@ class OracleFloat32:
     def params(self) -> list[np.ndarray]:
         return [p.copy() for p in self.params_]
 
-    def step(self, grads: list[np.ndarray]) -> None:
-        self.params_ = oracle.oracle_step(self.params_, grads, self.state, self.hp, np.float32)
+    def step(self) -> None:
+        self.params_ = oracle.oracle_step(self.params_, self.grads, self.state, self.hp, np.float32)
         if self.state.t <= self.late:  # Lookahead misses the first steps
             return
         if self.slow is not None:
@@ -194,7 +209,7 @@ def test_float32_bound_fails_a_textbook_float32_rho() -> None:
     the bound. (On the quadratic, parameters ~1000x larger than their updates, the same
     error stays near the parameters' own float32 rounding.)
     """
-    implementation = Implementation("textbook float32", "numpy", "float32", TextbookFloat32RAdam)
+    implementation = _family("textbook float32", "float32", TextbookFloat32RAdam)
     outcome = run_config(implementation, PROBLEMS["mlp"], CONFIGS_BY_NAME["torch"], "cpu", 100)
     assert outcome.violation is not None, outcome
     assert outcome.violation.step == 6  # the first rectified step, where r_t enters
@@ -204,7 +219,7 @@ def test_float32_bound_fails_a_textbook_float32_rho() -> None:
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 @pytest.mark.parametrize("group", GROUPS)
 def test_float32_bound_passes_the_oracle_in_float32(problem: str, group: str) -> None:
-    implementation = Implementation("oracle float32", "numpy", "float32", OracleFloat32)
+    implementation = _family("oracle float32", "float32", OracleFloat32)
     row = run_row(implementation, PROBLEMS[problem], group, "cpu", quick=True)
     assert row.status == PASS, row.reason
     assert row.worst is not None
@@ -222,11 +237,8 @@ class OracleFloat32ScaledLr(OracleFloat32):
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 def test_float32_bound_resolves_a_1e_5_learning_rate_error(problem: str) -> None:
     def run(offset: float) -> Any:
-        implementation = Implementation(
-            f"lr x (1 + {offset})",
-            "numpy",
-            "float32",
-            lambda setup: OracleFloat32ScaledLr(setup, offset),
+        implementation = _family(
+            f"lr x (1 + {offset})", "float32", lambda setup: OracleFloat32ScaledLr(setup, offset)
         )
         return run_config(implementation, PROBLEMS[problem], CONFIGS_BY_NAME["torch"], "cpu", 40)
 
@@ -249,11 +261,8 @@ def test_float32_bound_resolves_a_1e_5_slow_step_size_error_and_a_late_sync(
     late fails at the step where the oracle synced and it did not."""
 
     def run(**error: Any) -> Any:
-        implementation = Implementation(
-            f"Lookahead {error}",
-            "numpy",
-            "float32",
-            lambda setup: OracleFloat32(setup, **error),
+        implementation = _family(
+            f"Lookahead {error}", "float32", lambda setup: OracleFloat32(setup, **error)
         )
         return run_config(implementation, PROBLEMS[problem], CONFIGS_BY_NAME[config], "cpu", 40)
 
@@ -290,7 +299,7 @@ def test_authors_peer_with_sgd_below_threshold_is_the_oracles_variant() -> None:
     config = CONFIGS_BY_NAME["authors-decay"]
     hp = config.hyperparameters(problem.lr)
     setup = Setup([np.array(p) for p in problem.initial_params], config, hp, "cpu")
-    peer = AuthorsRAdam(setup, degenerated_to_sgd=True)
+    peer = AuthorsRAdam(setup.initial_params, setup.hyperparameters, degenerated_to_sgd=True)
     sgd_hp = {**hp, "below_threshold": "sgd"}
     params = [np.array(p) for p in problem.initial_params]
     state = oracle.OracleState(params, amsgrad=False)
@@ -298,13 +307,16 @@ def test_authors_peer_with_sgd_below_threshold_is_the_oracles_variant() -> None:
         grads = problem.gradient(params)
         peer.step(grads)
         params = oracle.oracle_step(params, grads, state, sgd_hp)
-    for got, want in zip(peer.params(), params, strict=True):
+    for got, want in zip(peer.params, params, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
 def test_a_missing_package_skips_with_the_reason() -> None:
-    implementation = Implementation(
-        "needs a package", "numpy", "float64", NUMPY_CORE_64.build, requires=("no_such_package_x",)
+    implementation = _family(
+        "needs a package",
+        "float64",
+        NUMPY_CORE_64.implementation.build,
+        requires=("no_such_package_x",),
     )
     assert cannot_run(implementation, "cpu") == (SKIP, "no_such_package_x not installed")
     assert cannot_run(NUMPY_CORE_64, "cpu") is None
@@ -328,8 +340,8 @@ def test_a_crashed_worker_fails_its_rows(tmp_path: Path) -> None:
     worker = harness.RunningWorker(
         "torch", process, tmp_path / "none.jsonl", log, time.perf_counter()
     )
-    torch_core = next(i for i in planned_rows() if i.implementation.worker == "torch")
-    rows = [PlannedRow(torch_core.implementation, "mlp", "amsgrad")]
+    torch_core = next(row for row in planned_rows() if row.family.worker == "torch")
+    rows = [PlannedRow(torch_core.family, "mlp", "amsgrad")]
     results: dict[str, RowResult] = {}
     ending = harness.collect(worker, rows, results, "cpu", 1.0)
     assert ending == "exited with code 7"
@@ -384,9 +396,9 @@ def test_cuda_run_where_no_framework_uses_the_device_exits_3(
 
 
 def test_report_collapses_skipped_implementations_and_lists_configs_not_run() -> None:
-    passed = run_row(CORE[0], PROBLEMS["rosenbrock"], "presets", "cpu", quick=True)
-    authors = next(i for i in planned_rows() if i.implementation.name.startswith("peer: authors"))
-    partial = run_row(authors.implementation, PROBLEMS["rosenbrock"], "presets", "cpu", quick=True)
+    passed = run_row(NUMPY_CORE_64, PROBLEMS["rosenbrock"], "presets", "cpu", quick=True)
+    authors = next(f for f in FAMILIES if f.name.startswith("peer: authors"))
+    partial = run_row(authors, PROBLEMS["rosenbrock"], "presets", "cpu", quick=True)
     skipped = [
         RowResult("radam_missing", "float64", "cpu", p, g, SKIP, "1e-12", reason="x not installed")
         for p in PROBLEMS
@@ -406,7 +418,8 @@ def test_results_round_trip_through_json() -> None:
 
 
 def test_every_implementation_has_a_worker_and_a_unique_row_identity() -> None:
-    from tests.equivalence.registry import IMPLEMENTATIONS, WORKERS
+    from catalogue import IMPLEMENTATIONS
+    from catalogue.workers import WORKERS
 
     assert {implementation.worker for implementation in IMPLEMENTATIONS} <= set(WORKERS)
     keys = [row.key for row in planned_rows()]

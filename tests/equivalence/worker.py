@@ -14,34 +14,34 @@ import json
 import traceback
 from pathlib import Path
 
-from tests.equivalence.implementations.base import Implementation
 from tests.equivalence.problems import PROBLEMS
-from tests.equivalence.registry import planned_rows
+from tests.equivalence.registry import RowFamily, planned_rows
 from tests.equivalence.results import FAIL, SKIP
 from tests.equivalence.runner import run_row, unrun_row
 
 
 def run_worker(name: str, device: str, quick: bool, output: Path, only: str | None) -> None:
     """Run the worker's rows and append each result to ``output`` (JSON lines)."""
-    rows = [row for row in planned_rows(only) if row.implementation.worker == name]
+    rows = [row for row in planned_rows(only) if row.family.worker == name]
     verdicts: dict[str, tuple[str, str] | None] = {}
     with output.open("a", encoding="utf-8") as sink:
         for row in rows:
-            implementation, problem = row.implementation, PROBLEMS[row.problem]
-            identity = f"{implementation.name}|{implementation.dtype}"
+            family, problem = row.family, PROBLEMS[row.problem]
+            identity = f"{family.name}|{family.dtype}"
             if identity not in verdicts:
-                verdicts[identity] = cannot_run(implementation, device)
+                verdicts[identity] = cannot_run(family, device)
             verdict = verdicts[identity]
             if verdict is None:
-                result = run_row(implementation, problem, row.group, device, quick)
+                result = run_row(family, problem, row.group, device, quick)
             else:
-                result = unrun_row(implementation, problem, row.group, device, *verdict)
+                result = unrun_row(family, problem, row.group, device, *verdict)
             sink.write(json.dumps(result.to_json()) + "\n")
             sink.flush()
 
 
-def cannot_run(implementation: Implementation, device: str) -> tuple[str, str] | None:
-    """None if the implementation can run on ``device`` here, else ``(status, reason)``."""
+def cannot_run(family: RowFamily, device: str) -> tuple[str, str] | None:
+    """None if the row family can run on ``device`` here, else ``(status, reason)``."""
+    implementation = family.implementation
     missing = implementation.missing_requirement()
     if missing is not None:
         return SKIP, f"{missing} not installed"

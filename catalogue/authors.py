@@ -22,39 +22,44 @@ decay group's ``authors-decay``); the class has no Lookahead.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from tests.equivalence.implementations.base import (
-    Implementation,
-    Setup,
-    only,
-    without_lookahead,
-)
+from catalogue.implementation import EquivalenceRows, Implementation, only, without_lookahead
+from catalogue.numpy_impls import NumpyOptimizerStepper
+from catalogue.stepper import Setup
 
 
 class AuthorsRAdam:
     """The authors' RAdam over float64 NumPy arrays.
 
     Args:
-        setup: The initial parameters and the configuration's hyperparameters.
+        params: The initial parameters (copied, as float64).
+        hyperparameters: The configuration's ``lr``, ``betas``, ``eps`` and
+            ``weight_decay``.
         degenerated_to_sgd: Take SGD-with-momentum steps below N_sma = 5 (the authors'
             option; their default is False, no update).
+
+    Attributes:
+        params: The current parameters (replaced by new arrays on each update).
     """
 
-    def __init__(self, setup: Setup, degenerated_to_sgd: bool = False) -> None:
-        hp = setup.hyperparameters
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        hyperparameters: Mapping[str, Any],
+        degenerated_to_sgd: bool = False,
+    ) -> None:
+        hp = hyperparameters
         self.lr, (self.beta1, self.beta2) = float(hp["lr"]), hp["betas"]
         self.eps, self.weight_decay = float(hp["eps"]), float(hp["weight_decay"])
         self.degenerated_to_sgd = degenerated_to_sgd
-        self._params = [np.array(p, dtype=np.float64) for p in setup.initial_params]
-        self._exp_avg = [np.zeros_like(p) for p in self._params]
-        self._exp_avg_sq = [np.zeros_like(p) for p in self._params]
+        self.params = [np.array(p, dtype=np.float64) for p in params]
+        self._exp_avg = [np.zeros_like(p) for p in self.params]
+        self._exp_avg_sq = [np.zeros_like(p) for p in self.params]
         self._step = 0
-
-    def params(self) -> list[np.ndarray]:
-        """Copies of the parameters."""
-        return [p.copy() for p in self._params]
 
     def step(self, grads: list[np.ndarray]) -> None:
         """One step of the authors' algorithm."""
@@ -81,7 +86,7 @@ class AuthorsRAdam:
             step_size = 1.0 / (1 - beta1**t)
         else:
             return
-        for i, p in enumerate(self._params):
+        for i, p in enumerate(self.params):
             if self.weight_decay != 0:
                 p = p + p * (-self.weight_decay * lr)
             if n_sma >= 5:
@@ -90,15 +95,20 @@ class AuthorsRAdam:
                 )
             else:
                 p = p - step_size * lr * self._exp_avg[i]
-            self._params[i] = p
+            self.params[i] = p
 
 
-IMPLEMENTATIONS: tuple[Implementation, ...] = (
-    Implementation(
+def authors_stepper(setup: Setup) -> NumpyOptimizerStepper:
+    """The authors' RAdam with the configuration's hyperparameters."""
+    return NumpyOptimizerStepper(setup, lambda params, s: AuthorsRAdam(params, s.hyperparameters))
+
+
+AUTHORS = Implementation(
+    authors_stepper,
+    "numpy",
+    equivalence=EquivalenceRows(
         "peer: authors' RAdam (NumPy)",
-        "numpy",
-        "float64",
-        AuthorsRAdam,
+        ("float64",),
         peer=True,
         supports=without_lookahead(
             "the authors' RAdam class has no Lookahead",

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks.registry import Stepper, register
+from catalogue.implementation import BenchmarkRow, Implementation
+from catalogue.numpy_impls import NumpyOptimizerStepper
 
 NAME = "naive-numpy"
 
@@ -84,8 +85,10 @@ class NaiveRAdam:
             self.exp_avg[index], self.exp_avg_sq[index] = m, v
 
 
-@register(NAME, "torch's default RAdam in NumPy, a new array per operation (the reference)")
-def naive_numpy(params: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
-    """Set up ``NaiveRAdam`` on ``params``."""
-    opt = NaiveRAdam(params)
-    return Stepper(step=lambda: opt.step(grads), params=lambda: opt.params)
+NAIVE_NUMPY = Implementation(
+    lambda setup: NumpyOptimizerStepper(setup, lambda params, _: NaiveRAdam(params)),
+    "numpy",
+    benchmark=BenchmarkRow(
+        NAME, "torch's default RAdam in NumPy, a new array per operation (the reference)"
+    ),
+)

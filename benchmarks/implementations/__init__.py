@@ -1,1 +1,0 @@
-"""Benchmarked implementations, one module per library; each registers its own entries."""
