@@ -263,25 +263,20 @@ _PLAIN = (bool, int, float, str)
 def _arguments_key(preset: Any, overrides: dict[str, Any]) -> Any:
     """A hashable key of the arguments, their types included (``True`` is not ``1``).
 
-    A preset is its name, or a [`Preset`][radam_core.Preset]'s fields. None where a value is
-    not a plain Python one (an array, a NumPy scalar): never kept.
+    A preset is its name, or a [`Preset`][radam_core.Preset]'s values with the overrides on
+    top (what the hyperparameters are built from). None where a value is not a plain Python
+    one (an array, a NumPy scalar): never kept.
     """
     if type(preset) is Preset:
-        preset = _plain_items(dataclasses.asdict(preset))
+        preset, overrides = Preset, {**preset.overrides, **overrides}
     elif type(preset) is not str:
         return None
-    items = _plain_items(overrides)
-    return None if preset is None or items is None else (preset, items)
-
-
-def _plain_items(values: dict[str, Any]) -> tuple[Any, ...] | None:
-    """``values`` as sorted ``(name, type, value)`` items, or None if one is not plain."""
     items = []
-    for name, value in sorted(values.items()):
-        if value is None or type(value) in _PLAIN:
+    for name, value in sorted(overrides.items()):
+        if type(value) in _PLAIN:
             items.append((name, type(value), value))
         elif type(value) is tuple and all(type(v) in _PLAIN for v in value):
             items.append((name, tuple, tuple((type(v), v) for v in value)))
         else:
             return None
-    return tuple(items)
+    return preset, tuple(items)

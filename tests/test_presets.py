@@ -79,6 +79,9 @@ def test_hyperparameters_built_from_a_preset_object_are_kept_like_a_name(monkeyp
         "torch", lr=0.1234
     )
     assert len(built) == 3  # custom, custom with threshold 4.5, "torch"
+    array_threshold = custom.replace(threshold=np.array(4.25))  # a 0-d array: not kept
+    assert radam_core.hyperparameters_for(array_threshold, lr=0.1234) == first
+    assert len(built) == 4
 
 
 def test_old_keywords_apply_with_a_deprecation_warning_naming_the_new_way():
