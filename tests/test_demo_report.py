@@ -137,7 +137,7 @@ def test_summary_says_which_optimizers_learned_at_which_learning_rates():
     sentence = summary(_grid(_losses(learned, lrs)), CHANCE, OPTIMIZERS)[0]
     threshold = format_number(LEARNED * CHANCE, 3)
     assert sentence == (
-        f"At lr {lrs[0]:g}, all five optimizers learned the task (mean held-out loss below "
+        f"At lr {lrs[0]:g}, all seven optimizers learned the task (mean held-out loss below "
         f"{LEARNED:g} x chance = {threshold} nats/token); at {lrs[1]:g}, all but Adam-2k did; "
         f"at {lrs[2]:g}, only Adam + warm-up and RAdam did; at {lrs[3]:g}, none did."
     )
@@ -147,7 +147,7 @@ def test_summary_says_which_optimizers_learned_at_which_learning_rates():
     ("learned", "start"),
     [
         (set(), "No optimizer learned the task"),
-        ({(name, lr) for name in OPTIMIZERS for lr in (0.01, 0.1)}, "All five optimizers learned"),
+        ({(name, lr) for name in OPTIMIZERS for lr in (0.01, 0.1)}, "All seven optimizers learned"),
     ],
 )
 def test_summary_of_who_learned_handles_nobody_and_everybody(learned, start):
@@ -298,7 +298,7 @@ def test_findings_use_plain_sentences_for_the_empty_cases():
         "Adam learned the task at every learning rate of this grid, so Adam-2k (a second moment "
         "estimated over K steps before any update) had no failure of Adam to prevent." in lines
     )
-    assert "All five optimizers learned the task at the same number of learning rates" in text
+    assert "All seven optimizers learned the task at the same number of learning rates" in text
     # Nobody learns anywhere.
     text = " ".join(findings(_grid(_losses(set(), (0.01, 0.1))), CHANCE, OPTIMIZERS))
     assert re.search(r"\bnone\b", text, re.IGNORECASE) is None

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -38,7 +38,7 @@ from radam_cli.options import (
 from radam_cli.progress import Progress
 
 if TYPE_CHECKING:
-    from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
+    from radam_cli.demo_config import OptimizerSettings, RunResult, RunSpec, TaskConfig
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,10 @@ class RunSize:
     lrs: tuple[float, ...]
 
 
-FULL = RunSize(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
-QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.05))
+FULL = RunSize(steps=400, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
+QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.07))
+SHORT_WARMUP_SHARE = 0.05
+"""The paper's shortest warm-up as a share of 2/(1 - beta2): 100 of 2000 steps."""
 DEFAULT_OUT = "radam-demo"
 TORCH_MISSING = f"radam demo needs PyTorch: {INSTALL_TORCH} (any torch >= 2.6 works)"
 MATPLOTLIB_MISSING = (
@@ -73,14 +75,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``demo`` and its options on the ``radam`` command."""
     parser = subparsers.add_parser(
         "demo",
-        help="train a tiny Transformer with Adam, warm-up, RAdam, Adam-2k and Adam-eps",
+        help="train a tiny Transformer with Adam, warm-ups, RAdam, Adam-2k and Adam-eps",
         description="Reproduce the paper's findings in miniature: train a tiny Post-LN "
-        "Transformer to reverse generated sequences with Adam, Adam with linear warm-up, "
-        "RAdam, Adam-2k (the first K steps only update the second moment) and Adam-eps "
-        "(a large eps), over a grid of learning rates and seeds; print the final losses and "
-        "write plots (loss curves, final loss against the learning rate, histograms of the "
-        "early gradients and updates), report.md and results.json to --out. About 1 to 3 "
-        "minutes on two idle CPU cores (--quick: under 30 s); nothing is downloaded.",
+        "Transformer to reverse generated sequences with Adam, Adam with a short and a long "
+        "linear warm-up, RAdam, Adam-2k (K steps that only update the second moment, then "
+        "Adam), Adam-eps (a large eps) and Adam without the first moment's bias correction, "
+        "over a grid of learning rates and seeds; print how many seeds learned and the "
+        "median final losses, and write plots (each the miniature of a figure of the paper), "
+        "report.md and results.json to --out. About 2 to 3 minutes on two idle CPU cores "
+        "(--quick: about 20 s); nothing is downloaded.",
     )
     parser.add_argument(
         "--quick",
@@ -127,14 +130,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--warmup-steps",
         type=non_negative_int,
-        help="T_w of the linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
-        "paper's 2000 for beta2 = 0.999; 100 for 0.98)",
+        help="T_w of the long linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
+        "paper's K = 2000 for beta2 = 0.999; 100 for 0.98)",
+    )
+    parser.add_argument(
+        "--short-warmup-steps",
+        type=non_negative_int,
+        help=f"T_w of the short linear warm-up (default {SHORT_WARMUP_SHARE:g} x "
+        "2/(1 - beta2), as the paper's 100 of 2000 steps; 5 for 0.98)",
     )
     parser.add_argument(
         "--large-eps",
         type=positive_float,
-        default=1e-4,
-        help="eps of Adam-eps (default 1e-4; the others use 1e-8)",
+        help="eps of Adam-eps, added to the raw sqrt(v) as in the authors' code (default: "
+        "the median |gradient| of the models at initialization; the others use 1e-8)",
     )
     parser.add_argument(
         "--jobs",
@@ -169,7 +178,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     writable_folder(args.parser, args.out)
     from radam_cli import demo_report
-    from radam_cli.demo_config import TaskConfig
+    from radam_cli.demo_config import OptimizerSettings, TaskConfig
 
     start = time.perf_counter()
     preset = QUICK if args.quick else FULL
@@ -179,16 +188,36 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     warmup = args.warmup_steps
     if warmup is None:
         warmup = round(2 / (1 - args.beta2))
+    short_warmup = args.short_warmup_steps
+    if short_warmup is None:
+        short_warmup = max(1, round(SHORT_WARMUP_SHARE * 2 / (1 - args.beta2)))
     task = TaskConfig()
-    specs = _specs(args, steps, seeds, lrs, warmup, task)
+    median_gradient = _median_gradient(task, seeds)
+    large_eps = args.large_eps or float(f"{median_gradient:.1g}")
+    settings = OptimizerSettings(
+        lr=1.0,
+        beta2=args.beta2,
+        warmup_steps=warmup,
+        short_warmup_steps=short_warmup,
+        v_only_steps=warmup,
+        large_eps=large_eps,
+    )
+    specs = _specs(args.optimizers, settings, steps, seeds, lrs, task)
     print(
         f"radam demo: {_count(len(args.optimizers), 'optimizer')} x "
         f"{_count(len(lrs), 'learning rate')} x {_count(len(seeds), 'seed')}, "
-        f"{_count(steps, 'step')} each, on {_count(args.jobs, 'process', 'processes')}",
+        f"{_count(steps, 'update')} each, on {_count(args.jobs, 'process', 'processes')}",
         file=out,
         flush=True,
     )
-    total = sum(spec.steps for spec in specs)
+    if "adam-eps" in args.optimizers:
+        print(
+            f"Adam-eps: eps = {large_eps:.2g}, {large_eps / median_gradient:.2g} x the median "
+            f"|gradient| at initialization ({median_gradient:.2g})",
+            file=out,
+            flush=True,
+        )
+    total = sum(spec.total_steps for spec in specs)
     try:
         with Progress(total, sys.stderr, "training", unit="step") as progress:
             results = train_all(specs, args.jobs, progress.advance)
@@ -204,11 +233,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         "seeds": list(seeds),
         "lrs": list(lrs),
         "optimizers": list(args.optimizers),
-        "beta1": 0.9,
+        "beta1": settings.beta1,
         "beta2": args.beta2,
         "warmup_steps": warmup,
+        "short_warmup_steps": short_warmup,
         "v_only_steps": warmup,
-        "large_eps": args.large_eps,
+        "large_eps": large_eps,
+        "median_gradient": median_gradient,
         "jobs": args.jobs,
     }
     written = [args.out / "results.json"]
@@ -242,34 +273,42 @@ def missing_dependency(no_plots: bool) -> str | None:
 
 
 def _specs(
-    args: argparse.Namespace,
+    optimizers: Sequence[str],
+    settings: OptimizerSettings,
     steps: int,
     seeds: tuple[int, ...],
     lrs: Sequence[float],
-    warmup: int,
     task: TaskConfig,
 ) -> list[RunSpec]:
     """One run per (learning rate, optimizer), each training every seed."""
-    from radam_cli.demo_config import OptimizerSettings, RunSpec, early_steps
+    from radam_cli.demo_config import RunSpec, early_steps
 
     return [
         RunSpec(
             optimizer=name,
-            settings=OptimizerSettings(
-                lr=lr,
-                beta2=args.beta2,
-                warmup_steps=warmup,
-                v_only_steps=warmup,
-                large_eps=args.large_eps,
-            ),
+            settings=replace(settings, lr=lr),
             seeds=seeds,
             steps=steps,
             task=task,
             histogram_steps=early_steps(steps),
         )
         for lr in lrs
-        for name in args.optimizers
+        for name in optimizers
     ]
+
+
+def _median_gradient(task: TaskConfig, seeds: tuple[int, ...]) -> float:
+    """[`median_gradient`][radam_cli.demo_train.median_gradient] on one torch thread."""
+    import torch
+
+    from radam_cli.demo_train import median_gradient
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return median_gradient(task, seeds)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def train_all(

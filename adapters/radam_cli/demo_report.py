@@ -33,17 +33,19 @@ EARLY = 5
 """The findings pool the update magnitudes of this many first steps."""
 STYLES: dict[str, tuple[str, str, Any]] = {
     "adam": ("C0", "o", "-"),
+    "adam-warmup-short": ("C5", "P", (0, (3, 1))),
     "adam-warmup": ("C1", "s", "--"),
     "radam": ("C2", "^", "-."),
     "adam-2k": ("C3", "D", ":"),
     "adam-eps": ("C4", "v", (0, (6, 2, 1, 2, 1, 2))),
+    "adam-no-m-correction": ("C7", "X", (0, (1, 3))),
 }
 """Each optimizer's colour, marker and line style: all differ, so coinciding curves stay
 distinguishable."""
 CHANCE_STYLE: dict[str, Any] = {"color": "gray", "linestyle": (0, (8, 4)), "linewidth": 0.8}
 PLOT_RC: dict[Any, Any] = {"font.size": 9}
 DPI = 110
-NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from radam_cli.demo_config import (
     UPDATE_RANGE,
     RunResult,
     RunSpec,
+    TaskConfig,
     histogram_edges,
 )
 from radam_cli.demo_optimizers import make_optimizer
@@ -45,8 +46,10 @@ def train(spec: RunSpec, progress: Callable[[int], None] | None = None) -> RunRe
     record = set(spec.histogram_steps)
     result = RunResult(spec.optimizer, spec.settings.lr, list(spec.seeds))
     losses = []
-    report_every = max(1, spec.steps // 25)
-    for t in range(1, spec.steps + 1):
+    total = spec.total_steps
+    report_every = max(1, total // 25)
+    for taken in range(1, total + 1):
+        t = taken - spec.v_only_steps  # Adam-2k's v-only steps are -K + 1 to 0
         tokens, targets = stacked_batch(rngs, spec.task)
         loss = model.losses(tokens, targets)
         optimizer.zero_grad(set_to_none=True)
@@ -63,15 +66,36 @@ def train(spec: RunSpec, progress: Callable[[int], None] | None = None) -> RunRe
             result.gradient_histograms.append(_log_histogram(gradients.abs(), GRADIENT_RANGE))
             result.update_histograms.append(_log_histogram(change, UPDATE_RANGE))
         losses.append(loss.detach())
-        if progress is not None and (t % report_every == 0 or t == spec.steps):
-            progress(report_every if t % report_every == 0 else t % report_every)
+        if progress is not None and (taken % report_every == 0 or taken == total):
+            progress(report_every if taken % report_every == 0 else taken % report_every)
     _store_curves(result, torch.stack(losses).double().numpy(), spec.curve_points)
+    result.curve_steps = [step - spec.v_only_steps for step in result.curve_steps]
     held_out = reversal_batch(np.random.default_rng(EVAL_SEED), spec.task, spec.task.eval_size)
     final_loss, final_accuracy = model.evaluate(held_out)
     result.final_loss = [float(v) for v in final_loss]
     result.final_accuracy = [float(v) for v in final_accuracy]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def median_gradient(task: TaskConfig, seeds: tuple[int, ...]) -> float:
+    """The median |gradient| entry of the seeds' models on their first batch, at initialization.
+
+    It is the scale that Adam-eps's eps is set to: an eps much below it changes almost nothing
+    (Liu et al. 2019 used 1e-4 on their own models' gradients).
+
+    Args:
+        task: The task's and the model's size.
+        seeds: The seeds, whose models and first batches are those of the training runs.
+
+    Returns:
+        The median over every parameter entry of every seed's model.
+    """
+    model = StackedTransformer(task, seeds)
+    rngs = [np.random.default_rng(seed) for seed in seeds]
+    model.losses(*stacked_batch(rngs, task)).sum().backward()
+    magnitudes = torch.cat([p.grad.abs().reshape(-1) for p in model.parameters()])  # type: ignore[union-attr]
+    return float(magnitudes.double().median())
 
 
 def _first_model(tensors: object) -> torch.Tensor:
