@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -353,17 +354,49 @@ def test_adam_2k_runs_k_extra_steps_and_records_its_first_updates():
     settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=4)
     task = TaskConfig(batch=4, eval_size=8)
     done = []
-    spec = RunSpec("adam-2k", settings, (0,), 6, task, histogram_steps=(1, 2))
-    result = train(spec, done.append)
+    spec = RunSpec("adam-2k", settings, (0.01,), (0,), 6, task, histogram_steps=(1, 2))
+    (result,) = train(spec, done.append)
     assert sum(done) == spec.total_steps == 10
     assert result.curve_steps[0] == -3
     assert result.curve_steps[-1] == 6
     assert result.histogram_steps == [1, 2]
     total = sum(result.update_histograms[0])
     assert result.update_histograms[0][0] < total  # its first real update, not a frozen step
-    adam = train(RunSpec("adam", settings, (0,), 6, task), done.append)
+    (adam,) = train(RunSpec("adam", settings, (0.01,), (0,), 6, task), done.append)
     assert adam.curve_steps[0] == 1
     assert adam.curve_steps[-1] == 6
+
+
+@TORCH
+@pytest.mark.parametrize("name", ["adam", "adam-warmup", "radam", "adam-2k"])
+def test_each_stacked_learning_rate_trains_as_its_optimizer_alone_at_that_rate(name):
+    pytest.importorskip("torch")
+    from radam_cli.demo_config import EVAL_SEED, OptimizerSettings, RunSpec, TaskConfig
+    from radam_cli.demo_optimizers import make_optimizer
+    from radam_cli.demo_task import StackedTransformer, reversal_batch, stacked_batch
+    from radam_cli.demo_train import train
+
+    task = TaskConfig(batch=4, eval_size=16)
+    settings = OptimizerSettings(lr=1.0, beta2=0.98, warmup_steps=3, v_only_steps=2)
+    lrs, seeds, steps = (0.01, 0.05), (0, 1), 8
+    results = train(RunSpec(name, settings, lrs, seeds, steps, task))
+    for lr, result in zip(lrs, results, strict=True):
+        # The peer: the seeds' models with the optimizer at this lr, as in a torch script.
+        model = StackedTransformer(task, seeds)
+        alone = OptimizerSettings(lr=lr, beta2=0.98, warmup_steps=3, v_only_steps=2)
+        optimizer, scheduler = make_optimizer(name, model.parameters(), alone)
+        rngs = [np.random.default_rng(seed) for seed in seeds]
+        for _ in range(steps + (2 if name == "adam-2k" else 0)):
+            optimizer.zero_grad()
+            model.losses(*stacked_batch(rngs, task)).sum().backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        held_out = reversal_batch(np.random.default_rng(EVAL_SEED), task, task.eval_size)
+        expected, _ = model.evaluate(held_out)
+        assert result.lr == lr
+        np.testing.assert_allclose(result.final_loss, expected.numpy(), rtol=1e-4)
+    assert results[0].final_loss != results[1].final_loss  # the learning rates differ
 
 
 @TORCH
@@ -488,18 +521,23 @@ def _fake_results(adam_high, radam_high, lrs=(0.01, 0.1)):
     return results
 
 
-def test_table_lists_every_optimizer_and_lr_and_marks_the_best():
+def test_table_counts_the_seeds_that_learned_and_gives_medians():
     from radam_cli.demo import format_table
 
-    table = format_table(_fake_results(True, False), math.log(16), OPTIMIZERS, 2)
+    table = format_table(_fake_results(True, False), math.log(16), OPTIMIZERS)
     lines = table.splitlines()
-    assert "mean ± std over 2 seeds" in lines[0]
-    assert all(label in lines[1] for label in LABELS)
-    rows = {line.split()[0]: line for line in lines[2:]}
-    assert set(rows) == {"0.01", "0.1"}
-    assert rows["0.1"].count("±") == len(OPTIMIZERS)
-    assert rows["0.1"].count("2.76±0.01") == 1
-    assert "*" in rows["0.1"]
+    assert lines[0] == (
+        "A seed learned the task when its held-out loss ended below 0.1 x chance (2.773) = "
+        "0.277 nats/token."
+    )
+    assert lines[1] == "Seeds that learned the task:"
+    assert all(label in lines[2] for label in LABELS)
+    assert lines[4].split() == ["0.1", "0/2", *["2/2"] * (len(OPTIMIZERS) - 1)]
+    medians = lines.index("Median final held-out loss, nats/token (lowest to highest seed):")
+    row = lines[medians + 3]
+    assert row.startswith("0.1 ")
+    assert "2.76 (2.8 to 2.8)" in row  # Adam: the median of 2.77 and 2.75
+    assert "±" not in table
 
 
 class _Terminal(StringIO):
@@ -580,8 +618,8 @@ def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
     header = next(line for line in stdout.splitlines() if line.startswith("lr "))
     assert all(label in header for label in LABELS)
     rows = [line for line in stdout.splitlines() if line.split()[:1] in (["0.01"], ["0.1"])]
-    assert len(rows) == 2
-    assert all(row.count("±") == len(OPTIMIZERS) for row in rows)
+    assert len(rows) == 4  # seeds that learned, then medians
+    assert all(len(re.findall(r"\b\d/2\b", row)) == len(OPTIMIZERS) for row in rows[:2])
     assert sorted(p.name for p in out.iterdir()) == ["report.md", "results.json"]
 
     document = json.loads((out / "results.json").read_text())
@@ -617,30 +655,35 @@ def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
     assert f"{ratio:.2g} x the median |gradient| at initialization" in stdout
 
     report = (out / "report.md").read_text()
-    assert "## What this run showed" in report
     assert "| 0.1 |" in report
     assert ".png" not in report
-    # It opens with the three summary sentences of the numbers in results.json.
+    # It opens with the four findings computed from the numbers in results.json.
     from radam_cli.demo_config import RunResult
-    from radam_cli.demo_report import summary
+    from radam_cli.demo_report import findings
 
     results = [RunResult(**run) for run in runs]
-    sentences = summary(results, document["chance_loss"], OPTIMIZERS)
-    assert report.splitlines()[1:6] == ["", *(f"- {s}" for s in sentences), ""]
-    assert "at none" not in report
+    verdicts = findings(results, document["chance_loss"], OPTIMIZERS)
+    for number, (claim, verdict) in enumerate(verdicts, 1):
+        assert f"{number}. **{claim}** {verdict}" in report.splitlines()
 
 
 @TORCH
 def test_tiny_demo_draws_the_plots(tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    out, _, _ = _run_demo(tmp_path, capsys, "--optimizers", "adam,radam")
-    names = ("loss_curves.png", "lr_robustness.png", "early_update_histograms.png")
-    for name in names:
+    out, _, _ = _run_demo(tmp_path, capsys)
+    figures = {
+        "loss_curves.png": "Figure 1",
+        "gradient_histograms.png": "Figure 2",
+        "control_histograms.png": "Figure 3",
+        "success_rate.png": "Figure 8",
+        "variance.png": "variance simulation",
+    }
+    report = (out / "report.md").read_text().splitlines()
+    for name, figure in figures.items():
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report = (out / "report.md").read_text()
-    assert all(f"]({name})" in report for name in names)
-    assert "|update| / lr at every step from 1 to 12, at lr " in report  # what the rows show
+        line = report.index(f"![{name}]({name})")
+        assert report[line + 2].startswith(f"*The paper's {figure} in miniature")
 
 
 @TORCH
@@ -659,7 +702,7 @@ def test_worker_processes_give_the_same_numbers(tmp_path, capsys):
         lines = err.splitlines()
         assert 1 <= len(lines) <= 10
         assert lines[-1].startswith("training: 100%|")
-        assert "| 48/48 [" in lines[-1]  # 2 optimizers x 2 lrs x 12 steps (seeds at once)
+        assert "| 24/24 [" in lines[-1]  # 2 optimizers x 12 steps (lrs and seeds at once)
     for one, two in zip(runs["1"], runs["2"], strict=True):
         assert one["final_loss"] == two["final_loss"]
         assert one["curves"] == two["curves"]

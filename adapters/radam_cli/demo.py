@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -58,6 +58,8 @@ class RunSize:
 
 FULL = RunSize(steps=400, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
 QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.07))
+LRS_PER_RUN = 3
+"""Learning rates whose models one run stacks: few enough to leave runs for every process."""
 SHORT_WARMUP_SHARE = 0.05
 """The paper's shortest warm-up as a share of 2/(1 - beta2): 100 of 2000 steps."""
 DEFAULT_OUT = "radam-demo"
@@ -225,7 +227,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print("radam demo: interrupted", file=sys.stderr)
         return 130
     chance = task.chance_loss
-    print(format_table(results, chance, args.optimizers, len(seeds)), file=out)
+    print(format_table(results, chance, args.optimizers), file=out)
 
     config = {
         **asdict(task),
@@ -244,12 +246,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     }
     written = [args.out / "results.json"]
     write_json(written[0], results, config, chance, time.perf_counter() - start)
+    captions: list[tuple[str, str]] = []
     if not args.no_plots:
-        written += demo_report.write_plots(args.out, results, chance, args.optimizers)
+        from radam_cli import demo_plots
+
+        plots = demo_plots.write_plots(args.out, results, chance, args.optimizers, config)
+        written += [path for path, _ in plots]
+        captions = [(path.name, caption) for path, caption in plots]
     report = args.out / "report.md"
-    demo_report.write_markdown(
-        report, results, config, chance, args.optimizers, plots=not args.no_plots
-    )
+    demo_report.write_markdown(report, results, config, chance, args.optimizers, captions)
     written.append(report)
     print(f"Wrote {', '.join(p.name for p in written)} to {args.out}/", file=out)
     print(f"Done in {time.perf_counter() - start:.0f} s. Summary: {report}", file=out)
@@ -280,19 +285,21 @@ def _specs(
     lrs: Sequence[float],
     task: TaskConfig,
 ) -> list[RunSpec]:
-    """One run per (learning rate, optimizer), each training every seed."""
+    """The runs: per optimizer, one for each group of ``LRS_PER_RUN`` learning rates."""
     from radam_cli.demo_config import RunSpec, early_steps
 
+    groups = [tuple(lrs[i : i + LRS_PER_RUN]) for i in range(0, len(lrs), LRS_PER_RUN)]
     return [
         RunSpec(
             optimizer=name,
-            settings=replace(settings, lr=lr),
+            settings=settings,
+            lrs=group,
             seeds=seeds,
             steps=steps,
             task=task,
             histogram_steps=early_steps(steps),
         )
-        for lr in lrs
+        for group in groups
         for name in optimizers
     ]
 
@@ -325,7 +332,7 @@ def train_all(
         progress: Called with numbers of steps done, as they are done.
 
     Returns:
-        The results, in the order of ``specs``.
+        The results, one per (run, learning rate), in the order of ``specs``.
     """
     if jobs == 1 or len(specs) == 1:
         import torch
@@ -335,7 +342,7 @@ def train_all(
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return [train(spec, progress) for spec in specs]
+            return [result for spec in specs for result in train(spec, progress)]
         finally:
             torch.set_num_threads(threads)
     import multiprocessing
@@ -360,7 +367,7 @@ def train_all(
                     progress(steps_done.get_nowait())
                 except queue.Empty:
                     break
-        results = [future.result() for future in futures]
+        results = [result for future in futures for result in future.result()]
     except BaseException:
         # Ctrl-C or a failed run: stop the workers now rather than after their current run.
         processes = getattr(pool, "_processes", None) or {}
@@ -392,50 +399,33 @@ def _start_worker(steps_done: Any) -> None:
     _worker_progress = steps_done
 
 
-def _train_in_worker(spec: RunSpec) -> RunResult:
+def _train_in_worker(spec: RunSpec) -> list[RunResult]:
     """Train ``spec`` in a worker, reporting the steps done on the queue."""
     from radam_cli.demo_train import train
 
     return train(spec, _worker_progress.put)
 
 
-def format_table(
-    results: Sequence[RunResult], chance: float, optimizers: Sequence[str], seeds: int
-) -> str:
-    """The summary table: final held-out loss per learning rate (rows) and optimizer.
+def format_table(results: Sequence[RunResult], chance: float, optimizers: Sequence[str]) -> str:
+    """The summary tables: seeds that learned, and the median final held-out loss.
 
     Args:
         results: Every run.
-        chance: The chance-level loss, shown in the title.
+        chance: The chance-level loss, which sets the threshold of "learned".
         optimizers: The columns, in order.
-        seeds: Seeds per cell, shown in the title.
 
     Returns:
-        The table as text, ``*`` marking the lowest mean loss of each row.
+        The tables as text, under a line that states the threshold.
     """
-    from radam_cli.demo_config import LABELS
-    from radam_cli.demo_report import format_cell, summarize
+    from radam_cli.demo_report import LEARNED, format_number, summarize
+    from radam_cli.demo_report import format_table as tables
 
-    cells = summarize(results)
-    lrs = sorted({lr for _, lr in cells})
-    spread = "mean ± std over" if seeds > 1 else "with"
+    threshold = format_number(LEARNED * chance, 3)
     lines = [
-        f"Final held-out loss, nats/token ({spread} {seeds} seed{'s' if seeds > 1 else ''}; "
-        f"chance = {chance:.3f}; * lowest at that lr)"
+        f"A seed learned the task when its held-out loss ended below {LEARNED:g} x chance "
+        f"({chance:.3f}) = {threshold} nats/token.",
+        *tables(summarize(results, chance), optimizers, markdown=False),
     ]
-    texts = {key: format_cell(cell, "±") for key, cell in cells.items()}
-    width = max(len(LABELS[name]) for name in optimizers)
-    width = max([width, *(len(text) + 1 for text in texts.values())]) + 2
-    lines.append(f"{'lr':<8}" + "".join(f"{LABELS[name]:>{width}}" for name in optimizers))
-    for lr in lrs:
-        means = [cells[name, lr].mean for name in optimizers]
-        finite = [m for m in means if math.isfinite(m)]
-        best = min(finite) if finite else math.nan
-        row = f"{lr:<8g}"
-        for name, mean in zip(optimizers, means, strict=True):
-            mark = "*" if mean == best else " "
-            row += f"{texts[name, lr] + mark:>{width}}"
-        lines.append(row)
     return "\n".join(lines)
 
 
@@ -466,7 +456,7 @@ def write_json(
             "gradient": histogram_edges(GRADIENT_RANGE).tolist(),
             "update_over_lr": histogram_edges(UPDATE_RANGE).tolist(),
         },
-        "summary": [asdict(cell) for cell in summarize(results).values()],
+        "summary": [asdict(cell) for cell in summarize(results, chance).values()],
         "runs": [asdict(result) for result in results],
     }
     path.write_text(json.dumps(_finite_or_none(document)) + "\n", encoding="utf-8")

@@ -95,22 +95,26 @@ EVAL_SEED = 20190808
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What one run trains.
+    """What one run trains: one optimizer, one model per (learning rate, seed), stacked.
 
     Attributes:
         optimizer: A name of `NAMES`.
-        settings: Its learning rate and settings.
-        seeds: The seeds, one model each (initialization and data stream).
+        settings: Its settings; their ``lr`` is not used, each model has its own in ``lrs``.
+        lrs: The learning rates.
+        seeds: The seeds, one model each per learning rate (initialization and data
+            stream, the same for every learning rate).
         steps: Optimizer steps that may update the parameters (Adam-2k takes its
             `v_only_steps` first, on top of them).
         task: The task's and the model's size.
         curve_points: At most this many points per loss curve (means over windows).
-        histogram_steps: Steps whose magnitudes are recorded, for the first seed, counted
-            like ``steps`` from 1 (for Adam-2k, its first updates after the v-only ones).
+        histogram_steps: Steps whose magnitudes are recorded, for the first seed of each
+            learning rate, counted like ``steps`` from 1 (for Adam-2k, its first updates
+            after the v-only ones).
     """
 
     optimizer: str
     settings: OptimizerSettings
+    lrs: tuple[float, ...]
     seeds: tuple[int, ...]
     steps: int
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -146,7 +150,7 @@ class RunResult:
         gradient_histograms: Counts of log10 |gradient| per step (first seed), in
             `histogram_edges` of `GRADIENT_RANGE`.
         update_histograms: Counts of log10 (|parameter change| / lr) per step.
-        seconds: Wall time of the run.
+        seconds: Wall time of its run, divided among the run's learning rates.
     """
 
     optimizer: str
