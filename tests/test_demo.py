@@ -197,9 +197,7 @@ def test_help_describes_every_option(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     # The time measured (docs/demo.md) on a 2-core machine.
-    assert "About 2 to 3 minutes on two idle CPU cores (--quick: about 20 s)" in " ".join(
-        out.split()
-    )
+    assert "About 2 minutes on two idle CPU cores (--quick: about 20 s)" in " ".join(out.split())
     for option in (
         "--quick",
         "--out",

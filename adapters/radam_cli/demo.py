@@ -56,7 +56,7 @@ class RunSize:
     lrs: tuple[float, ...]
 
 
-FULL = RunSize(steps=400, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
+FULL = RunSize(steps=300, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
 QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.07))
 LRS_PER_RUN = 3
 """Learning rates whose models one run stacks: few enough to leave runs for every process."""
@@ -84,7 +84,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "Adam), Adam-eps (a large eps) and Adam without the first moment's bias correction, "
         "over a grid of learning rates and seeds; print how many seeds learned and the "
         "median final losses, and write plots (each the miniature of a figure of the paper), "
-        "report.md and results.json to --out. About 2 to 3 minutes on two idle CPU cores "
+        "report.md and results.json to --out. About 2 minutes on two idle CPU cores "
         "(--quick: about 20 s); nothing is downloaded.",
     )
     parser.add_argument(

@@ -231,7 +231,7 @@ def plot(
         yerr=[2 * row.standard_error for row in barred],
         fmt="o",
         markersize=3,
-        color="C1",
+        color="C2",
         label=r"Monte Carlo, simple moving average ($\pm$2 s.e.)",
     )
     axes.plot(
@@ -240,7 +240,7 @@ def plot(
         "o",
         markersize=3,
         markerfacecolor="none",
-        color="C1",
+        color="C2",
         label=r"Monte Carlo at $\rho \leq 4$: no error bar, E[$\psi^4$] is infinite",
     )
     axes.plot(
