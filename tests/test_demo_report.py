@@ -24,6 +24,7 @@ from radam_cli.demo_report import (
     first_updates,
     format_cell,
     format_number,
+    showcase_lr,
     summarize,
     worse_than_adam,
     write_markdown,
@@ -213,6 +214,14 @@ def test_findings_without_the_optimizers_they_need_say_not_tested():
     results = _grid(_everywhere(["radam"]), optimizers=("radam",))
     verdicts = [text for _, text in findings(results, CHANCE, ("radam",))]
     assert all(text.startswith("Not tested") for text in verdicts)
+
+
+def test_the_plots_show_the_lowest_learning_rate_where_adam_failed_else_the_highest():
+    learned = _everywhere(OPTIMIZERS, lrs=(0.01,))
+    learned[("adam", 0.1)] = 3  # learned on most seeds at 0.1: 0.03 is where it failed first
+    assert showcase_lr(summarize(_grid(learned), CHANCE)) == 0.03
+    assert showcase_lr(summarize(_grid(_everywhere(OPTIMIZERS)), CHANCE)) == 0.1
+    assert showcase_lr(summarize(_grid({}, optimizers=("radam",)), CHANCE)) == 0.1
 
 
 def test_the_report_says_where_an_optimizer_did_worse_than_adam():

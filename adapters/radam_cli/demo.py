@@ -102,7 +102,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--steps",
         type=positive_int,
-        help=f"optimizer steps per run (default {FULL.steps}, --quick {QUICK.steps})",
+        help=f"parameter updates per run, Adam-2k's K v-only steps not counted (default "
+        f"{FULL.steps}, --quick {QUICK.steps})",
     )
     parser.add_argument(
         "--seeds",
@@ -145,7 +146,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--large-eps",
         type=positive_float,
         help="eps of Adam-eps, added to the raw sqrt(v) as in the authors' code (default: "
-        "the median |gradient| of the models at initialization; the others use 1e-8)",
+        "the median |gradient| of the models at initialization, to one significant digit; "
+        "the others use 1e-8)",
     )
     parser.add_argument(
         "--jobs",
@@ -417,14 +419,13 @@ def format_table(results: Sequence[RunResult], chance: float, optimizers: Sequen
     Returns:
         The tables as text, under a line that states the threshold.
     """
-    from radam_cli.demo_report import LEARNED, format_number, summarize
-    from radam_cli.demo_report import format_table as tables
+    from radam_cli.demo_report import LEARNED, format_number, result_tables, summarize
 
     threshold = format_number(LEARNED * chance, 3)
     lines = [
         f"A seed learned the task when its held-out loss ended below {LEARNED:g} x chance "
         f"({chance:.3f}) = {threshold} nats/token.",
-        *tables(summarize(results, chance), optimizers, markdown=False),
+        *result_tables(summarize(results, chance), optimizers, markdown=False),
     ]
     return "\n".join(lines)
 

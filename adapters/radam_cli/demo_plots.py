@@ -15,21 +15,34 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from radam_cli.demo_config import GRADIENT_RANGE, LABELS, UPDATE_RANGE, RunResult, histogram_edges
+from radam_cli.demo_config import (
+    GRADIENT_RANGE,
+    LABELS,
+    NAMES,
+    UPDATE_RANGE,
+    RunResult,
+    histogram_edges,
+)
 from radam_cli.demo_report import LEARNED, format_number, showcase_lr, summarize
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-STYLES: dict[str, tuple[str, str, Any]] = {
-    "adam": ("C0", "o", "-"),
-    "adam-warmup-short": ("C5", "P", (0, (3, 1))),
-    "adam-warmup": ("C1", "s", "--"),
-    "radam": ("C2", "^", "-."),
-    "adam-2k": ("C3", "D", ":"),
-    "adam-eps": ("C4", "v", (0, (6, 2, 1, 2, 1, 2))),
-    "adam-no-m-correction": ("C7", "X", (0, (1, 3))),
-}
+STYLES: dict[str, tuple[str, str, Any]] = dict(
+    zip(
+        NAMES,
+        [
+            ("C0", "o", "-"),
+            ("C5", "P", (0, (3, 1))),
+            ("C1", "s", "--"),
+            ("C2", "^", "-."),
+            ("C3", "D", ":"),
+            ("C4", "v", (0, (6, 2, 1, 2, 1, 2))),
+            ("C7", "X", (0, (1, 3))),
+        ],
+        strict=True,
+    )
+)
 """Each optimizer's colour, marker and line style: all differ, so coinciding curves stay
 distinguishable."""
 CHANCE_STYLE: dict[str, Any] = {"color": "gray", "linestyle": (0, (8, 4)), "linewidth": 0.8}

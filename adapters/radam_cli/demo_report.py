@@ -124,7 +124,7 @@ def format_number(value: float, digits: int) -> str:
     return f"{value:.{digits}g}"
 
 
-def format_table(
+def result_tables(
     cells: dict[tuple[str, float], Cell], optimizers: Sequence[str], markdown: bool
 ) -> list[str]:
     """Two tables: seeds that learned, and the median final loss with its range.
@@ -502,7 +502,7 @@ def write_markdown(
         "",
         "## Results",
         "",
-        *format_table(cells, optimizers, markdown=True),
+        *result_tables(cells, optimizers, markdown=True),
         "",
     ]
     worse = worse_than_adam(cells, optimizers)
