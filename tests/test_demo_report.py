@@ -376,3 +376,20 @@ def test_variance_plot_shows_rectification_keeping_the_variance_flat():
     assert simulated.max() / simulated.min() < 2.5
     adam = curves[r"Adam: Var[$\psi_t$], simulated"].get_ydata()
     assert adam[first] / adam[-1] > 5
+
+
+def test_only_the_figures_whose_optimizers_ran_are_drawn_and_captions_name_them(tmp_path):
+    pytest.importorskip("matplotlib")
+    from radam_cli.demo_plots import write_plots
+
+    results = [r for r in _runs_with_curves() if r.optimizer == "radam"]
+    written = write_plots(tmp_path, results, CHANCE, ("radam",), _config())
+    assert [path.name for path, _ in written] == [
+        "loss_curves.png",
+        "success_rate.png",
+        "variance.png",
+    ]
+    captions = dict((path.name, caption) for path, caption in written)
+    assert captions["success_rate.png"].endswith("against the learning rate, for RAdam.")
+    assert "Adam-2k is drawn from step -99" in captions["loss_curves.png"]
+    assert all((tmp_path / name).read_bytes()[:4] == b"\x89PNG" for name in captions)

@@ -108,23 +108,25 @@ def write_plots(
                 f"the momentum correction, against Adam, lr {lr:g}, first seed.",
             )
         )
-    compared = [
+    compared: list[str] = [
         name for name in ("adam", "adam-warmup-short", "adam-warmup", "radam") if name in ran
-    ]
+    ] or list(optimizers)
+    labels = [LABELS[name] for name in compared]
+    shown = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     figures.append(
         (
             "success_rate.png",
-            plot_success(results, chance, compared or list(optimizers)),
+            plot_success(results, chance, compared),
             "The paper's Figure 8 in miniature: the share of seeds that learned the task "
-            f"(held-out loss below {LEARNED:g} x chance) against the learning rate, RAdam "
-            "against both warm-ups and Adam.",
+            f"(held-out loss below {LEARNED:g} x chance) against the learning rate, for "
+            f"{shown}.",
         )
     )
     figures.append(
         (
             "variance.png",
             plot_variance(config["beta2"]),
-            "The paper's variance simulation in miniature (Section 4, Theorem 1): the variance "
+            "The paper's variance simulation in miniature (Theorem 1): the variance "
             "of Adam's adaptive learning rate psi_t and of RAdam's r_t psi_t against the step, "
             f"simulated with Gaussian gradients at beta2 = {config['beta2']:g}, beside Theorem 1 "
             "at rho_t.",
