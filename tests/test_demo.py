@@ -571,7 +571,7 @@ def test_progress_elsewhere_is_a_few_plain_lines_ending_at_100_percent():
 
     stream = _Log()
     with Progress(726, stream, "training", unit="step") as progress:
-        for _ in range(726):  # as many updates as the full demo sends
+        for _ in range(726):  # one at a time, as the workers report them
             progress.advance(1)
     text = stream.getvalue()
     assert "\r" not in text
