@@ -1,6 +1,7 @@
 """The ``radam`` command: ``radam schedule``, ``radam theory``, and its errors."""
 
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
@@ -144,6 +145,28 @@ def test_schedule_compares_every_preset_threshold(capsys):
     assert "authors  rho_t >= 5: from step 6" in out
 
 
+def test_schedule_help_names_the_warm_up_length_that_the_plot_draws(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    with pytest.raises(SystemExit):
+        main(["schedule", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # Every length in the help that is a multiple of 1/(1 - beta2) is T_w = 2/(1 - beta2).
+    assert re.findall(r"(\d+)/\(1 - beta2\)", text) == ["2", "2"]
+    labels = []
+    legend = Axes.legend
+
+    def recording(self, *args, **kwargs):
+        labels.extend(self.get_legend_handles_labels()[1])
+        return legend(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Axes, "legend", recording)
+        main(["schedule", "--plot", "--beta2", "0.99", "--out", str(tmp_path)])
+    assert "linear warm-up over T_w = 2/(1 - beta2) = 200 steps" in labels
+
+
 def test_schedule_plot_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["schedule", "--plot", "--out", str(tmp_path), "--beta2", "0.99"]) == 0
@@ -173,8 +196,40 @@ def test_theory_says_why_the_approximation_is_undefined_at_small_rho(capsys):
         "approx: the first-order approximation rho / (2 (rho - 2)(rho - 4) sigma^2) only "
         "holds for rho > 4."
     )
-    assert note == len(lines) - 1  # under the table
+    assert note == len(lines) - 2  # under the table, above the standard error's note
     assert [line.split()[2] for line in lines[2:4]] == ["undefined", "undefined"]
+
+
+def test_theory_gives_no_standard_error_where_the_fourth_moment_is_infinite(capsys):
+    # psi = sqrt(rho / Y), Y ~ chi^2_rho: E[psi^4] = rho^2 E[Y^-2] = rho^2 / ((rho-2)(rho-4))
+    # is finite only for rho > 4, and the standard error of a sample variance needs it.
+    assert main(["theory", "--no-plot", "--rho-max", "8", "--samples", "200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    errors = {int(line.split()[0]): line.split()[4] for line in lines[2:7]}
+    assert errors[3] == errors[4] == "undefined"
+    assert all(float(errors[rho]) > 0 for rho in (5, 6, 7))
+    assert lines[-1] == (
+        "+-: the standard error of the Monte Carlo variance needs E[psi^4], finite only for "
+        "rho > 4."
+    )
+
+
+def test_theory_plot_draws_error_bars_only_where_the_fourth_moment_is_finite(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    barred = []
+    errorbar = Axes.errorbar
+
+    def recording(self, x, y, *args, **kwargs):
+        barred.extend(x)
+        return errorbar(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "errorbar", recording)
+    argv = ["theory", "--rho-max", "12", "--samples", "200", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert barred
+    assert min(barred) == 5
 
 
 def test_theory_shows_its_progress_in_a_few_plain_lines_when_not_on_a_terminal(capsys):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -11,8 +12,24 @@ import pytest
 
 from radam_cli.main import main
 
-OPTIMIZERS = ("adam", "adam-warmup", "radam", "adam-2k", "adam-eps")
-LABELS = ("Adam", "Adam + warm-up", "RAdam", "Adam-2k", "Adam-eps")
+OPTIMIZERS = (
+    "adam",
+    "adam-warmup-short",
+    "adam-warmup",
+    "radam",
+    "adam-2k",
+    "adam-eps",
+    "adam-no-m-correction",
+)
+LABELS = (
+    "Adam",
+    "Adam + short warm-up",
+    "Adam + warm-up",
+    "RAdam",
+    "Adam-2k",
+    "Adam-eps",
+    "Adam, no m correction",
+)
 # Tests that need torch run in the torch session of nox (see tests/conftest.py).
 TORCH = pytest.mark.backend("torch")
 TINY = ["--steps", "12", "--seeds", "2", "--lrs", "0.01,0.1", "--warmup-steps", "4"]
@@ -179,10 +196,8 @@ def test_help_describes_every_option(capsys):
         main(["demo", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    # The time measured on idle 2-core machines: 70 s to 160 s, --quick 18 s to 30 s.
-    assert "About 1 to 3 minutes on two idle CPU cores (--quick: under 30 s)" in " ".join(
-        out.split()
-    )
+    # The time measured (docs/demo.md) on a 2-core machine.
+    assert "About 2 minutes on two idle CPU cores (--quick: about 20 s)" in " ".join(out.split())
     for option in (
         "--quick",
         "--out",
@@ -192,6 +207,7 @@ def test_help_describes_every_option(capsys):
         "--optimizers",
         "--beta2",
         "--warmup-steps",
+        "--short-warmup-steps",
         "--large-eps",
         "--jobs",
         "--no-plots",
@@ -205,53 +221,198 @@ def test_help_describes_every_option(capsys):
 # --- the optimizers ----------------------------------------------------------------------
 
 
-@TORCH
-def test_adam_2k_updates_only_v_for_k_steps_then_is_adam():
-    torch = pytest.importorskip("torch")
-    from radam_cli.demo_baselines import Adam2k
+def _authors_adam_oracle(grads, start, lr, beta1, beta2, eps, k=0, correct_momentum=True):
+    """Float64 parameters after each step, from the authors' update written out here.
 
-    lr, beta1, beta2, eps, k = 0.1, 0.9, 0.99, 1e-8, 3
-    start = np.array([0.5, -1.0, 2.0])
-    param = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    optimizer = Adam2k([param], lr=lr, betas=(beta1, beta2), eps=eps, v_only_steps=k)
-    grads = np.random.default_rng(0).normal(size=(7, 3))
-    theta, m, v = start.copy(), np.zeros(3), np.zeros(3)
-    previous_v = v.copy()
+    v advances on every step; for t <= k nothing else does; then m advances and
+    theta -= lr (m / c_t) sqrt(1 - beta2^t) / (sqrt(v) + eps), c_t = 1 - beta1^t (global t)
+    or 1 without the momentum correction.
+    """
+    theta, m, v = np.array(start, dtype=np.float64), np.zeros(len(start)), np.zeros(len(start))
+    thetas = []
     for t, grad in enumerate(grads, start=1):
-        param.grad = torch.tensor(grad)
-        optimizer.step()
         v = beta2 * v + (1 - beta2) * grad**2
         if t > k:
             m = beta1 * m + (1 - beta1) * grad
-            m_hat = m / (1 - beta1 ** (t - k))
-            v_hat = v / (1 - beta2**t)
-            theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
-        state = optimizer.state[param]
-        np.testing.assert_allclose(state["exp_avg_sq"].numpy(), v, rtol=1e-12)
-        np.testing.assert_allclose(state["exp_avg"].numpy(), m, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(param.detach().numpy(), theta, rtol=1e-12)
-        assert not np.array_equal(v, previous_v)
-        previous_v = v.copy()
-        if t <= k:
-            assert np.array_equal(param.detach().numpy(), start)
-            assert not state["exp_avg"].any()
-        else:
-            assert not np.allclose(param.detach().numpy(), start)
+            correction = 1 - beta1**t if correct_momentum else 1.0
+            theta = theta - lr * (m / correction) * math.sqrt(1 - beta2**t) / (np.sqrt(v) + eps)
+        thetas.append(theta.copy())
+    return thetas
+
+
+def _run_authors_adam(grads, start, **kwargs):
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_baselines import AuthorsAdam
+
+    param = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    optimizer = AuthorsAdam([param], **kwargs)
+    thetas = []
+    for grad in grads:
+        param.grad = torch.tensor(grad)
+        optimizer.step()
+        thetas.append(param.detach().numpy().copy())
+    return thetas, optimizer.state[param]
+
+
+AUTHORS = {"lr": 0.1, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8}
+
+
+def _authors_kwargs(**extra):
+    kwargs = {"lr": AUTHORS["lr"], "betas": (AUTHORS["beta1"], AUTHORS["beta2"])}
+    return {**kwargs, "eps": AUTHORS["eps"], **extra}
+
+
+@TORCH
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"v_only_steps": 3}, {"eps": 0.05}, {"correct_momentum": False}],
+    ids=["adam", "adam-2k", "adam-eps", "no-m-correction"],
+)
+def test_authors_adam_matches_the_authors_update_written_out(variant):
+    grads = np.random.default_rng(0).normal(size=(9, 3))
+    start = np.array([0.5, -1.0, 2.0])
+    got, state = _run_authors_adam(grads, start, **_authors_kwargs(**variant))
+    oracle_options = {**AUTHORS, **variant}
+    oracle_options["k"] = oracle_options.pop("v_only_steps", 0)
+    expected = _authors_adam_oracle(grads, start, **oracle_options)
+    for step, (a, b) in enumerate(zip(got, expected, strict=True), start=1):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=0, err_msg=f"step {step}")
     assert state["step"] == len(grads)
 
 
 @TORCH
-def test_adam_2k_rejects_bad_arguments():
+def test_authors_adam_without_eps_or_v_only_steps_is_torch_adam():
     torch = pytest.importorskip("torch")
-    from radam_cli.demo_baselines import Adam2k
+    grads = np.random.default_rng(1).normal(size=(6, 4))
+    start = np.linspace(-1, 1, 4)
+    got, _ = _run_authors_adam(grads, start, **_authors_kwargs(eps=0.0))
+    param = torch.tensor(start, requires_grad=True)
+    peer = torch.optim.Adam([param], lr=0.1, betas=(0.9, 0.99), eps=0.0)
+    for grad, theta in zip(grads, got, strict=True):
+        param.grad = torch.tensor(grad)
+        peer.step()
+        np.testing.assert_allclose(theta, param.detach().numpy(), rtol=1e-12)
+
+
+@TORCH
+def test_adam_2k_freezes_for_k_steps_then_its_first_update_is_damped_by_the_global_t():
+    k, beta1, beta2, lr = 20, AUTHORS["beta1"], AUTHORS["beta2"], AUTHORS["lr"]
+    grads = np.random.default_rng(2).normal(size=(k + 1, 3))
+    start = np.array([0.5, -1.0, 2.0])
+    got, state = _run_authors_adam(grads, start, **_authors_kwargs(v_only_steps=k))
+    assert all(np.array_equal(theta, start) for theta in got[:k])  # frozen: only v moves
+    v = sum((1 - beta2) * beta2 ** (k - i) * grads[i] ** 2 for i in range(k + 1))
+    np.testing.assert_allclose(state["exp_avg_sq"].numpy(), v, rtol=1e-13)
+    # Step K + 1: m = (1 - beta1) g, divided by 1 - beta1^(K+1), the global step's correction
+    # (not by 1 - beta1^1 = 1 - beta1, which would make it Adam's undamped first step).
+    t = k + 1
+    adaptive = math.sqrt(1 - beta2**t) / (np.sqrt(v) + AUTHORS["eps"])
+    damping = (1 - beta1) / (1 - beta1**t)
+    np.testing.assert_allclose(start - got[k], lr * damping * grads[k] * adaptive, rtol=1e-12)
+    assert damping < 0.12  # about 0.1 x an undamped first step
+
+
+@TORCH
+def test_adam_eps_adds_eps_to_the_raw_sqrt_v():
+    beta2, lr, eps = AUTHORS["beta2"], AUTHORS["lr"], 0.3
+    grad = np.array([[0.2, -1.0, 4.0]])
+    start = np.zeros(3)
+    got, _ = _run_authors_adam(grad, start, **_authors_kwargs(eps=eps))
+    # t = 1: m_hat = g, raw sqrt(v) = sqrt(1 - beta2) |g|, step lr g sqrt(1 - beta2) / (.. + eps)
+    raw = math.sqrt(1 - beta2) * np.abs(grad[0])
+    np.testing.assert_allclose(-got[0], lr * grad[0] * math.sqrt(1 - beta2) / (raw + eps))
+    # torch.optim.Adam's eps sits on the bias-corrected sqrt(v) = |g|: a different step.
+    assert not np.allclose(-got[0], lr * grad[0] / (np.abs(grad[0]) + eps))
+
+
+@TORCH
+def test_authors_adam_rejects_bad_arguments():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_baselines import AuthorsAdam
 
     param = torch.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
-        Adam2k([param], lr=-1)
+        AuthorsAdam([param], lr=-1)
     with pytest.raises(ValueError, match=r"Invalid beta parameter at index 1: 1\.0"):
-        Adam2k([param], betas=(0.9, 1.0))
+        AuthorsAdam([param], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match=r"Invalid epsilon value: -0\.1"):
+        AuthorsAdam([param], eps=-0.1)
     with pytest.raises(ValueError, match="Invalid v_only_steps: -2"):
-        Adam2k([param], v_only_steps=-2)
+        AuthorsAdam([param], v_only_steps=-2)
+    with pytest.raises(TypeError, match=r"v_only_steps must be an int, got 2\.5"):
+        AuthorsAdam([param], v_only_steps=2.5)
+
+
+@TORCH
+def test_adam_2k_runs_k_extra_steps_and_records_its_first_updates():
+    pytest.importorskip("torch")
+    from radam_cli.demo_config import OptimizerSettings, RunSpec, TaskConfig
+    from radam_cli.demo_train import train
+
+    settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=4)
+    task = TaskConfig(batch=4, eval_size=8)
+    done = []
+    spec = RunSpec("adam-2k", settings, (0.01,), (0,), 6, task, histogram_steps=(1, 2))
+    (result,) = train(spec, done.append)
+    assert sum(done) == spec.total_steps == 10
+    assert result.curve_steps[0] == -3
+    assert result.curve_steps[-1] == 6
+    assert result.histogram_steps == [1, 2]
+    total = sum(result.update_histograms[0])
+    assert result.update_histograms[0][0] < total  # its first real update, not a frozen step
+    (adam,) = train(RunSpec("adam", settings, (0.01,), (0,), 6, task), done.append)
+    assert adam.curve_steps[0] == 1
+    assert adam.curve_steps[-1] == 6
+
+
+@TORCH
+@pytest.mark.parametrize("name", ["adam", "adam-warmup", "radam", "adam-2k"])
+def test_each_stacked_learning_rate_trains_as_its_optimizer_alone_at_that_rate(name):
+    pytest.importorskip("torch")
+    from radam_cli.demo_config import EVAL_SEED, OptimizerSettings, RunSpec, TaskConfig
+    from radam_cli.demo_optimizers import make_optimizer
+    from radam_cli.demo_task import StackedTransformer, reversal_batch, stacked_batch
+    from radam_cli.demo_train import train
+
+    task = TaskConfig(batch=4, eval_size=16)
+    settings = OptimizerSettings(lr=1.0, beta2=0.98, warmup_steps=3, v_only_steps=2)
+    lrs, seeds, steps = (0.01, 0.05), (0, 1), 8
+    results = train(RunSpec(name, settings, lrs, seeds, steps, task))
+    for lr, result in zip(lrs, results, strict=True):
+        # The peer: the seeds' models with the optimizer at this lr, as in a torch script.
+        model = StackedTransformer(task, seeds)
+        alone = OptimizerSettings(lr=lr, beta2=0.98, warmup_steps=3, v_only_steps=2)
+        optimizer, scheduler = make_optimizer(name, model.parameters(), alone)
+        rngs = [np.random.default_rng(seed) for seed in seeds]
+        for _ in range(steps + (2 if name == "adam-2k" else 0)):
+            optimizer.zero_grad()
+            model.losses(*stacked_batch(rngs, task)).sum().backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        held_out = reversal_batch(np.random.default_rng(EVAL_SEED), task, task.eval_size)
+        expected, _ = model.evaluate(held_out)
+        assert result.lr == lr
+        np.testing.assert_allclose(result.final_loss, expected.numpy(), rtol=1e-4)
+    assert results[0].final_loss != results[1].final_loss  # the learning rates differ
+
+
+@TORCH
+def test_median_gradient_is_the_median_entry_of_each_seed_s_first_gradient():
+    torch = pytest.importorskip("torch")
+    from radam_cli.demo_config import TaskConfig
+    from radam_cli.demo_task import StackedTransformer, stacked_batch
+    from radam_cli.demo_train import median_gradient
+
+    task = TaskConfig(batch=4)
+    entries = []
+    for seed in (0, 1):  # each seed alone, on its own first batch
+        model = StackedTransformer(task, (seed,))
+        model.losses(*stacked_batch([np.random.default_rng(seed)], task)).sum().backward()
+        entries += [p.grad.abs().reshape(-1) for p in model.parameters()]
+    magnitudes = np.sort(torch.cat(entries).double().numpy())
+    lower_median = magnitudes[(magnitudes.size - 1) // 2]
+    assert median_gradient(task, (0, 1)) == pytest.approx(lower_median, rel=1e-6)
 
 
 @TORCH
@@ -276,25 +437,35 @@ def test_warm_up_multiplies_the_lr_by_min_t_tw_over_tw():
 
 
 @TORCH
-def test_make_optimizer_builds_the_five():
+def test_make_optimizer_builds_the_seven():
     torch = pytest.importorskip("torch")
     from radam_torch import RAdam
 
-    from radam_cli.demo_baselines import Adam2k
+    from radam_cli.demo_baselines import AuthorsAdam
     from radam_cli.demo_config import NAMES, OptimizerSettings
     from radam_cli.demo_optimizers import make_optimizer
 
     assert NAMES == OPTIMIZERS
-    settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=7, large_eps=1e-3)
+    settings = OptimizerSettings(
+        lr=0.01, beta2=0.98, warmup_steps=8, short_warmup_steps=2, v_only_steps=7, large_eps=1e-3
+    )
     built = {name: make_optimizer(name, [torch.zeros(1)], settings) for name in NAMES}
     assert type(built["adam"][0]) is torch.optim.Adam
     assert built["adam"][0].defaults["eps"] == 1e-8
     assert built["adam"][0].defaults["betas"] == (0.9, 0.98)
     assert isinstance(built["radam"][0], RAdam)
-    assert isinstance(built["adam-2k"][0], Adam2k)
-    assert built["adam-2k"][0].defaults["v_only_steps"] == 7
-    assert built["adam-eps"][0].defaults["eps"] == 1e-3
-    assert [name for name, (_, sched) in built.items() if sched is not None] == ["adam-warmup"]
+    authors = {"adam-2k": (7, 1e-8, True), "adam-eps": (0, 1e-3, True)}
+    authors["adam-no-m-correction"] = (0, 1e-8, False)
+    for name, (k, eps, corrected) in authors.items():
+        optimizer = built[name][0]
+        assert type(optimizer) is AuthorsAdam
+        assert optimizer.defaults["v_only_steps"] == k
+        assert optimizer.defaults["eps"] == eps
+        assert optimizer.defaults["correct_momentum"] is corrected
+    warmups = [name for name, (_, sched) in built.items() if sched is not None]
+    assert warmups == ["adam-warmup-short", "adam-warmup"]
+    factors = [[factor(0) for factor in built[name][1].lr_lambdas] for name in warmups]
+    assert factors == [[1 / 2], [1 / 8]]
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         make_optimizer("sgd", [torch.zeros(1)], settings)
 
@@ -348,18 +519,23 @@ def _fake_results(adam_high, radam_high, lrs=(0.01, 0.1)):
     return results
 
 
-def test_table_lists_every_optimizer_and_lr_and_marks_the_best():
+def test_table_counts_the_seeds_that_learned_and_gives_medians():
     from radam_cli.demo import format_table
 
-    table = format_table(_fake_results(True, False), math.log(16), OPTIMIZERS, 2)
+    table = format_table(_fake_results(True, False), math.log(16), OPTIMIZERS)
     lines = table.splitlines()
-    assert "mean ± std over 2 seeds" in lines[0]
-    assert all(label in lines[1] for label in LABELS)
-    rows = {line.split()[0]: line for line in lines[2:]}
-    assert set(rows) == {"0.01", "0.1"}
-    assert rows["0.1"].count("±") == 5
-    assert rows["0.1"].count("2.76±0.01") == 1
-    assert "*" in rows["0.1"]
+    assert lines[0] == (
+        "A seed learned the task when its held-out loss ended below 0.1 x chance (2.773) = "
+        "0.277 nats/token."
+    )
+    assert lines[1] == "Seeds that learned the task:"
+    assert all(label in lines[2] for label in LABELS)
+    assert lines[4].split() == ["0.1", "0/2", *["2/2"] * (len(OPTIMIZERS) - 1)]
+    medians = lines.index("Median final held-out loss, nats/token (lowest to highest seed):")
+    row = lines[medians + 3]
+    assert row.startswith("0.1 ")
+    assert "2.76 (2.8 to 2.8)" in row  # Adam: the median of 2.77 and 2.75
+    assert "±" not in table
 
 
 class _Terminal(StringIO):
@@ -395,7 +571,7 @@ def test_progress_elsewhere_is_a_few_plain_lines_ending_at_100_percent():
 
     stream = _Log()
     with Progress(726, stream, "training", unit="step") as progress:
-        for _ in range(726):  # as many updates as the full demo sends
+        for _ in range(726):  # one at a time, as the workers report them
             progress.advance(1)
     text = stream.getvalue()
     assert "\r" not in text
@@ -440,8 +616,8 @@ def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
     header = next(line for line in stdout.splitlines() if line.startswith("lr "))
     assert all(label in header for label in LABELS)
     rows = [line for line in stdout.splitlines() if line.split()[:1] in (["0.01"], ["0.1"])]
-    assert len(rows) == 2
-    assert all(row.count("±") == len(OPTIMIZERS) for row in rows)
+    assert len(rows) == 4  # seeds that learned, then medians
+    assert all(len(re.findall(r"\b\d/2\b", row)) == len(OPTIMIZERS) for row in rows[:2])
     assert sorted(p.name for p in out.iterdir()) == ["report.md", "results.json"]
 
     document = json.loads((out / "results.json").read_text())
@@ -458,42 +634,54 @@ def test_tiny_demo_writes_table_json_and_report(tmp_path, capsys):
         assert all(0 <= v <= 1 for v in run["final_accuracy"])
         assert all(math.isfinite(v) for curve in run["curves"] for v in curve)
         assert run["curve_steps"][-1] == 12
+        assert run["curve_steps"][0] == (-3 if run["optimizer"] == "adam-2k" else 1)
         assert run["histogram_steps"] == list(range(1, 13))
         totals = {sum(h) for h in run["gradient_histograms"] + run["update_histograms"]}
         assert len(totals) == 1
         parameters = parameters or totals.pop()
     assert parameters > 1000
+    # Adam-2k's histograms are of its first updates, after its K = 4 v-only steps.
     adam_2k = next(r for r in runs if r["optimizer"] == "adam-2k")
-    zero_bin = [h[0] for h in adam_2k["update_histograms"]]
-    assert zero_bin[:4] == [parameters] * 4  # no update during the first K = 4 steps
-    assert zero_bin[4] < parameters
-    assert len(document["summary"]) == 10
+    assert all(h[0] < parameters for h in adam_2k["update_histograms"])
+    assert len(document["summary"]) == 2 * len(OPTIMIZERS)
+    config = document["config"]
+    assert config["v_only_steps"] == 4
+    assert config["short_warmup_steps"] == 5  # 5% of 2/(1 - 0.98)
+    # Adam-eps's eps is the median |gradient| at initialization, to one digit.
+    assert config["large_eps"] == float(f"{config['median_gradient']:.1g}")
+    ratio = config["large_eps"] / config["median_gradient"]
+    assert f"{ratio:.2g} x the median |gradient| at initialization" in stdout
 
     report = (out / "report.md").read_text()
-    assert "## What this run showed" in report
     assert "| 0.1 |" in report
     assert ".png" not in report
-    # It opens with the three summary sentences of the numbers in results.json.
+    # It opens with the four findings computed from the numbers in results.json.
     from radam_cli.demo_config import RunResult
-    from radam_cli.demo_report import summary
+    from radam_cli.demo_report import findings
 
     results = [RunResult(**run) for run in runs]
-    sentences = summary(results, document["chance_loss"], OPTIMIZERS)
-    assert report.splitlines()[1:6] == ["", *(f"- {s}" for s in sentences), ""]
-    assert "at none" not in report
+    verdicts = findings(results, document["chance_loss"], OPTIMIZERS)
+    for number, (claim, verdict) in enumerate(verdicts, 1):
+        assert f"{number}. **{claim}** {verdict}" in report.splitlines()
 
 
 @TORCH
 def test_tiny_demo_draws_the_plots(tmp_path, capsys):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    out, _, _ = _run_demo(tmp_path, capsys, "--optimizers", "adam,radam")
-    names = ("loss_curves.png", "lr_robustness.png", "early_update_histograms.png")
-    for name in names:
+    out, _, _ = _run_demo(tmp_path, capsys)
+    figures = {
+        "loss_curves.png": "Figure 1",
+        "gradient_histograms.png": "Figure 2",
+        "control_histograms.png": "Figure 3",
+        "success_rate.png": "Figure 8",
+        "variance.png": "variance simulation",
+    }
+    report = (out / "report.md").read_text().splitlines()
+    for name, figure in figures.items():
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report = (out / "report.md").read_text()
-    assert all(f"]({name})" in report for name in names)
-    assert "|update| / lr at every step from 1 to 12, at lr " in report  # what the rows show
+        line = report.index(f"![{name}]({name})")
+        assert report[line + 2].startswith(f"*The paper's {figure} in miniature")
 
 
 @TORCH
@@ -512,7 +700,7 @@ def test_worker_processes_give_the_same_numbers(tmp_path, capsys):
         lines = err.splitlines()
         assert 1 <= len(lines) <= 10
         assert lines[-1].startswith("training: 100%|")
-        assert "| 48/48 [" in lines[-1]  # 2 optimizers x 2 lrs x 12 steps (seeds at once)
+        assert "| 24/24 [" in lines[-1]  # 2 optimizers x 12 steps (lrs and seeds at once)
     for one, two in zip(runs["1"], runs["2"], strict=True):
         assert one["final_loss"] == two["final_loss"]
         assert one["curves"] == two["curves"]

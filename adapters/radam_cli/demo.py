@@ -38,7 +38,7 @@ from radam_cli.options import (
 from radam_cli.progress import Progress
 
 if TYPE_CHECKING:
-    from radam_cli.demo_config import RunResult, RunSpec, TaskConfig
+    from radam_cli.demo_config import OptimizerSettings, RunResult, RunSpec, TaskConfig
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,12 @@ class RunSize:
     lrs: tuple[float, ...]
 
 
-FULL = RunSize(steps=400, seeds=3, lrs=(0.003, 0.01, 0.02, 0.03, 0.05, 0.1))
-QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.05))
+FULL = RunSize(steps=300, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
+QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.07))
+LRS_PER_RUN = 3
+"""Learning rates whose models one run stacks: few enough to leave runs for every process."""
+SHORT_WARMUP_SHARE = 0.05
+"""The paper's shortest warm-up as a share of 2/(1 - beta2): 100 of 2000 steps."""
 DEFAULT_OUT = "radam-demo"
 TORCH_MISSING = f"radam demo needs PyTorch: {INSTALL_TORCH} (any torch >= 2.6 works)"
 MATPLOTLIB_MISSING = (
@@ -73,14 +77,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``demo`` and its options on the ``radam`` command."""
     parser = subparsers.add_parser(
         "demo",
-        help="train a tiny Transformer with Adam, warm-up, RAdam, Adam-2k and Adam-eps",
+        help="train a tiny Transformer with Adam, warm-ups, RAdam, Adam-2k and Adam-eps",
         description="Reproduce the paper's findings in miniature: train a tiny Post-LN "
-        "Transformer to reverse generated sequences with Adam, Adam with linear warm-up, "
-        "RAdam, Adam-2k (the first K steps only update the second moment) and Adam-eps "
-        "(a large eps), over a grid of learning rates and seeds; print the final losses and "
-        "write plots (loss curves, final loss against the learning rate, histograms of the "
-        "early gradients and updates), report.md and results.json to --out. About 1 to 3 "
-        "minutes on two idle CPU cores (--quick: under 30 s); nothing is downloaded.",
+        "Transformer to reverse generated sequences with Adam, Adam with a short and a long "
+        "linear warm-up, RAdam, Adam-2k (K steps that only update the second moment, then "
+        "Adam), Adam-eps (a large eps) and Adam without the first moment's bias correction, "
+        "over a grid of learning rates and seeds; print how many seeds learned and the "
+        "median final losses, and write plots (each the miniature of a figure of the paper), "
+        "report.md and results.json to --out. About 2 minutes on two idle CPU cores "
+        "(--quick: about 20 s); nothing is downloaded.",
     )
     parser.add_argument(
         "--quick",
@@ -97,7 +102,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--steps",
         type=positive_int,
-        help=f"optimizer steps per run (default {FULL.steps}, --quick {QUICK.steps})",
+        help=f"parameter updates per run, Adam-2k's K v-only steps not counted (default "
+        f"{FULL.steps}, --quick {QUICK.steps})",
     )
     parser.add_argument(
         "--seeds",
@@ -127,14 +133,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--warmup-steps",
         type=non_negative_int,
-        help="T_w of the linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
-        "paper's 2000 for beta2 = 0.999; 100 for 0.98)",
+        help="T_w of the long linear warm-up and K of Adam-2k (default 2/(1 - beta2), the "
+        "paper's K = 2000 for beta2 = 0.999; 100 for 0.98)",
+    )
+    parser.add_argument(
+        "--short-warmup-steps",
+        type=non_negative_int,
+        help=f"T_w of the short linear warm-up (default {SHORT_WARMUP_SHARE:g} x "
+        "2/(1 - beta2), as the paper's 100 of 2000 steps; 5 for 0.98)",
     )
     parser.add_argument(
         "--large-eps",
         type=positive_float,
-        default=1e-4,
-        help="eps of Adam-eps (default 1e-4; the others use 1e-8)",
+        help="eps of Adam-eps, added to the raw sqrt(v) as in the authors' code (default: "
+        "the median |gradient| of the models at initialization, to one significant digit; "
+        "the others use 1e-8)",
     )
     parser.add_argument(
         "--jobs",
@@ -169,7 +182,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     writable_folder(args.parser, args.out)
     from radam_cli import demo_report
-    from radam_cli.demo_config import TaskConfig
+    from radam_cli.demo_config import OptimizerSettings, TaskConfig
 
     start = time.perf_counter()
     preset = QUICK if args.quick else FULL
@@ -179,16 +192,36 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     warmup = args.warmup_steps
     if warmup is None:
         warmup = round(2 / (1 - args.beta2))
+    short_warmup = args.short_warmup_steps
+    if short_warmup is None:
+        short_warmup = max(1, round(SHORT_WARMUP_SHARE * 2 / (1 - args.beta2)))
     task = TaskConfig()
-    specs = _specs(args, steps, seeds, lrs, warmup, task)
+    median_gradient = _median_gradient(task, seeds)
+    large_eps = args.large_eps or float(f"{median_gradient:.1g}")
+    settings = OptimizerSettings(
+        lr=1.0,
+        beta2=args.beta2,
+        warmup_steps=warmup,
+        short_warmup_steps=short_warmup,
+        v_only_steps=warmup,
+        large_eps=large_eps,
+    )
+    specs = _specs(args.optimizers, settings, steps, seeds, lrs, task)
     print(
         f"radam demo: {_count(len(args.optimizers), 'optimizer')} x "
         f"{_count(len(lrs), 'learning rate')} x {_count(len(seeds), 'seed')}, "
-        f"{_count(steps, 'step')} each, on {_count(args.jobs, 'process', 'processes')}",
+        f"{_count(steps, 'update')} each, on {_count(args.jobs, 'process', 'processes')}",
         file=out,
         flush=True,
     )
-    total = sum(spec.steps for spec in specs)
+    if "adam-eps" in args.optimizers:
+        print(
+            f"Adam-eps: eps = {large_eps:.2g}, {large_eps / median_gradient:.2g} x the median "
+            f"|gradient| at initialization ({median_gradient:.2g})",
+            file=out,
+            flush=True,
+        )
+    total = sum(spec.total_steps for spec in specs)
     try:
         with Progress(total, sys.stderr, "training", unit="step") as progress:
             results = train_all(specs, args.jobs, progress.advance)
@@ -196,7 +229,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print("radam demo: interrupted", file=sys.stderr)
         return 130
     chance = task.chance_loss
-    print(format_table(results, chance, args.optimizers, len(seeds)), file=out)
+    print(format_table(results, chance, args.optimizers), file=out)
 
     config = {
         **asdict(task),
@@ -204,21 +237,26 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         "seeds": list(seeds),
         "lrs": list(lrs),
         "optimizers": list(args.optimizers),
-        "beta1": 0.9,
+        "beta1": settings.beta1,
         "beta2": args.beta2,
         "warmup_steps": warmup,
+        "short_warmup_steps": short_warmup,
         "v_only_steps": warmup,
-        "large_eps": args.large_eps,
+        "large_eps": large_eps,
+        "median_gradient": median_gradient,
         "jobs": args.jobs,
     }
     written = [args.out / "results.json"]
     write_json(written[0], results, config, chance, time.perf_counter() - start)
+    captions: list[tuple[str, str]] = []
     if not args.no_plots:
-        written += demo_report.write_plots(args.out, results, chance, args.optimizers)
+        from radam_cli import demo_plots
+
+        plots = demo_plots.write_plots(args.out, results, chance, args.optimizers, config)
+        written += [path for path, _ in plots]
+        captions = [(path.name, caption) for path, caption in plots]
     report = args.out / "report.md"
-    demo_report.write_markdown(
-        report, results, config, chance, args.optimizers, plots=not args.no_plots
-    )
+    demo_report.write_markdown(report, results, config, chance, args.optimizers, captions)
     written.append(report)
     print(f"Wrote {', '.join(p.name for p in written)} to {args.out}/", file=out)
     print(f"Done in {time.perf_counter() - start:.0f} s. Summary: {report}", file=out)
@@ -242,34 +280,44 @@ def missing_dependency(no_plots: bool) -> str | None:
 
 
 def _specs(
-    args: argparse.Namespace,
+    optimizers: Sequence[str],
+    settings: OptimizerSettings,
     steps: int,
     seeds: tuple[int, ...],
     lrs: Sequence[float],
-    warmup: int,
     task: TaskConfig,
 ) -> list[RunSpec]:
-    """One run per (learning rate, optimizer), each training every seed."""
-    from radam_cli.demo_config import OptimizerSettings, RunSpec, early_steps
+    """The runs: per optimizer, one for each group of ``LRS_PER_RUN`` learning rates."""
+    from radam_cli.demo_config import RunSpec, early_steps
 
+    groups = [tuple(lrs[i : i + LRS_PER_RUN]) for i in range(0, len(lrs), LRS_PER_RUN)]
     return [
         RunSpec(
             optimizer=name,
-            settings=OptimizerSettings(
-                lr=lr,
-                beta2=args.beta2,
-                warmup_steps=warmup,
-                v_only_steps=warmup,
-                large_eps=args.large_eps,
-            ),
+            settings=settings,
+            lrs=group,
             seeds=seeds,
             steps=steps,
             task=task,
             histogram_steps=early_steps(steps),
         )
-        for lr in lrs
-        for name in args.optimizers
+        for group in groups
+        for name in optimizers
     ]
+
+
+def _median_gradient(task: TaskConfig, seeds: tuple[int, ...]) -> float:
+    """[`median_gradient`][radam_cli.demo_train.median_gradient] on one torch thread."""
+    import torch
+
+    from radam_cli.demo_train import median_gradient
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return median_gradient(task, seeds)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def train_all(
@@ -286,7 +334,7 @@ def train_all(
         progress: Called with numbers of steps done, as they are done.
 
     Returns:
-        The results, in the order of ``specs``.
+        The results, one per (run, learning rate), in the order of ``specs``.
     """
     if jobs == 1 or len(specs) == 1:
         import torch
@@ -296,7 +344,7 @@ def train_all(
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return [train(spec, progress) for spec in specs]
+            return [result for spec in specs for result in train(spec, progress)]
         finally:
             torch.set_num_threads(threads)
     import multiprocessing
@@ -321,7 +369,7 @@ def train_all(
                     progress(steps_done.get_nowait())
                 except queue.Empty:
                     break
-        results = [future.result() for future in futures]
+        results = [result for future in futures for result in future.result()]
     except BaseException:
         # Ctrl-C or a failed run: stop the workers now rather than after their current run.
         processes = getattr(pool, "_processes", None) or {}
@@ -353,50 +401,32 @@ def _start_worker(steps_done: Any) -> None:
     _worker_progress = steps_done
 
 
-def _train_in_worker(spec: RunSpec) -> RunResult:
+def _train_in_worker(spec: RunSpec) -> list[RunResult]:
     """Train ``spec`` in a worker, reporting the steps done on the queue."""
     from radam_cli.demo_train import train
 
     return train(spec, _worker_progress.put)
 
 
-def format_table(
-    results: Sequence[RunResult], chance: float, optimizers: Sequence[str], seeds: int
-) -> str:
-    """The summary table: final held-out loss per learning rate (rows) and optimizer.
+def format_table(results: Sequence[RunResult], chance: float, optimizers: Sequence[str]) -> str:
+    """The summary tables: seeds that learned, and the median final held-out loss.
 
     Args:
         results: Every run.
-        chance: The chance-level loss, shown in the title.
+        chance: The chance-level loss, which sets the threshold of "learned".
         optimizers: The columns, in order.
-        seeds: Seeds per cell, shown in the title.
 
     Returns:
-        The table as text, ``*`` marking the lowest mean loss of each row.
+        The tables as text, under a line that states the threshold.
     """
-    from radam_cli.demo_config import LABELS
-    from radam_cli.demo_report import format_cell, summarize
+    from radam_cli.demo_report import LEARNED, format_number, result_tables, summarize
 
-    cells = summarize(results)
-    lrs = sorted({lr for _, lr in cells})
-    spread = "mean ± std over" if seeds > 1 else "with"
+    threshold = format_number(LEARNED * chance, 3)
     lines = [
-        f"Final held-out loss, nats/token ({spread} {seeds} seed{'s' if seeds > 1 else ''}; "
-        f"chance = {chance:.3f}; * lowest at that lr)"
+        f"A seed learned the task when its held-out loss ended below {LEARNED:g} x chance "
+        f"({chance:.3f}) = {threshold} nats/token.",
+        *result_tables(summarize(results, chance), optimizers, markdown=False),
     ]
-    texts = {key: format_cell(cell, "±") for key, cell in cells.items()}
-    width = max(len(LABELS[name]) for name in optimizers)
-    width = max([width, *(len(text) + 1 for text in texts.values())]) + 2
-    lines.append(f"{'lr':<8}" + "".join(f"{LABELS[name]:>{width}}" for name in optimizers))
-    for lr in lrs:
-        means = [cells[name, lr].mean for name in optimizers]
-        finite = [m for m in means if math.isfinite(m)]
-        best = min(finite) if finite else math.nan
-        row = f"{lr:<8g}"
-        for name, mean in zip(optimizers, means, strict=True):
-            mark = "*" if mean == best else " "
-            row += f"{texts[name, lr] + mark:>{width}}"
-        lines.append(row)
     return "\n".join(lines)
 
 
@@ -427,7 +457,7 @@ def write_json(
             "gradient": histogram_edges(GRADIENT_RANGE).tolist(),
             "update_over_lr": histogram_edges(UPDATE_RANGE).tolist(),
         },
-        "summary": [asdict(cell) for cell in summarize(results).values()],
+        "summary": [asdict(cell) for cell in summarize(results, chance).values()],
         "runs": [asdict(result) for result in results],
     }
     path.write_text(json.dumps(_finite_or_none(document)) + "\n", encoding="utf-8")

@@ -14,34 +14,42 @@ import numpy as np
 
 LABELS = {
     "adam": "Adam",
+    "adam-warmup-short": "Adam + short warm-up",
     "adam-warmup": "Adam + warm-up",
     "radam": "RAdam",
     "adam-2k": "Adam-2k",
     "adam-eps": "Adam-eps",
+    "adam-no-m-correction": "Adam, no m correction",
 }
 """Each optimizer's name on the command line and its label in tables and plots."""
 
 NAMES = tuple(LABELS)
 """The optimizers' names, as ``radam demo --optimizers`` takes them, in report order."""
 
+V_ONLY = "adam-2k"
+"""The optimizer whose first ``K`` steps only update the second moment, run ``K`` steps
+longer than the others so that it makes as many parameter updates."""
+
 
 @dataclass(frozen=True)
 class OptimizerSettings:
-    """The settings the five optimizers share, and those of the variants.
+    """The settings the optimizers share, and those of the variants.
 
     Attributes:
-        lr: The learning rate (the peak one for the warm-up).
+        lr: The learning rate (the peak one for the warm-ups).
         beta1: First-moment decay.
         beta2: Second-moment decay.
-        warmup_steps: ``T_w`` of the linear warm-up.
+        warmup_steps: ``T_w`` of ``adam-warmup``'s linear warm-up.
+        short_warmup_steps: ``T_w`` of ``adam-warmup-short``'s linear warm-up.
         v_only_steps: ``K`` of Adam-2k.
-        large_eps: The ``eps`` of Adam-eps (the others use 1e-8).
+        large_eps: The ``eps`` of Adam-eps, on the raw ``sqrt(v)`` (the others use 1e-8).
     """
 
     lr: float
     beta1: float = 0.9
     beta2: float = 0.999
     warmup_steps: int = 2000
+    short_warmup_steps: int = 100
     v_only_steps: int = 2000
     large_eps: float = 1e-4
 
@@ -87,25 +95,41 @@ EVAL_SEED = 20190808
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What one run trains.
+    """What one run trains: one optimizer, one model per (learning rate, seed), stacked.
 
     Attributes:
         optimizer: A name of `NAMES`.
-        settings: Its learning rate and settings.
-        seeds: The seeds, one model each (initialization and data stream).
-        steps: Optimizer steps.
+        settings: Its settings; their ``lr`` is not used, each model has its own in ``lrs``.
+        lrs: The learning rates.
+        seeds: The seeds, one model each per learning rate (initialization and data
+            stream, the same for every learning rate).
+        steps: Optimizer steps that may update the parameters (Adam-2k takes its
+            `v_only_steps` first, on top of them).
         task: The task's and the model's size.
         curve_points: At most this many points per loss curve (means over windows).
-        histogram_steps: Steps (from 1) whose magnitudes are recorded, for the first seed.
+        histogram_steps: Steps whose magnitudes are recorded, for the first seed of each
+            learning rate, counted like ``steps`` from 1 (for Adam-2k, its first updates
+            after the v-only ones).
     """
 
     optimizer: str
     settings: OptimizerSettings
+    lrs: tuple[float, ...]
     seeds: tuple[int, ...]
     steps: int
     task: TaskConfig = field(default_factory=TaskConfig)
     curve_points: int = 150
     histogram_steps: tuple[int, ...] = ()
+
+    @property
+    def v_only_steps(self) -> int:
+        """Steps taken before ``steps`` that only update ``v``: Adam-2k's ``K``, else 0."""
+        return self.settings.v_only_steps if self.optimizer == V_ONLY else 0
+
+    @property
+    def total_steps(self) -> int:
+        """Every step taken: the ``v_only_steps`` and then the ``steps`` that update."""
+        return self.v_only_steps + self.steps
 
 
 @dataclass
@@ -116,7 +140,9 @@ class RunResult:
         optimizer: The optimizer's name.
         lr: Its learning rate.
         seeds: The seeds, in the order of the per-seed lists.
-        curve_steps: The last step of each window of the loss curves.
+        curve_steps: The last step of each window of the loss curves, counted like
+            [`RunSpec.steps`][radam_cli.demo_config.RunSpec]: Adam-2k's v-only steps are
+            ``-K + 1`` to ``0``.
         curves: Per seed, the mean training loss over each window.
         final_loss: Per seed, the loss on the held-out set after the last step.
         final_accuracy: Per seed, the token accuracy on the held-out set.
@@ -124,7 +150,7 @@ class RunResult:
         gradient_histograms: Counts of log10 |gradient| per step (first seed), in
             `histogram_edges` of `GRADIENT_RANGE`.
         update_histograms: Counts of log10 (|parameter change| / lr) per step.
-        seconds: Wall time of the run.
+        seconds: Wall time of its run, divided among the run's learning rates.
     """
 
     optimizer: str

@@ -1,13 +1,14 @@
-"""The five optimizers that ``radam demo`` compares (Liu et al. 2019, sections 3 and 5).
+"""The optimizers that ``radam demo`` compares (Liu et al. 2019, sections 3 and 5).
 
 - ``adam``: ``torch.optim.Adam``, no warm-up.
-- ``adam-warmup``: ``torch.optim.Adam`` with the linear warm-up multiplier
-  ``min(t, T_w) / T_w`` on step ``t`` (``torch.optim.lr_scheduler.LambdaLR``).
+- ``adam-warmup-short`` and ``adam-warmup``: ``torch.optim.Adam`` with the linear warm-up
+  multiplier ``min(t, T_w) / T_w`` on step ``t`` (``torch.optim.lr_scheduler.LambdaLR``),
+  ``T_w`` short (the paper's 100 of 2000) or ``2/(1 - beta2)``.
 - ``radam``: ``radam_torch.RAdam`` (torch's convention: rectified once ``rho_t > 5``).
-- ``adam-2k``: [`Adam2k`][radam_cli.demo_baselines.Adam2k], Adam whose first ``K`` steps
-  only update the second moment (the paper's Adam-2k, with ``K = 2000``): a baseline, in
-  [`radam_cli.demo_baselines`][radam_cli.demo_baselines].
-- ``adam-eps``: ``torch.optim.Adam`` with a large ``eps`` (the paper's Adam-eps).
+- ``adam-2k``, ``adam-eps`` and ``adam-no-m-correction``: the paper's controls and an
+  ablation, [`AuthorsAdam`][radam_cli.demo_baselines.AuthorsAdam] (a baseline, in
+  [`radam_cli.demo_baselines`][radam_cli.demo_baselines]) with ``K`` v-only steps, with a
+  large eps on the raw ``sqrt(v)``, or without the first moment's bias correction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from radam_torch import RAdam
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from radam_cli.demo_baselines import Adam2k
+from radam_cli.demo_baselines import AuthorsAdam
 from radam_cli.demo_config import NAMES, OptimizerSettings
 
 
@@ -51,7 +52,7 @@ def make_optimizer(
         settings: The learning rate and the variants' settings.
 
     Returns:
-        ``(optimizer, scheduler)``; the scheduler is None except for ``adam-warmup``.
+        ``(optimizer, scheduler)``; the scheduler is None except for the warm-ups.
 
     Raises:
         ValueError: For an unknown ``name``.
@@ -60,15 +61,17 @@ def make_optimizer(
     lr = settings.lr
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=betas), None
-    if name == "adam-warmup":
+    if name in ("adam-warmup", "adam-warmup-short"):
         optimizer = torch.optim.Adam(params, lr=lr, betas=betas)
+        warmup = settings.warmup_steps if name == "adam-warmup" else settings.short_warmup_steps
         # LambdaLR's argument is the number of steps already taken: step t uses factor(t).
-        warmup = settings.warmup_steps
         return optimizer, LambdaLR(optimizer, lambda taken: warmup_factor(taken + 1, warmup))
     if name == "radam":
         return RAdam(params, lr=lr, betas=betas), None
     if name == "adam-2k":
-        return Adam2k(params, lr=lr, betas=betas, v_only_steps=settings.v_only_steps), None
+        return AuthorsAdam(params, lr=lr, betas=betas, v_only_steps=settings.v_only_steps), None
     if name == "adam-eps":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=settings.large_eps), None
+        return AuthorsAdam(params, lr=lr, betas=betas, eps=settings.large_eps), None
+    if name == "adam-no-m-correction":
+        return AuthorsAdam(params, lr=lr, betas=betas, correct_momentum=False), None
     raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(NAMES)}")

@@ -47,8 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot",
         action="store_true",
-        help="also plot r_t against the linear warm-up over 2/(1 - beta2) steps, for the "
-        "first max(--steps, 4/(1 - beta2)) steps, to --out/schedule.png (needs matplotlib)",
+        help="also plot r_t against the linear warm-up min(t, T_w)/T_w with T_w = "
+        "2/(1 - beta2), for t up to max(--steps, 2 T_w), to --out/schedule.png (needs "
+        "matplotlib)",
     )
     parser.add_argument(
         "--out",
@@ -109,10 +110,25 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    horizon = max(args.steps, int(4.0 / (1.0 - args.beta2)))
+    horizon = max(args.steps, int(2 * warmup_length(args.beta2)))
     path = plot(schedule(horizon, args.preset, **overrides), args, args.out)
     print(f"wrote {path}", file=out)
     return 0
+
+
+def warmup_length(beta2: float) -> float:
+    """``T_w = 2 / (1 - beta2)``, the warm-up length that the table and the plot compare with.
+
+    It is the length of [`ScheduleRow.warmup`][radam_core.diagnostics.ScheduleRow] (Ma and
+    Yarats' rule of thumb), not the paper's, whose warm-ups were 5% to 50% of it.
+
+    Args:
+        beta2: Second-moment decay in ``[0, 1)``.
+
+    Returns:
+        The number of steps, not rounded.
+    """
+    return 2.0 / (1.0 - beta2)
 
 
 def plot(rows: list[ScheduleRow], args: argparse.Namespace, folder: Path) -> Path:
@@ -135,7 +151,7 @@ def plot(rows: list[ScheduleRow], args: argparse.Namespace, folder: Path) -> Pat
         steps,
         [row.warmup for row in rows],
         "--",
-        label=f"linear warm-up over 2/(1 - beta2) = {2.0 / (1.0 - args.beta2):g} steps",
+        label=f"linear warm-up over T_w = 2/(1 - beta2) = {warmup_length(args.beta2):g} steps",
     )
     axes.set(
         xlabel="step t",

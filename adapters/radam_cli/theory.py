@@ -25,6 +25,12 @@ DEFAULT_OUT = "radam-theory"
 MATPLOTLIB_MISSING = (
     f"radam theory needs matplotlib for its plot: {INSTALL_MATPLOTLIB} (or run it with --no-plot)"
 )
+FOURTH_MOMENT_FINITE_ABOVE = 4
+"""E[psi^4] = rho^2 E[Y^-2] / sigma^4, Y ~ chi^2_rho, is finite only for rho > 4: below, the
+sample variance has no standard error."""
+STANDARD_ERROR_NOTE = (
+    "+-: the standard error of the Monte Carlo variance needs E[psi^4], finite only for rho > 4."
+)
 APPROXIMATION_NOTE = (
     "approx: the first-order approximation rho / (2 (rho - 2)(rho - 4) sigma^2) only holds "
     "for rho > 4."
@@ -39,7 +45,8 @@ class TheoryRow(NamedTuple):
         exact: Theorem 1's closed form (inf where rho <= 2).
         approximate: The first-order approximation (nan where rho <= 4).
         monte_carlo: The simple-moving-average Monte Carlo estimate.
-        standard_error: Its standard error.
+        standard_error: Its standard error; nan where rho <= 4, where E[psi^4] is infinite
+            and a standard error of the sample variance means nothing.
     """
 
     rho: int
@@ -128,7 +135,7 @@ def rows(
                 theory.exact_variance(rho, sigma),
                 theory.approximate_variance(rho, sigma) if rho > 4 else math.nan,
                 estimate.variance,
-                estimate.standard_error,
+                estimate.standard_error if rho > FOURTH_MOMENT_FINITE_ABOVE else math.nan,
             )
         )
     return table
@@ -170,12 +177,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     print(f"{'rho':>6}  {'exact':>12}  {'approx':>12}  {'monte carlo':>12}  {'+-':>10}", file=out)
     for row in table:
         approximate = f"{row.approximate:.6g}" if math.isfinite(row.approximate) else "undefined"
+        error = f"{row.standard_error:.2g}" if math.isfinite(row.standard_error) else "undefined"
         print(
             f"{row.rho:>6}  {row.exact:>12.6g}  {approximate:>12}  "
-            f"{row.monte_carlo:>12.6g}  {row.standard_error:>10.2g}",
+            f"{row.monte_carlo:>12.6g}  {error:>10}",
             file=out,
         )
     print(APPROXIMATION_NOTE, file=out)
+    print(STANDARD_ERROR_NOTE, file=out)
     if not plotting:
         return 0
     import matplotlib
@@ -214,13 +223,25 @@ def plot(
         "--",
         label=r"approximation $\rho / (2(\rho-2)(\rho-4)\sigma^2)$",
     )
+    barred = [row for row in table if math.isfinite(row.standard_error)]
+    bare = [row for row in table if not math.isfinite(row.standard_error)]
     axes.errorbar(
-        rhos,
-        [row.monte_carlo for row in table],
-        yerr=[2 * row.standard_error for row in table],
+        [row.rho for row in barred],
+        [row.monte_carlo for row in barred],
+        yerr=[2 * row.standard_error for row in barred],
         fmt="o",
         markersize=3,
-        label="Monte Carlo, simple moving average (±2 s.e.)",
+        color="C2",
+        label=r"Monte Carlo, simple moving average ($\pm$2 s.e.)",
+    )
+    axes.plot(
+        [row.rho for row in bare],
+        [row.monte_carlo for row in bare],
+        "o",
+        markersize=3,
+        markerfacecolor="none",
+        color="C2",
+        label=r"Monte Carlo at $\rho \leq 4$: no error bar, E[$\psi^4$] is infinite",
     )
     axes.plot(
         [point[0] for point in ema],
