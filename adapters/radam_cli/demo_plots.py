@@ -364,22 +364,18 @@ def plot_variance(beta2: float, seed: int = 0) -> Figure:
             steps, simulated, "o", color="C0", markersize=4, label=r"Adam: Var[$\psi_t$], simulated"
         )
         ax.plot(steps, exact, "-", color="C0", linewidth=1, label=r"Theorem 1 at $\rho_t$")
+        rectified_steps = [steps[i] for i in rectified]
         ax.plot(
-            [steps[i] for i in rectified],
+            rectified_steps,
             [r * simulated[i] for r, i in zip(r2, rectified, strict=True)],
             "^",
             color="C2",
             markersize=4,
             label=r"RAdam: Var[$r_t \psi_t$], simulated",
         )
-        ax.plot(
-            [steps[i] for i in rectified],
-            [r * exact[i] for r, i in zip(r2, rectified, strict=True)],
-            "-",
-            color="C2",
-            linewidth=1,
-            label=r"$r_t^2$ x Theorem 1 at $\rho_t$",
-        )
+        theorem = [r * exact[i] for r, i in zip(r2, rectified, strict=True)]
+        label = r"$r_t^2$ x Theorem 1 at $\rho_t$"
+        ax.plot(rectified_steps, theorem, "-", color="C2", linewidth=1, label=label)
         ax.set(
             xscale="log",
             yscale="log",

@@ -12,7 +12,7 @@ reproduced or not, with the counts behind the verdict. The plots are in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,13 +258,7 @@ def _fixes_learn(
     where = f"Where Adam failed on most seeds ({_lrs(failed)}): "
     clauses = [_counts(cells, name, failed) for name in present]
     good = {name: [lr for lr in failed if cells[name, lr].mostly_learned] for name in present}
-    if all(lrs == failed for lrs in good.values()):
-        verdict = "Reproduced"
-    elif any(good.values()):
-        verdict = "Partly reproduced"
-    else:
-        verdict = "Not reproduced"
-    text = f"{verdict}. {where}" + "; ".join(clauses) + "."
+    text = f"{_verdict(good, failed)}. {where}" + "; ".join(clauses) + "."
     short = [name for name in present if not good[name]]
     if short:
         text += f" {_names(short)} learned on most seeds at none of them."
@@ -315,13 +309,7 @@ def _controls(cells: dict[tuple[str, float], Cell], failed: list[float], ran: se
     if not failed:
         return "Not tested: Adam learned on most seeds at every learning rate of this grid."
     good = {name: [lr for lr in failed if cells[name, lr].mostly_learned] for name in controls}
-    if all(lrs == failed for lrs in good.values()):
-        verdict = "Reproduced"
-    elif any(good.values()):
-        verdict = "Partly reproduced"
-    else:
-        verdict = "Not reproduced"
-    text = f"{verdict}. Where Adam failed on most seeds ({_lrs(failed)}): "
+    text = f"{_verdict(good, failed)}. Where Adam failed on most seeds ({_lrs(failed)}): "
     text += "; ".join(_counts(cells, name, failed) for name in controls) + "."
     ablation = "adam-no-m-correction"
     if ablation in ran:
@@ -534,6 +522,19 @@ def _join(items: Sequence[str]) -> str:
     if not items:
         raise ValueError("nothing to join")
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _verdict(good: Mapping[str, list[float]], failed: list[float]) -> str:
+    """The verdict on a finding: reproduced, partly or not.
+
+    Reproduced: each optimizer learned on most seeds at every lr in ``failed``; partly: some
+    did at some.
+    """
+    if all(lrs == failed for lrs in good.values()):
+        return "Reproduced"
+    if any(good.values()):
+        return "Partly reproduced"
+    return "Not reproduced"
 
 
 def _lrs(lrs: Sequence[float]) -> str:
