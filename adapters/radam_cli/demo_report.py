@@ -303,7 +303,7 @@ def _robustness(cells: dict[tuple[str, float], Cell], lrs: list[float], ran: set
 
 
 def _controls(cells: dict[tuple[str, float], Cell], failed: list[float], ran: set[str]) -> str:
-    controls = [name for name in ("adam-2k", "adam-eps") if name in ran]
+    controls: list[str] = [name for name in ("adam-2k", "adam-eps") if name in ran]
     if "adam" not in ran or not controls:
         return "Not tested: Adam or Adam-2k and Adam-eps did not run."
     if not failed:
