@@ -19,9 +19,8 @@ A time ratio is also measured *paired* (``python -m benchmarks.worker --pair A B
 both implementations of a target set up in one process (same framework) and timed in
 rounds of one step each, the rounds alternating which goes first (A B, B A, A B, ...), so
 that both see the same bandwidth regime; the harness takes the median of the rounds'
-ratios. The host's bandwidth changes severalfold between processes (a 5.5 ms step in one
-process is 8.2 ms in the next), which made ratios measured in separate processes flip
-around their targets.
+ratios. The host's bandwidth changes between processes (docs/benchmarks.md, Reading these
+numbers), which made ratios measured in separate processes flip around their targets.
 """
 
 from __future__ import annotations

@@ -84,8 +84,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "Adam), Adam-eps (a large eps) and Adam without the first moment's bias correction, "
         "over a grid of learning rates and seeds; print how many seeds learned and the "
         "median final losses, and write plots (each the miniature of a figure of the paper), "
-        "report.md and results.json to --out. About 2 minutes on two idle CPU cores "
-        "(--quick: about 20 s); nothing is downloaded.",
+        "report.md and results.json to --out (--quick: a smaller, shorter run; the run "
+        "times are in docs/demo.md); nothing is downloaded.",
     )
     parser.add_argument(
         "--quick",

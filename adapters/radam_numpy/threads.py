@@ -5,12 +5,11 @@ Which thread runs a block depends on its size:
 - Blocks of at least ``SHARED_BYTES`` per array are shared among the pool's threads,
   even when there is one: the caller's thread allocates its temporaries from glibc's main
   arena, which hands freed memory back to the system after each block, so that the next
-  block page-faults it in again (the 21M-parameter benchmark, one thread, 2^17-element
-  blocks: 135 ms a step with 72,000 page faults on the caller's thread, 31 ms and none on a
-  pool thread).
+  block page-faults it in again (a pool thread's arena keeps it).
 - Smaller blocks run in the caller's thread: their arithmetic is shorter than a handoff of
-  the GIL, so more threads only take turns (1000 blocks of 4096 float32 elements: 18.5 ms
-  a step on one thread, 32 ms on two).
+  the GIL, so more threads only take turns.
+
+The measurements behind both rules are in docs/benchmarks.md (Threads).
 """
 
 from __future__ import annotations
