@@ -66,7 +66,7 @@ import numpy as np
 
 from radam_core.hyperparameters import Hyperparameters
 from radam_core.namespace import Array, Namespace, is_host_count, widest_float
-from radam_core.update import StepCoefficients
+from radam_core.update import StepCoefficients, device_of
 
 HOST_NAMESPACE: Namespace = array_api_compat.array_namespace(np.empty(0))
 
@@ -363,7 +363,7 @@ def _real_count(
         if like is None:
             return np.asarray(float(count)), HOST_NAMESPACE, True, hyperparameters
         xp = array_api_compat.array_namespace(like)
-        device = array_api_compat.device(like)
+        device = device_of(like)
         t_real = xp.asarray(float(count), dtype=widest_float(xp, device), device=device)
     else:
         if isinstance(t, (bool, np.bool_)) or not hasattr(t, "shape"):
@@ -374,7 +374,7 @@ def _real_count(
                 f"step count t must be a 0-d integer array, got shape {tuple(t.shape)} "
                 f"and dtype {t.dtype}"
             )
-        device = array_api_compat.device(t)
+        device = device_of(t)
         t_real = xp.astype(t, widest_float(xp, device))
         if like is None:
             return t_real, xp, False, hyperparameters
@@ -392,7 +392,7 @@ def _join(value: Array, t_real: Array, xp: Namespace) -> Array:
     """
     if array_api_compat.array_namespace(value) is xp:
         return xp.astype(value, t_real.dtype)
-    return xp.asarray(value, dtype=t_real.dtype, device=array_api_compat.device(t_real))
+    return xp.asarray(value, dtype=t_real.dtype, device=device_of(t_real))
 
 
 def _rectification(

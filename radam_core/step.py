@@ -18,7 +18,13 @@ from radam_core.namespace import Array, Namespace, is_host_count
 from radam_core.presets import hyperparameters_for
 from radam_core.rectification import step_scalars
 from radam_core.state import RAdamState
-from radam_core.update import StepCoefficients, compute_dtype, update_leaf
+from radam_core.update import (
+    StepCoefficients,
+    compute_dtype,
+    device_of,
+    traced_types,
+    update_leaf,
+)
 
 
 def step(
@@ -69,7 +75,7 @@ def step(
     cast: dict[tuple[Any, Any], StepCoefficients] = {}
     results = []
     for index, param in enumerate(params):
-        key = (compute_dtype(param.dtype, xp), array_api_compat.device(param))
+        key = (compute_dtype(param.dtype, xp), device_of(param))
         if key not in cast:
             cast[key] = coefficients.cast(*key, xp)
         max_sq = state.max_exp_avg_sq[index] if hp.amsgrad else None
@@ -164,6 +170,7 @@ def check_step_inputs(
             "amsgrad=False but the state has max_exp_avg_sq; build it with "
             "init_state(params, amsgrad=False)"
         )
+    traced = traced_types()  # no device to compare
     for name, arrays in slots.items():
         if len(arrays) != len(params):
             raise ValueError(f"{name} has {len(arrays)} arrays, but params has {len(params)}")
@@ -172,7 +179,10 @@ def check_step_inputs(
                 hasattr(array, "dtype")
                 and array.dtype == param.dtype
                 and tuple(array.shape) == tuple(param.shape)
-                and array_api_compat.device(array) == array_api_compat.device(param)
+                and (
+                    (isinstance(array, traced) and isinstance(param, traced))
+                    or array_api_compat.device(array) == array_api_compat.device(param)
+                )
             ):
                 _check_like(f"{name}[{index}]", array, param)
 
@@ -205,6 +215,6 @@ def _check_like(name: str, array: Array, param: Array) -> None:
         raise ValueError(f"{name} has shape {tuple(array.shape)}, expected {tuple(param.shape)}")
     if array.dtype != param.dtype:
         raise ValueError(f"{name} has dtype {array.dtype}, expected {param.dtype}")
-    device, expected = array_api_compat.device(array), array_api_compat.device(param)
+    device, expected = device_of(array), device_of(param)
     if device != expected:
         raise ValueError(f"{name} is on device {device}, expected {expected}")

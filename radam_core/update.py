@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NamedTuple
 
 import array_api_compat
@@ -73,6 +74,27 @@ def real_dtype(dtype: Any, xp: Namespace) -> Any:
     if not xp.isdtype(dtype, "complex floating"):
         return dtype
     return xp.float32 if dtype == xp.complex64 else xp.float64
+
+
+def traced_types() -> tuple[type, ...]:
+    """The array types that have no device: JAX's tracers once JAX is imported, else none.
+
+    ``isinstance(x, traced_types())`` tells a traced array without asking it for its device.
+    """
+    jax = sys.modules.get("jax")
+    return () if jax is None else (jax.core.Tracer,)
+
+
+def device_of(array: Array) -> Any:
+    """``array_api_compat.device(array)``: the array's device, None for a traced JAX array.
+
+    A JAX tracer is not asked: its ``device`` attribute raises an error whose message JAX
+    builds by walking the whole trace so far, so asking once per leaf would make tracing a
+    step over n leaves take time quadratic in n.
+    """
+    if isinstance(array, traced_types()):
+        return None
+    return array_api_compat.device(array)
 
 
 class LeafUpdate(NamedTuple):

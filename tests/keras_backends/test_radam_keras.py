@@ -1066,6 +1066,28 @@ def test_jax_step_makes_no_host_round_trip() -> None:
     assert_traj_close([np.asarray(v, np.float64) for v in values], expected)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit is JAX's")
+def test_jax_tracing_never_asks_a_tracer_for_its_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracer's ``device`` raises an error whose message walks the whole trace so far;
+    asked once per variable, tracing a 1,000-variable step took minutes."""
+    import jax
+
+    opt = RAdam(learning_rate=LR)
+    vars_ = variables(P0)
+    opt.build(vars_)
+    asked = []
+    tracer_device = jax.core.Tracer.device
+
+    def device(tracer: Any) -> Any:
+        asked.append(type(tracer).__name__)
+        return tracer_device.fget(tracer)
+
+    monkeypatch.setattr(jax.core.Tracer, "device", property(device))
+    opt_values = [v.value for v in opt.variables]
+    jax.make_jaxpr(opt.stateless_apply)(opt_values, grad_fn(P0, 1), [v.value for v in vars_])
+    assert asked == []
+
+
 @pytest.mark.skipif(BACKEND != "torch", reason="radam_torch's kernels serve the torch backend")
 @pytest.mark.parametrize("case", ["torch", "authors", "tfa", "amsgrad", "nesterov"])
 def test_torch_backend_kernels_equal_the_per_variable_update(case: str) -> None:
