@@ -348,13 +348,19 @@ def test_authors_adam_rejects_bad_arguments():
 @TORCH
 def test_adam_2k_runs_k_extra_steps_and_records_its_first_updates():
     pytest.importorskip("torch")
-    from radam_cli.demo_config import OptimizerSettings, RunSpec, TaskConfig
+    from radam_cli.demo_config import (
+        UPDATE_RANGE,
+        OptimizerSettings,
+        RunSpec,
+        TaskConfig,
+        histogram_edges,
+    )
     from radam_cli.demo_train import train
 
     settings = OptimizerSettings(lr=0.01, beta2=0.98, v_only_steps=4)
     task = TaskConfig(batch=4, eval_size=8)
     done = []
-    spec = RunSpec("adam-2k", settings, (0.01,), (0,), 6, task, histogram_steps=(1, 2))
+    spec = RunSpec("adam-2k", settings, (0.01,), (0, 1), 6, task, histogram_steps=(1, 2))
     (result,) = train(spec, done.append)
     assert sum(done) == spec.total_steps == 10
     assert result.curve_steps[0] == -3
@@ -362,6 +368,16 @@ def test_adam_2k_runs_k_extra_steps_and_records_its_first_updates():
     assert result.histogram_steps == [1, 2]
     total = sum(result.update_histograms[0])
     assert result.update_histograms[0][0] < total  # its first real update, not a frozen step
+    # Each seed's median update per recorded step; the first seed's lies in the median bin
+    # of its histogram.
+    assert [len(row) for row in result.update_medians] == [2, 2]
+    edges = histogram_edges(UPDATE_RANGE)
+    for counts, (first_seed, _) in zip(
+        result.update_histograms, result.update_medians, strict=True
+    ):
+        cumulative = np.cumsum(counts)
+        index = int(np.searchsorted(cumulative, cumulative[-1] / 2))
+        assert edges[index] - 1e-9 <= math.log10(first_seed) <= edges[index + 1] + 1e-9
     (adam,) = train(RunSpec("adam", settings, (0.01,), (0,), 6, task), done.append)
     assert adam.curve_steps[0] == 1
     assert adam.curve_steps[-1] == 6

@@ -50,10 +50,10 @@ def _histograms(bins, per_row, steps):
     return rows
 
 
-def _grid(learned_seeds, lrs=LRS, seeds=5, optimizers=OPTIMIZERS, update_bin=None):
+def _grid(learned_seeds, lrs=LRS, seeds=5, optimizers=OPTIMIZERS, update_median=None):
     """One RunResult per (optimizer, lr): ``learned_seeds[name, lr]`` seeds learn (default 0).
 
-    ``update_bin(name, step)``, if given, is the |update| / lr bin of every parameter entry.
+    ``update_median(name, step, seed)``, if given, is each seed's median |update| / lr.
     """
     results = []
     steps = list(range(1, 13))
@@ -62,12 +62,11 @@ def _grid(learned_seeds, lrs=LRS, seeds=5, optimizers=OPTIMIZERS, update_bin=Non
         losses = [GOOD * (1 + i) for i in range(good)] + [BAD] * (seeds - good)
         result = RunResult(name, lr, list(range(seeds)), final_loss=losses)
         result.final_accuracy = [0.5] * seeds
-        if update_bin is not None:
+        if update_median is not None:
             result.histogram_steps = steps
-            result.gradient_histograms = _histograms(GRADIENT_BINS, lambda s: s % 3, steps)
-            result.update_histograms = _histograms(
-                UPDATE_BINS, lambda s, name=name: update_bin(name, s), steps
-            )
+            result.update_medians = [
+                [update_median(name, step, seed) for seed in range(seeds)] for step in steps
+            ]
         results.append(result)
     return results
 
@@ -237,35 +236,41 @@ def test_the_report_says_where_an_optimizer_did_worse_than_adam():
 
 
 def test_adam_s_first_updates_are_compared_with_radam_s_first_rectified_ones():
-    edges = histogram_edges(UPDATE_RANGE)
-
-    def update_bin(name, step):
+    def update_median(name, step, seed):
         if name == "radam":
-            return 0 if step < 6 else 20  # no adaptive step before rectification
-        return 28 if name == "adam" else 24
+            return 0.0 if step < 6 else 2e-3  # no adaptive step before rectification
+        if name == "adam":
+            return 0.1 * (seed + 1) * (1 + step / 100)  # seed 0: 0.101 to 0.105, median 0.103
+        return 0.02 * (seed + 1)
 
-    results = _grid({}, update_bin=update_bin)
+    results = _grid({}, update_median=update_median)
     lines = first_updates(results, 0.1, OPTIMIZERS, first_rectified=6)
-
-    def centre(index):
-        return 10 ** ((edges[index] + edges[index + 1]) / 2)
-
-    ratio = centre(28) / centre(20)  # two decades: 8 bins of a quarter decade
-    assert ratio == pytest.approx(100)
+    # Per seed, Adam's median over steps 1 to 5 is 0.103 (seed + 1); RAdam's over steps 6 to
+    # 10 is 2e-3, so the ratios are 51.5 (seed + 1).
     assert lines[0] == (
-        f"At lr 0.1 (first seed), the median |update| / lr was {format_number(centre(28), 2)} "
-        f"over Adam's steps 1 to 5 and {format_number(centre(20), 2)} over RAdam's first "
-        "rectified steps 6 to 10: 100 times larger for Adam."
+        "At lr 0.1, over 5 seeds, the median |update| / lr was 0.31 (0.1 to 0.52) over Adam's "
+        "steps 1 to 5 and 0.002 (0.002 to 0.002) over RAdam's first rectified steps 6 to 10: "
+        "Adam's were 150 (52 to 260) times larger, seed by seed (medians, with the range over "
+        "the seeds)."
     )
-    assert lines[1].startswith("At lr 0.1 (first seed), the median |update| / lr over the first 5")
-    assert f"{format_number(centre(24), 2)} for Adam-2k" in lines[1]
+    assert lines[1].startswith("At lr 0.1, over 5 seeds, the median |update| / lr over the first 5")
+    assert "0.06 (0.02 to 0.1) for Adam-2k" in lines[1]
+
+
+def test_first_updates_of_a_diverged_seed_are_nan():
+    def update_median(name, step, seed):
+        return math.nan if (name, seed) == ("adam", 4) else 0.01
+
+    lines = first_updates(_grid({}, update_median=update_median), 0.1, OPTIMIZERS, 6)
+    assert "was nan over Adam's steps 1 to 5" in lines[0]
+    assert "Adam's were nan times larger" in lines[0]
 
 
 # --- report.md ---------------------------------------------------------------------------
 
 
 def test_report_md_opens_with_the_four_findings_and_states_eps_against_the_gradients(tmp_path):
-    results = _grid(_the_paper_s_grid(), update_bin=lambda name, step: 20)
+    results = _grid(_the_paper_s_grid(), update_median=lambda name, step, seed: 0.01)
     path = tmp_path / "report.md"
     captions = [("loss_curves.png", "The paper's Figure 1 in miniature: ...")]
     write_markdown(path, results, _config(), CHANCE, OPTIMIZERS, captions)

@@ -149,7 +149,9 @@ class RunResult:
         histogram_steps: The steps whose histograms follow.
         gradient_histograms: Counts of log10 |gradient| per step (first seed), in
             `histogram_edges` of `GRADIENT_RANGE`.
-        update_histograms: Counts of log10 (|parameter change| / lr) per step.
+        update_histograms: Counts of log10 (|parameter change| / lr) per step (first seed).
+        update_medians: Per step of ``histogram_steps``, each seed's median
+            |parameter change| / lr over its parameter entries (the lower median).
         seconds: Wall time of its run, divided among the run's learning rates.
     """
 
@@ -163,6 +165,7 @@ class RunResult:
     histogram_steps: list[int] = field(default_factory=list)
     gradient_histograms: list[list[int]] = field(default_factory=list)
     update_histograms: list[list[int]] = field(default_factory=list)
+    update_medians: list[list[float]] = field(default_factory=list)
     seconds: float = 0.0
 
 

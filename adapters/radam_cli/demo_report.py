@@ -12,14 +12,14 @@ reproduced or not, with the counts behind the verdict. The plots are in
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from radam_cli.demo_config import LABELS, UPDATE_RANGE, RunResult, histogram_edges
+from radam_cli.demo_config import LABELS, RunResult
 
 LEARNED = 0.1
 """A seed learned the task when its held-out loss is below this fraction of chance."""
@@ -361,11 +361,13 @@ def worse_than_adam(cells: dict[tuple[str, float], Cell], optimizers: Sequence[s
 def first_updates(
     results: Sequence[RunResult], lr: float, optimizers: Sequence[str], first_rectified: int
 ) -> list[str]:
-    """Sentences on the sizes of the first updates at ``lr`` (first seed's histograms).
+    """Sentences on the sizes of the first updates at ``lr``, over the seeds.
 
-    Adam's first updates are set against RAdam's first rectified ones (its steps before
-    ``first_rectified`` take no adaptive rate), and against those of Adam-2k, Adam-eps and
-    the ablation.
+    A seed's size is the median over ``EARLY`` recorded steps of its per-step median
+    |update| / lr. Adam's first updates are set against RAdam's first rectified ones (its
+    steps before ``first_rectified`` take no adaptive rate), seed by seed, and against those
+    of Adam-2k, Adam-eps and the ablation. Each value is the median over the seeds, with
+    their range.
 
     Args:
         results: Every run.
@@ -374,46 +376,57 @@ def first_updates(
         first_rectified: RAdam's first rectified step.
 
     Returns:
-        Sentences; none where Adam's histograms are missing.
+        Sentences; none where Adam's medians are missing.
     """
-    runs = {r.optimizer: r for r in results if r.lr == lr and r.update_histograms}
+    runs = {r.optimizer: r for r in results if r.lr == lr and r.update_medians}
     if "adam" not in runs:
         return []
-    edges = histogram_edges(UPDATE_RANGE)
-    adam, adam_steps = _median_update(runs["adam"], edges, 1)
+    adam, adam_steps = _seed_updates(runs["adam"], 1)
+    seeds = f"{len(adam)} seeds" if len(adam) != 1 else "1 seed"
     lines = []
     if "radam" in runs:
-        radam, radam_steps = _median_update(runs["radam"], edges, first_rectified)
+        radam, radam_steps = _seed_updates(runs["radam"], first_rectified)
         if radam_steps:
             lines.append(
-                f"At lr {lr:g} (first seed), the median |update| / lr was {_number_text(adam)} "
-                f"over Adam's {adam_steps} and {_number_text(radam)} over RAdam's first "
-                f"rectified {radam_steps}: {_ratio(adam / radam)} times larger for Adam."
+                f"At lr {lr:g}, over {seeds}, the median |update| / lr was {_spread(adam)} "
+                f"over Adam's {adam_steps} and {_spread(radam)} over RAdam's first rectified "
+                f"{radam_steps}: Adam's were {_spread(adam / radam, _ratio)} times larger, "
+                "seed by seed (medians, with the range over the seeds)."
             )
     others = [name for name in ("adam-2k", "adam-eps", "adam-no-m-correction") if name in runs]
     if others:
-        parts = [f"{_number_text(adam)} for Adam"]
-        for name in others:
-            median, _ = _median_update(runs[name], edges, 1)
-            parts.append(f"{_number_text(median)} for {LABELS[name]}")
+        parts = [f"{_spread(adam)} for Adam"]
+        parts += [
+            f"{_spread(_seed_updates(runs[name], 1)[0])} for {LABELS[name]}" for name in others
+        ]
         lines.append(
-            f"At lr {lr:g} (first seed), the median |update| / lr over the first {EARLY} "
+            f"At lr {lr:g}, over {seeds}, the median |update| / lr over the first {EARLY} "
             f"updates was {_join(parts)}."
         )
     return lines
 
 
-def _median_update(run: RunResult, edges: np.ndarray, start: int) -> tuple[float, str]:
-    """The median |update| / lr over ``EARLY`` recorded steps from ``start``, and the steps."""
+def _seed_updates(run: RunResult, start: int) -> tuple[np.ndarray, str]:
+    """Each seed's median |update| / lr over ``EARLY`` recorded steps from ``start``; the steps."""
     rows = [i for i, step in enumerate(run.histogram_steps) if start <= step < start + EARLY]
     if not rows:
-        return math.nan, ""
-    counts = np.sum(np.asarray(run.update_histograms)[rows], axis=0)
+        return np.full(len(run.seeds), math.nan), ""
     steps = run.histogram_steps
-    span = f"steps {steps[rows[0]]} to {steps[rows[-1]]}"
-    cumulative = np.cumsum(counts)
-    index = int(np.searchsorted(cumulative, cumulative[-1] / 2))
-    return float(10 ** ((edges[index] + edges[index + 1]) / 2)), span
+    return np.median(np.asarray(run.update_medians)[rows], axis=0), (
+        f"steps {steps[rows[0]]} to {steps[rows[-1]]}"
+    )
+
+
+def _spread(values: np.ndarray, text: Callable[[float], str] | None = None) -> str:
+    """The median of ``values`` and their range: ``7.5e-4 (6.1e-4 to 9.9e-4)``.
+
+    NaN (a seed whose parameters stopped being finite) makes every part NaN.
+    """
+    text = text or _number_text
+    if np.isnan(values).any():
+        return "nan"
+    low, middle, high = np.min(values), np.median(values), np.max(values)
+    return f"{text(float(middle))} ({text(float(low))} to {text(float(high))})"
 
 
 # --- report.md ---------------------------------------------------------------------------

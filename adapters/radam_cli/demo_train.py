@@ -6,8 +6,9 @@ runs at learning rate 1 and each model's parameter change is then scaled by its 
 rate: the optimizers compared here (with their warm-up multipliers) change the parameters by
 the learning rate times a step that does not depend on it, so each model takes the step it
 would take alone, up to rounding. The run records each model's loss curve and held-out loss,
-and for the first seed of each learning rate the distribution of the gradients' and the
-updates' magnitudes on a few early (and some later) steps, the paper's Figure 2 in miniature.
+and, on a few early (and some later) steps, the distribution of the gradients' and the
+updates' magnitudes for the first seed of each learning rate (the paper's Figure 2 in
+miniature) and every model's median update.
 """
 
 from __future__ import annotations
@@ -73,11 +74,15 @@ def train(spec: RunSpec, progress: Callable[[int], None] | None = None) -> list[
                 scale = lr.reshape(-1, *[1] * (param.dim() - 1))
                 param.copy_(old + scale * (param - old))
         if t in record:
-            for result, m, gradient in zip(results, firsts, gradients, strict=True):
+            medians = _median_changes(params, before, lr)
+            for index, (result, m, gradient) in enumerate(
+                zip(results, firsts, gradients, strict=True)
+            ):
                 change = (_model(params, m) - _model(before, m)).abs() / float(lr[m])
                 result.histogram_steps.append(t)
                 result.gradient_histograms.append(_log_histogram(gradient.abs(), GRADIENT_RANGE))
                 result.update_histograms.append(_log_histogram(change, UPDATE_RANGE))
+                result.update_medians.append(medians[index * seeds : (index + 1) * seeds])
         losses.append(loss.detach())
         if progress is not None and (taken % report_every == 0 or taken == total):
             progress(report_every if taken % report_every == 0 else taken % report_every)
@@ -118,6 +123,17 @@ def median_gradient(task: TaskConfig, seeds: tuple[int, ...]) -> float:
 def _model(tensors: object, index: int) -> torch.Tensor:
     """Stacked model ``index``'s slice of each tensor, flattened into one vector."""
     return torch.cat([t[index].detach().reshape(-1) for t in tensors])  # type: ignore[attr-defined]
+
+
+def _median_changes(
+    params: list[torch.Tensor], before: list[torch.Tensor], lr: torch.Tensor
+) -> list[float]:
+    """Each stacked model's median |parameter change| / lr over all its entries."""
+    models = len(lr)
+    changes = [
+        (p.detach() - old).abs().reshape(models, -1) for p, old in zip(params, before, strict=True)
+    ]
+    return (torch.cat(changes, dim=1) / lr[:, None]).median(dim=1).values.tolist()
 
 
 def _log_histogram(magnitudes: torch.Tensor, log_range: tuple[float, float]) -> list[int]:
