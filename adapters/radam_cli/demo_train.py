@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -126,7 +126,7 @@ def _model(tensors: object, index: int) -> torch.Tensor:
 
 
 def _median_changes(
-    params: list[torch.Tensor], before: list[torch.Tensor], lr: torch.Tensor
+    params: Sequence[torch.Tensor], before: Sequence[torch.Tensor], lr: torch.Tensor
 ) -> list[float]:
     """Each stacked model's median |parameter change| / lr over all its entries."""
     models = len(lr)
