@@ -56,7 +56,7 @@ class RunSize:
     lrs: tuple[float, ...]
 
 
-FULL = RunSize(steps=300, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
+FULL = RunSize(steps=250, seeds=5, lrs=(0.01, 0.02, 0.03, 0.05, 0.07, 0.1))
 QUICK = RunSize(steps=150, seeds=2, lrs=(0.01, 0.07))
 LRS_PER_RUN = 3
 """Learning rates whose models one run stacks: few enough to leave runs for every process."""

@@ -207,6 +207,43 @@ def test_compile_fit_loss_goes_down(preset: str) -> None:
     assert int(to_np(model.optimizer.iterations)) == 8 * 256 // 32
 
 
+@keras_numpy2_warning
+@pytest.mark.parametrize("name", ["radam", "ranger"])
+def test_compile_takes_the_short_name(name: str) -> None:
+    """``compile(optimizer="radam")`` builds the default RAdam (Ranger), which trains as
+    ``RAdam()`` itself does, and the model saves it under its registered class."""
+    from radam_keras import Ranger
+
+    x, y = _regression_data()
+    model = _small_model()
+    model.compile(optimizer=name, loss="mse")
+    expected = {"radam": RAdam, "ranger": Ranger}[name]
+    assert isinstance(model.optimizer, expected)
+    assert model.optimizer.get_config() == {
+        **expected().get_config(),
+        "name": model.optimizer.name,
+    }
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    reference = _small_model()
+    reference.compile(optimizer=expected(), loss="mse")
+    expected_history = reference.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    assert history.history["loss"] == expected_history.history["loss"]
+    saved = keras.saving.serialize_keras_object(model.optimizer)
+    assert saved["registered_name"] == f"radam>{expected.__name__}"
+
+
+def test_short_names_never_replace_a_user_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    from radam_keras import Ranger, register_short_names
+
+    registry = keras.saving.get_custom_objects()
+    monkeypatch.delitem(registry, "ranger")
+    monkeypatch.setitem(registry, "radam", keras.optimizers.Adam)  # the user's "radam"
+    assert register_short_names() == {"ranger": Ranger}
+    assert isinstance(keras.optimizers.get("radam"), keras.optimizers.Adam)
+    assert isinstance(keras.optimizers.get("ranger"), Ranger)
+    assert register_short_names() == {}
+
+
 # ----------------------------------------------------------------------------- 2. golden
 
 
