@@ -703,6 +703,25 @@ def test_tiny_demo_draws_the_plots(tmp_path, capsys):
 
 
 @TORCH
+def test_a_failed_run_stops_every_worker_at_once():
+    import multiprocessing
+
+    pytest.importorskip("torch")
+    from radam_cli.demo import train_all
+    from radam_cli.demo_config import OptimizerSettings, RunSpec, TaskConfig
+
+    settings = OptimizerSettings(lr=1.0, beta2=0.98)
+    task = TaskConfig(batch=4, eval_size=8)
+    endless = RunSpec("adam", settings, (0.01,), (0,), 10**6, task)  # stopped, never finished
+    failing = RunSpec("no-such-optimizer", settings, (0.01,), (0,), 5, task)
+    done = []
+    with pytest.raises(ValueError, match="unknown optimizer 'no-such-optimizer'"):
+        train_all([endless, failing], jobs=2, progress=done.append)
+    assert sum(done) < endless.total_steps
+    assert multiprocessing.active_children() == []
+
+
+@TORCH
 @pytest.mark.slow
 def test_worker_processes_give_the_same_numbers(tmp_path, capsys):
     pytest.importorskip("torch")

@@ -348,37 +348,37 @@ def train_all(
         finally:
             torch.set_num_threads(threads)
     import multiprocessing
-    import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
     steps_done = context.Queue()
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(specs)),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(steps_done,),
-    )
+    pool = context.Pool(min(jobs, len(specs)), initializer=_start_worker, initargs=(steps_done,))
     try:
-        futures = [pool.submit(_train_in_worker, spec) for spec in specs]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    progress(steps_done.get_nowait())
-                except queue.Empty:
-                    break
-        results = [result for future in futures for result in future.result()]
+        runs = [pool.apply_async(_train_in_worker, (spec,)) for spec in specs]
+        while not all(run.ready() for run in runs):
+            for run in runs:
+                if run.ready() and not run.successful():
+                    run.get()  # raises the run's error
+            _report_progress(steps_done, progress, timeout=0.1)
+        results = [result for run in runs for result in run.get()]
     except BaseException:
-        # Ctrl-C or a failed run: stop the workers now rather than after their current run.
-        processes = getattr(pool, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.terminate()  # Ctrl-C or a failed run: stop every worker now, mid-run
         raise
-    pool.shutdown()
+    pool.close()
+    pool.join()
+    _report_progress(steps_done, progress, timeout=0.0)
     return results
+
+
+def _report_progress(steps_done: Any, progress: Callable[[int], None], timeout: float) -> None:
+    """Pass on the steps the workers have reported, waiting up to ``timeout`` for the first."""
+    import queue
+
+    try:
+        progress(steps_done.get(timeout=timeout))
+        while True:
+            progress(steps_done.get_nowait())
+    except queue.Empty:
+        pass
 
 
 _worker_progress: Any = None
