@@ -1,8 +1,11 @@
-"""radam_keras.RAdam and Ranger under tf.distribute.MirroredStrategy over two logical CPU devices.
+"""radam_keras.RAdam and Ranger distributed: tf.distribute on TensorFlow, keras.distribution on JAX.
 
-Logical devices must be configured before TensorFlow runs any op, which the other tests
-of the session already did, so the training runs in a fresh interpreter (KERAS_BACKEND=
-tensorflow) and reports JSON back.
+- TensorFlow: ``tf.distribute.MirroredStrategy`` over two logical CPU devices.
+- JAX: ``keras.distribution.DataParallel`` over 8 host devices, and ``ModelParallel`` over a
+  2 x 4 mesh whose layout shards the hidden layers' kernels and biases.
+
+Devices must be configured before the framework runs any op, which the other tests of the
+session already did, so each training runs in a fresh interpreter and reports JSON back.
 """
 
 from __future__ import annotations
@@ -17,10 +20,7 @@ from pathlib import Path
 import pytest
 
 keras = pytest.importorskip("keras")
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="tf.distribute.MirroredStrategy is TensorFlow-only",
-)
+BACKEND = keras.backend.backend()
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,6 +89,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
 @pytest.mark.parametrize("optimizer", ["RAdam", "Ranger"])
 def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path, optimizer: str) -> None:
     """Every variable (Ranger's slow weights and count included) agrees across replicas."""
@@ -121,3 +122,133 @@ def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path, optimizer: 
     assert result["spread"] == 0.0, result  # mirrored: every replica holds the same value
     # The global batch's mean gradient is the single-device one: same training, to float32.
     assert result["difference"] < 1e-4, result
+
+
+JAX_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    from radam_keras import RAdam, Ranger
+
+    (kind,) = sys.argv[1:]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)).astype("float32")).astype("float32")
+    devices = keras.distribution.list_devices("cpu")
+    if kind == "DataParallel":
+        mesh = keras.distribution.DeviceMesh((8,), ["batch"], devices)
+        distribution = keras.distribution.DataParallel(device_mesh=mesh)
+    else:
+        mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices)
+        layout = keras.distribution.LayoutMap(mesh)
+        layout[".*hidden/kernel"] = (None, "model")
+        layout[".*hidden/bias"] = ("model",)
+        layout[".*projection/kernel"] = ("model", None)
+        distribution = keras.distribution.ModelParallel(layout_map=layout, batch_dim_name="batch")
+
+    def train(scope, optimizer):
+        keras.utils.set_random_seed(0)
+        with scope:
+            model = keras.Sequential([
+                keras.Input((8,)),
+                keras.layers.Dense(16, activation="tanh", name="hidden"),
+                keras.layers.Dense(8, name="projection"),
+                keras.layers.Dense(1, name="out"),
+            ])
+            model.compile(
+                optimizer=RAdam(learning_rate=0.05)
+                if optimizer == "RAdam"
+                else Ranger(learning_rate=0.1, k=3),
+                loss="mse",
+            )
+        history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, shuffle=False)
+        return model, history.history["loss"]
+
+    class NoScope:
+        def __enter__(self):
+            return None
+        def __exit__(self, *exception):
+            return False
+
+    def run(optimizer):
+        model, losses = train(distribution.scope(), optimizer)
+        single, single_losses = train(NoScope(), optimizer)
+        specs = {v.path: v.value.sharding.spec for v in model.trainable_variables}
+        # Each optimizer variable made for a model variable, against that variable's layout.
+        slots = [
+            (str(v.value.sharding.spec), str(specs[p.path]))
+            for v in model.optimizer.variables
+            for p in model.trainable_variables
+            if v.path.endswith(p.path.replace("/", "_") + "_" + v.path.rsplit("_", 1)[-1])
+        ]
+        return {
+            "specs": {path: str(spec) for path, spec in specs.items()},
+            "variable_devices": sorted(
+                {len(v.value.sharding.device_set) for v in model.trainable_variables}
+            ),
+            "slots": slots,
+            "losses": [float(v) for v in losses],
+            "single_losses": [float(v) for v in single_losses],
+            "difference": max(
+                float(np.max(np.abs(np.asarray(a.value) - np.asarray(b.value))))
+                for a, b in zip(model.trainable_variables, single.trainable_variables)
+            ),
+            "iterations": int(np.asarray(model.optimizer.iterations.value)),
+        }
+
+    json.dump(
+        {"devices": len(devices), "RAdam": run("RAdam"), "Ranger": run("Ranger")}, sys.stdout
+    )
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution runs on JAX")
+@pytest.mark.parametrize("kind", ["DataParallel", "ModelParallel"])
+def test_keras_distribution_on_jax_gives_the_single_device_trajectory(
+    tmp_path: Path, kind: str
+) -> None:
+    """RAdam's moments and Ranger's slow weights take their variable's layout, and training
+    matches one device: exactly with replicated variables, to float32 rounding when the
+    layout splits the matrix products."""
+    script = tmp_path / "distributed.py"
+    script.write_text(JAX_SCRIPT)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), kind],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["devices"] == 8
+    for optimizer, slots_per_variable in (("RAdam", 2), ("Ranger", 3)):
+        result = report[optimizer]
+        assert result["variable_devices"] == [8]
+        assert result["iterations"] == 3 * 256 // 32
+        slots = result["slots"]
+        assert len(slots) == 6 * slots_per_variable  # m, v (and slow weights) of 6 variables
+        assert all(slot == variable for slot, variable in slots), slots
+        specs = result["specs"]
+        if kind == "ModelParallel":
+            sharded = {path.split("/", 1)[1]: spec for path, spec in specs.items()}
+            assert sharded["hidden/kernel"] == "P(None, 'model')"
+            assert sharded["projection/kernel"] == "P('model',)"
+            assert result["difference"] < 1e-6, result
+        else:
+            assert set(specs.values()) <= {"P()", "P(None, None)"}
+            assert result["difference"] == 0.0, result
+            assert result["losses"] == result["single_losses"]
