@@ -32,7 +32,14 @@ from typing import Any
 import array_api_compat.numpy as xp
 import numpy as np
 
-from radam_core import Hyperparameters, RAdamState, hyperparameters_for, init_state
+from radam_core import (
+    Hyperparameters,
+    ParameterState,
+    RAdamState,
+    Snapshot,
+    hyperparameters_for,
+    init_state,
+)
 from radam_core.for_adapters import (
     StepCoefficients,
     check_params,
@@ -194,6 +201,70 @@ class RAdam:
         check_step_inputs(self.params, self.params, candidate, self.hyperparameters, xp)
         self.state = candidate
 
+    def export_state(self, names: Sequence[str] | None = None) -> Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot] (copies).
+
+        Save it with [`radam_core.save_snapshot`][radam_core.snapshot.save_snapshot]; any
+        adapter resumes from it.
+
+        Args:
+            names: One name per parameter, as the other framework knows it (default:
+                ``"0"``, ``"1"``, ...).
+
+        Returns:
+            The snapshot: each parameter's count (the optimizer's one count), m and v.
+        """
+        names = _names(names, len(self.params))
+        state, amsgrad = self.state, self.hyperparameters.amsgrad
+        return Snapshot(
+            self.hyperparameters,
+            {
+                name: ParameterState(
+                    int(state.count),
+                    state.exp_avg[i].copy(),
+                    state.exp_avg_sq[i].copy(),
+                    state.max_exp_avg_sq[i].copy() if amsgrad else None,
+                )
+                for i, name in enumerate(names)
+            },
+        )
+
+    def import_state(self, snapshot: Snapshot, names: Sequence[str] | None = None) -> None:
+        """Resume from a [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The moments and the count come from the snapshot; the hyperparameters stay this
+        optimizer's (the conventions must match).
+
+        Args:
+            snapshot: From any adapter's ``export_state`` (or
+                [`radam_core.load_snapshot`][radam_core.snapshot.load_snapshot]).
+            names: One name per parameter, as in the snapshot (default: ``"0"``, ``"1"``, ...).
+
+        Raises:
+            ValueError: Names, shapes, dtypes or conventions that do not match, or
+                parameters whose counts differ (this optimizer keeps one); nothing changed.
+        """
+        names = _names(names, len(self.params))
+        snapshot.check(
+            {name: (p.shape, p.dtype) for name, p in zip(names, self.params, strict=True)},
+            self.hyperparameters,
+        )
+        counts = {snapshot.parameters[name].count for name in names}
+        if len(counts) > 1:
+            raise ValueError(
+                f"radam_numpy keeps one step count, but the snapshot's parameters have "
+                f"{sorted(counts)}"
+            )
+        states = [snapshot.parameters[name] for name in names]
+        self.state = RAdamState(
+            count=counts.pop() if counts else 0,
+            exp_avg=tuple(s.exp_avg.copy() for s in states),
+            exp_avg_sq=tuple(s.exp_avg_sq.copy() for s in states),
+            max_exp_avg_sq=tuple(
+                s.max_exp_avg_sq.copy() for s in states if s.max_exp_avg_sq is not None
+            ),
+        )
+
     def _blocks(
         self, grads: list[np.ndarray], also: Sequence[Sequence[np.ndarray]] = ()
     ) -> Iterable[Block]:
@@ -333,6 +404,16 @@ def _checked_params(params: Iterable[np.ndarray]) -> list[np.ndarray]:
         if next_start < start + size:
             raise ValueError(f"params[{first}] and params[{second}] share memory; pass each once")
     return params
+
+
+def _names(names: Sequence[str] | None, count: int) -> list[str]:
+    """``names`` as a list of ``count`` distinct strings, or ``"0"``, ``"1"``, ... by default."""
+    if names is None:
+        return [str(i) for i in range(count)]
+    names = list(names)
+    if len(names) != count or len(set(names)) != count:
+        raise ValueError(f"names must be {count} distinct names, one per parameter, got {names}")
+    return names
 
 
 def _positive_int(name: str, value: object) -> int:

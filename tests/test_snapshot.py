@@ -1,0 +1,176 @@
+"""The framework-neutral snapshot: its file, its checks, and radam_numpy's export and import.
+
+The file's layout is parsed here independently, from the format the module documents (an
+8-byte little-endian header length, a JSON header, the arrays' little-endian bytes), so a
+change of layout fails here. A resumed run must equal the uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import radam_core
+import radam_numpy
+from radam_core import ParameterState, Snapshot, load_snapshot, save_snapshot
+
+NAMES = ["encoder/dense/kernel", "head.bias"]
+
+
+def _params(dtype: str = "float64") -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=(3, 4)).astype(dtype), rng.normal(size=5).astype(dtype)]
+
+
+def _grads(params: list[np.ndarray], t: int) -> list[np.ndarray]:
+    return [np.sin(p + 0.1 * t) for p in params]
+
+
+def _run(opt: radam_numpy.RAdam, first: int, last: int) -> None:
+    for t in range(first, last + 1):
+        opt.step(_grads(opt.params, t))
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_run_resumed_from_the_file_equals_the_uninterrupted_run(
+    tmp_path: Path, dtype: str, amsgrad: bool
+) -> None:
+    uninterrupted = radam_numpy.RAdam(_params(dtype), lr=0.05, amsgrad=amsgrad, weight_decay=0.1)
+    _run(uninterrupted, 1, 20)
+
+    first = radam_numpy.RAdam(_params(dtype), lr=0.05, amsgrad=amsgrad, weight_decay=0.1)
+    _run(first, 1, 8)  # through the threshold (t = 6 rectifies first)
+    save_snapshot(first.export_state(NAMES), tmp_path / "state.safetensors")
+    resumed = radam_numpy.RAdam(
+        [p.copy() for p in first.params], lr=0.05, amsgrad=amsgrad, weight_decay=0.1
+    )
+    resumed.import_state(load_snapshot(tmp_path / "state.safetensors"), NAMES)
+    assert resumed.state.count == 8
+    _run(resumed, 9, 20)
+    for mine, theirs in zip(resumed.params, uninterrupted.params, strict=True):
+        assert mine.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(mine, theirs)
+    for mine, theirs in zip(resumed.state[1:], uninterrupted.state[1:], strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_file_is_in_the_documented_layout(tmp_path: Path) -> None:
+    opt = radam_numpy.RAdam(_params("float32"), preset="optax", lr=0.01)
+    _run(opt, 1, 3)
+    path = tmp_path / "state.safetensors"
+    save_snapshot(opt.export_state(NAMES), path)
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    data = raw[8 + length :]
+    metadata = header.pop("__metadata__")
+    assert metadata["format"] == "radam-snapshot"
+    assert metadata["version"] == "1"
+    assert json.loads(metadata["counts"]) == {name: 3 for name in NAMES}
+    saved = json.loads(metadata["hyperparameters"])
+    assert saved["eps_placement"] == "corrected"
+    assert saved["threshold_inclusive"] is True
+    assert saved["lr"] == 0.01
+    assert sorted(header) == sorted(f"{n}/{s}" for n in NAMES for s in ("exp_avg", "exp_avg_sq"))
+    entry = header["encoder/dense/kernel/exp_avg_sq"]
+    assert entry["dtype"] == "F32"
+    assert entry["shape"] == [3, 4]
+    begin, end = entry["data_offsets"]
+    stored = np.frombuffer(data[begin:end], dtype="<f4").reshape(3, 4)
+    np.testing.assert_array_equal(stored, opt.state.exp_avg_sq[0])
+    assert (8 + length) % 8 == 0
+
+
+def test_the_snapshot_keeps_the_hyperparameters_and_names(tmp_path: Path) -> None:
+    opt = radam_numpy.RAdam(_params(), preset="authors", lr=0.02, betas=(0.8, 0.99))
+    _run(opt, 1, 2)
+    save_snapshot(opt.export_state(NAMES), tmp_path / "s")
+    loaded = load_snapshot(tmp_path / "s")
+    assert loaded.hyperparameters == opt.hyperparameters
+    assert list(loaded.parameters) == NAMES
+    assert all(s.count == 2 for s in loaded.parameters.values())
+
+
+def _saved(tmp_path: Path) -> Path:
+    opt = radam_numpy.RAdam(_params(), lr=0.05)
+    _run(opt, 1, 3)
+    path = tmp_path / "state.safetensors"
+    save_snapshot(opt.export_state(NAMES), path)
+    return path
+
+
+@pytest.mark.parametrize("keep", [0, 5, 20, -1, -100])
+def test_a_file_cut_short_is_refused(tmp_path: Path, keep: int) -> None:
+    path = _saved(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:keep])
+    with pytest.raises(ValueError, match="is cut short"):
+        load_snapshot(path)
+
+
+def test_a_file_that_is_not_a_snapshot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.safetensors"
+    header = json.dumps({"__metadata__": {"format": "pt"}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(ValueError, match="is not a radam snapshot of version 1"):
+        load_snapshot(path)
+    path.write_bytes(struct.pack("<Q", 4) + b"\xff\xfe{]")
+    with pytest.raises(ValueError, match="is not a radam snapshot"):
+        load_snapshot(path)
+
+
+def _mismatch(snapshot: Snapshot, **changes: object) -> Snapshot:
+    parameters = dict(snapshot.parameters)
+    for name, state in changes.items():
+        if state is None:
+            del parameters[name.replace("__", "/")]
+        else:
+            parameters[name.replace("__", "/")] = state  # type: ignore[assignment]
+    return Snapshot(snapshot.hyperparameters, parameters)
+
+
+def test_a_snapshot_that_does_not_fit_is_refused_and_nothing_changes() -> None:
+    source = radam_numpy.RAdam(_params(), lr=0.05)
+    _run(source, 1, 3)
+    snapshot = source.export_state(NAMES)
+    target = radam_numpy.RAdam(_params(), lr=0.05)
+    _run(target, 1, 1)
+    before = target.state
+    state = snapshot.parameters["head.bias"]
+    cases = {
+        "missing parameters \\['head.bias'\\]": _mismatch(snapshot, **{"head.bias": None}),
+        "parameters the optimizer does not have \\['extra'\\]": Snapshot(
+            snapshot.hyperparameters, {**snapshot.parameters, "extra": state}
+        ),
+        r"head.bias/exp_avg has shape \(6,\), expected \(5,\)": _mismatch(
+            snapshot,
+            **{"head.bias": ParameterState(3, np.zeros(6), state.exp_avg_sq[:5].copy())},
+        ),
+        "head.bias/exp_avg_sq has dtype float32, expected float64": _mismatch(
+            snapshot,
+            **{"head.bias": ParameterState(3, state.exp_avg, state.exp_avg_sq.astype(np.float32))},
+        ),
+        "convention eps_placement is 'corrected' in the snapshot, 'raw' here": Snapshot(
+            radam_core.hyperparameters_for("optax"), snapshot.parameters
+        ),
+        "head.bias has max_exp_avg_sq, but the optimizer's amsgrad is False": _mismatch(
+            snapshot,
+            **{"head.bias": ParameterState(3, state.exp_avg, state.exp_avg_sq, state.exp_avg)},
+        ),
+        r"one step count, but the snapshot's parameters have \[3, 4\]": _mismatch(
+            snapshot, **{"head.bias": ParameterState(4, state.exp_avg, state.exp_avg_sq)}
+        ),
+    }
+    for message, bad in cases.items():
+        with pytest.raises(ValueError, match=message):
+            target.import_state(bad, NAMES)
+        assert target.state is before
+    with pytest.raises(ValueError, match="names must be 2 distinct names"):
+        target.import_state(snapshot, ["a", "a"])
+    assert target.state is before
