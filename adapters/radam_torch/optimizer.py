@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT, _use_grad_for_differentiable
 
 import radam_core
-from radam_core import Hyperparameters
-from radam_torch import functional
+from radam_core import Hyperparameters, Snapshot
+from radam_torch import functional, snapshot
 from radam_torch.kernels import Tensors
 
 
@@ -235,6 +235,45 @@ class RAdam(Optimizer):
         for group, hp in zip(self.param_groups, checked, strict=True):
             self._step_group(group, hp, grad_scale)
         return loss
+
+    def export_state(self, named_parameters: Iterable[tuple[str, torch.Tensor]]) -> Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot].
+
+        Save it with [`radam_core.save_snapshot`][radam_core.snapshot.save_snapshot]; any
+        adapter resumes from it (see [`radam_torch.snapshot`][radam_torch.snapshot] for
+        bfloat16, complex and channels_last states).
+
+        Args:
+            named_parameters: ``model.named_parameters()``: a name for every parameter.
+
+        Returns:
+            Each parameter's count, m and v (host copies), and the first group's
+            hyperparameters.
+        """
+        return snapshot.export_state(
+            self, named_parameters, self._group_hyperparameters(0, self.param_groups[0])
+        )
+
+    def import_state(
+        self, state: Snapshot, named_parameters: Iterable[tuple[str, torch.Tensor]]
+    ) -> None:
+        """Resume from a [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The counts and moments come from the snapshot; the groups keep their own lr, betas,
+        eps and weight decay (their conventions must match the snapshot's).
+
+        Args:
+            state: From any adapter's ``export_state`` or
+                [`radam_core.load_snapshot`][radam_core.snapshot.load_snapshot].
+            named_parameters: ``model.named_parameters()``, as when it was exported.
+
+        Raises:
+            ValueError: A snapshot that does not fit; nothing changed.
+        """
+        hyperparameters = [
+            self._group_hyperparameters(i, group) for i, group in enumerate(self.param_groups)
+        ]
+        snapshot.import_state(self, state, named_parameters, hyperparameters)
 
     @property
     def _step_supports_amp_scaling(self) -> bool:
