@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -14,6 +15,7 @@ from keras import ops
 
 import radam_core
 from radam_keras import namespace as xp
+from radam_keras import snapshot
 
 KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default, on the raw sqrt(v_t) as here
 
@@ -143,6 +145,36 @@ class RAdam(keras.optimizers.Optimizer):
         )
         if self._hyperparameters.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
+
+    def export_state(self, variables: Sequence[Any]) -> radam_core.Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot].
+
+        Save it with [`radam_core.save_snapshot`][radam_core.snapshot.save_snapshot]; any
+        adapter resumes from it ([`radam_keras.snapshot`][radam_keras.snapshot]).
+
+        Args:
+            variables: ``model.trainable_variables``: each is named by its path.
+
+        Returns:
+            Each variable's count (``iterations``), m and v (host copies).
+        """
+        return snapshot.export_state(self, variables)
+
+    def import_state(self, state: radam_core.Snapshot, variables: Sequence[Any]) -> None:
+        """Resume from a [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The count and moments come from the snapshot; the hyperparameters stay this
+        optimizer's (the conventions must match).
+
+        Args:
+            state: From any adapter's ``export_state`` or
+                [`radam_core.load_snapshot`][radam_core.snapshot.load_snapshot].
+            variables: ``model.trainable_variables``, named by their paths.
+
+        Raises:
+            ValueError: A snapshot that does not fit; nothing changed.
+        """
+        snapshot.import_state(self, state, variables)
 
     def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
         """Check the step's inputs, then take the base class's step: all or nothing.

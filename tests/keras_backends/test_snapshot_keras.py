@@ -1,0 +1,145 @@
+"""radam_keras's export and import of the framework-neutral snapshot, on the KERAS_BACKEND.
+
+A run resumed in Keras equals the uninterrupted one bit for bit; one that moves to NumPy and
+back equals it to float32 rounding (1e-5, test_golden's float32 bound).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from radam_keras import RAdam  # noqa: E402
+
+import radam_numpy  # noqa: E402
+from radam_core import (  # noqa: E402
+    PRESETS,
+    ParameterState,
+    Snapshot,
+    hyperparameters_for,
+    load_snapshot,
+    save_snapshot,
+)
+
+# keras.ops.convert_to_numpy, Keras's public host copy, calls np.array on a backend tensor or
+# variable whose __array__ takes no copy keyword (torch, TensorFlow), which NumPy 2 warns about:
+# Keras's warning, not the adapter's.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+STEPS, SPLIT = 20, 8
+NAMES = ["net/hidden/kernel", "net/hidden/bias", "net/out/kernel", "net/out/bias"]
+
+
+def _model() -> Any:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="tanh", name="hidden"),
+            keras.layers.Dense(2, name="out"),
+        ],
+        name="net",
+    )
+
+
+def _grads(values: list[np.ndarray], t: int) -> list[np.ndarray]:
+    return [np.sin(v + np.float32(0.1 * t)).astype(np.float32) for v in values]
+
+
+def _values(model: Any) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v.value) for v in model.trainable_variables]
+
+
+def _run(opt: Any, model: Any, first: int, last: int) -> None:
+    for t in range(first, last + 1):
+        opt.apply(_grads(_values(model), t), model.trainable_variables)
+
+
+def _set(model: Any, values: list[np.ndarray]) -> None:
+    for variable, value in zip(model.trainable_variables, values, strict=True):
+        variable.assign(value)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_a_keras_run_resumes_exactly_from_the_file(tmp_path: Path, amsgrad: bool) -> None:
+    preset = PRESETS["torch"].replace(amsgrad=amsgrad)
+    model = _model()
+    start = _values(model)
+    _run(RAdam(learning_rate=0.05, preset=preset), model, 1, STEPS)
+    reference = _values(model)
+
+    _set(model, start)
+    opt = RAdam(learning_rate=0.05, preset=preset)
+    _run(opt, model, 1, SPLIT)
+    snapshot = opt.export_state(model.trainable_variables)
+    assert list(snapshot.parameters) == NAMES
+    save_snapshot(snapshot, tmp_path / "s.safetensors")
+    resumed = RAdam(learning_rate=0.05, preset=preset)
+    resumed.import_state(load_snapshot(tmp_path / "s.safetensors"), model.trainable_variables)
+    assert int(keras.ops.convert_to_numpy(resumed.iterations.value)) == SPLIT
+    _run(resumed, model, SPLIT + 1, STEPS)
+    for mine, theirs in zip(_values(model), reference, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_run_moves_from_keras_to_numpy_and_back() -> None:
+    model = _model()
+    start = _values(model)
+    _run(RAdam(learning_rate=0.05), model, 1, STEPS)
+    reference = _values(model)
+
+    _set(model, start)
+    opt = RAdam(learning_rate=0.05)
+    _run(opt, model, 1, SPLIT)
+    numpy_opt = radam_numpy.RAdam([v.copy() for v in _values(model)], lr=0.05, eps=1e-7)
+    numpy_opt.import_state(opt.export_state(model.trainable_variables), NAMES)
+    for t in range(SPLIT + 1, 15):
+        numpy_opt.step(_grads(numpy_opt.params, t))
+    _set(model, numpy_opt.params)
+    back = RAdam(learning_rate=0.05)
+    back.import_state(numpy_opt.export_state(NAMES), model.trainable_variables)
+    _run(back, model, 15, STEPS)
+    for mine, theirs in zip(_values(model), reference, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_a_snapshot_that_does_not_fit_changes_nothing() -> None:
+    model = _model()
+    with pytest.raises(ValueError, match="the optimizer is not built yet"):
+        RAdam().export_state(model.trainable_variables)
+    opt = RAdam(learning_rate=0.05)
+    _run(opt, model, 1, 3)
+    snapshot = opt.export_state(model.trainable_variables)
+    target = RAdam(learning_rate=0.05)
+    _run(target, model, 1, 1)
+    before = [keras.ops.convert_to_numpy(v.value) for v in target.variables]
+
+    optax_like = Snapshot(hyperparameters_for("optax"), snapshot.parameters)
+    with pytest.raises(ValueError, match="convention eps_placement is 'corrected' in the snapshot"):
+        target.import_state(optax_like, model.trainable_variables)
+    bias = snapshot.parameters["net/out/bias"]
+    uneven = Snapshot(
+        snapshot.hyperparameters,
+        {**snapshot.parameters, "net/out/bias": ParameterState(4, bias.exp_avg, bias.exp_avg_sq)},
+    )
+    with pytest.raises(ValueError, match=r"Keras keeps one step count, .* \[3, 4\]"):
+        target.import_state(uneven, model.trainable_variables)
+    partial = Snapshot(
+        snapshot.hyperparameters,
+        {k: v for k, v in snapshot.parameters.items() if k != "net/hidden/bias"},
+    )
+    with pytest.raises(ValueError, match=r"missing parameters \['net/hidden/bias'\]"):
+        target.import_state(partial, model.trainable_variables)
+    after = [keras.ops.convert_to_numpy(v.value) for v in target.variables]
+    for a, b in zip(after, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    target.import_state(snapshot, model.trainable_variables)
+    assert int(keras.ops.convert_to_numpy(target.iterations.value)) == 3
