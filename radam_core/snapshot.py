@@ -179,25 +179,31 @@ def load_snapshot(path: str | Path) -> Snapshot:
         ValueError: The file is cut short, is not a radam snapshot, or is inconsistent.
     """
     raw = Path(path).read_bytes()
-    where = f"{path}"
+    try:
+        return _parse(raw, str(path))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{path} is not a readable radam snapshot ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _parse(raw: bytes, where: str) -> Snapshot:
+    """The snapshot in ``raw``; a ValueError names what is wrong with the file ``where``."""
     if len(raw) < _HEADER_LENGTH.size:
         raise ValueError(f"{where} is cut short: {len(raw)} bytes, not even a header length")
     (length,) = _HEADER_LENGTH.unpack_from(raw)
     start = _HEADER_LENGTH.size + length
     if len(raw) < start:
         raise ValueError(f"{where} is cut short: its header needs {start} bytes, it has {len(raw)}")
-    try:
-        header = json.loads(raw[_HEADER_LENGTH.size : start])
-        metadata = header.pop("__metadata__")
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"{where} is not a radam snapshot (no readable header)") from e
+    header = _json(raw[_HEADER_LENGTH.size : start], "header", where)
+    metadata = header.pop("__metadata__")
     if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
         raise ValueError(
             f"{where} is not a radam snapshot of version {VERSION}: its metadata says "
             f"format {metadata.get('format')!r}, version {metadata.get('version')!r}"
         )
     data = memoryview(raw)[start:]
-    counts: dict[str, int] = json.loads(metadata["counts"])
+    counts: dict[str, int] = _json(metadata["counts"], "counts", where)
     arrays: dict[str, dict[str, np.ndarray]] = {name: {} for name in counts}
     for key, entry in header.items():
         name, _, slot = key.rpartition("/")
@@ -210,8 +216,8 @@ def load_snapshot(path: str | Path) -> Snapshot:
             raise ValueError(
                 f"{where} is cut short: {key} ends at byte {end} of the data, which has {len(data)}"
             )
-        if end - begin != dtype.itemsize * math.prod(shape):
-            raise ValueError(f"{where}: {key} has {end - begin} bytes for shape {shape}")
+        if not 0 <= begin <= end or end - begin != dtype.itemsize * math.prod(shape):
+            raise ValueError(f"{where}: {key} has bytes {begin} to {end} for shape {shape}")
         array = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
         arrays[name][slot] = array.astype(dtype.newbyteorder("="), copy=True)
     parameters = {}
@@ -222,8 +228,15 @@ def load_snapshot(path: str | Path) -> Snapshot:
         parameters[name] = ParameterState(
             count, slots["exp_avg"], slots["exp_avg_sq"], slots.get("max_exp_avg_sq")
         )
-    hyperparameters = Hyperparameters(**_tuples(json.loads(metadata["hyperparameters"])))
-    return Snapshot(hyperparameters, parameters)
+    fields = _json(metadata["hyperparameters"], "hyperparameters", where)
+    return Snapshot(Hyperparameters(**_tuples(fields)), parameters)
+
+
+def _json(text: str | bytes, what: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{where} is not a radam snapshot: its {what} is not JSON") from error
 
 
 def _plain(hyperparameters: Hyperparameters) -> dict[str, Any]:

@@ -121,7 +121,30 @@ def test_a_file_that_is_not_a_snapshot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not a radam snapshot of version 1"):
         load_snapshot(path)
     path.write_bytes(struct.pack("<Q", 4) + b"\xff\xfe{]")
-    with pytest.raises(ValueError, match="is not a radam snapshot"):
+    with pytest.raises(ValueError, match="is not a radam snapshot: its header is not JSON"):
+        load_snapshot(path)
+    for header in (
+        {"x": 1},  # no metadata
+        {"__metadata__": {"format": "radam-snapshot", "version": "1"}},  # no counts
+        {"__metadata__": "radam"},  # metadata that is not a mapping
+    ):
+        encoded = json.dumps(header).encode()
+        path.write_bytes(struct.pack("<Q", len(encoded)) + encoded)
+        with pytest.raises(ValueError, match="is not a readable radam snapshot"):
+            load_snapshot(path)
+
+
+def test_a_file_whose_arrays_do_not_add_up_is_refused(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    header["head.bias/exp_avg"]["shape"] = [6]
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+    with pytest.raises(
+        ValueError, match=r"head.bias/exp_avg has bytes \d+ to \d+ for shape \(6,\)"
+    ):
         load_snapshot(path)
 
 
