@@ -10,19 +10,15 @@ between devices (no collective in its HLO).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.script_runner import run_json_script
+
 pytestmark = pytest.mark.backend("jax")
 pytest.importorskip("optax")
-
-REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent(
     """
@@ -102,27 +98,12 @@ SCRIPT = textwrap.dedent(
 def test_sharded_parameters_keep_their_shardings_and_the_single_device_trajectory(
     tmp_path: Path, optimizer: str
 ) -> None:
-    script = tmp_path / "sharded.py"
-    script.write_text(SCRIPT)
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-        "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": os.pathsep.join(
-            [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
-    done = subprocess.run(
-        [sys.executable, str(script), optimizer],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
+    result = run_json_script(
+        SCRIPT,
+        [optimizer],
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"},
+        tmp_path,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["devices"] == 8
     checked, kept = result["state_leaves"]
     assert checked >= (6 if optimizer == "ranger" else 4)  # m, v (and slow weights) of w and b

@@ -176,3 +176,25 @@ def _same(state_dict: dict, before: dict) -> bool:
     """Whether two state dicts hold the same groups and bit-identical state tensors."""
     torch.testing.assert_close(state_dict["state"], before["state"], rtol=0, atol=0)
     return state_dict["param_groups"] == before["param_groups"]
+
+
+def test_transposed_and_strided_parameters_keep_their_layout_and_values() -> None:
+    transposed = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64).t())
+    strided = torch.nn.Parameter(torch.randn(5, 6, dtype=torch.float64)[:, ::2])
+    named = [("transposed", transposed), ("strided", strided)]
+    opt = RAdam([transposed, strided], lr=0.01)
+    for t in range(7):
+        for p in (transposed, strided):
+            p.grad = torch.sin(p.detach() + t)
+        opt.step()
+    snapshot = opt.export_state(named)
+    np.testing.assert_array_equal(
+        snapshot.parameters["transposed"].exp_avg, opt.state[transposed]["exp_avg"].numpy()
+    )
+    other = RAdam([transposed, strided], lr=0.01)
+    other.import_state(snapshot, named)
+    for param in (transposed, strided):
+        for key in ("exp_avg", "exp_avg_sq"):
+            loaded = other.state[param][key]
+            assert torch.equal(loaded, opt.state[param][key])
+            assert loaded.stride() == torch.empty_like(param).stride()

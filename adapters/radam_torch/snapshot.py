@@ -91,22 +91,22 @@ def import_state(
             )
     snapshot.check({name: _neutral_form(param) for param, name in names.items()}, first)
     states = {}
-    for param, name in names.items():
-        saved = snapshot.parameters[name]
-        group = next(g for g in optimizer.param_groups if any(p is param for p in g["params"]))
-        state: dict[str, Any] = {
-            "step": torch.tensor(
-                float(saved.count),
-                dtype=torch.float32,
-                device=param.device if group["capturable"] else None,
-            )
-        }
-        for slot, array in saved.slots().items():
-            tensor = torch.empty_like(param, memory_format=torch.preserve_format)
-            view = torch.view_as_real(tensor) if tensor.is_complex() else tensor
-            view.copy_(torch.from_numpy(array))
-            state[slot] = tensor
-        states[param] = state
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            saved = snapshot.parameters[names[param]]
+            state: dict[str, Any] = {
+                "step": torch.tensor(
+                    float(saved.count),
+                    dtype=torch.float32,
+                    device=param.device if group["capturable"] else None,
+                )
+            }
+            for slot, array in saved.slots().items():
+                tensor = torch.empty_like(param, memory_format=torch.preserve_format)
+                view = torch.view_as_real(tensor) if tensor.is_complex() else tensor
+                view.copy_(torch.from_numpy(array))
+                state[slot] = tensor
+            states[param] = state
     for param, state in states.items():
         optimizer.state[param] = state
 
@@ -140,10 +140,8 @@ def _neutral(tensor: torch.Tensor) -> np.ndarray:
 
 def _neutral_form(param: torch.Tensor) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """The shape and dtype of a parameter's state in a snapshot (see the module)."""
-    probe = torch.empty((0,), dtype=param.dtype)
-    if probe.is_complex():
-        probe = torch.view_as_real(probe)
-    dtype = torch.float32 if probe.dtype == torch.bfloat16 else probe.dtype
+    dtype = param.dtype.to_real()  # complex: its real view's
+    dtype = torch.float32 if dtype == torch.bfloat16 else dtype
     shape = (*param.shape, 2) if param.is_complex() else tuple(param.shape)
     return shape, np.dtype(str(dtype).removeprefix("torch."))
 

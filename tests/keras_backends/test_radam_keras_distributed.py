@@ -10,19 +10,15 @@ session already did, so each training runs in a fresh interpreter and reports JS
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.script_runner import run_json_script
+
 keras = pytest.importorskip("keras")
 BACKEND = keras.backend.backend()
-
-REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
     """
@@ -93,26 +89,12 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("optimizer", ["RAdam", "Ranger"])
 def test_mirrored_strategy_trains_and_replicas_agree(tmp_path: Path, optimizer: str) -> None:
     """Every variable (Ranger's slow weights and count included) agrees across replicas."""
-    script = tmp_path / "mirrored.py"
-    script.write_text(SCRIPT)
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": "tensorflow",
-        "CUDA_VISIBLE_DEVICES": "",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, str(script), optimizer],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
+    result = run_json_script(
+        SCRIPT,
+        [optimizer],
+        {"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        tmp_path,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["iterations"] == 4 * 256 // 32
     if optimizer == "Ranger":
@@ -213,27 +195,17 @@ def test_keras_distribution_on_jax_gives_the_single_device_trajectory(
     """RAdam's moments and Ranger's slow weights take their variable's layout, and training
     matches one device: exactly with replicated variables, to float32 rounding when the
     layout splits the matrix products."""
-    script = tmp_path / "distributed.py"
-    script.write_text(JAX_SCRIPT)
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, str(script), kind],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
+    report = run_json_script(
+        JAX_SCRIPT,
+        [kind],
+        {
+            "KERAS_BACKEND": "jax",
+            "JAX_PLATFORMS": "cpu",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+        tmp_path,
     )
-    assert done.returncode == 0, done.stderr[-4000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["devices"] == 8
     for optimizer, slots_per_variable in (("RAdam", 2), ("Ranger", 3)):
         result = report[optimizer]
