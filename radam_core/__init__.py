@@ -19,7 +19,13 @@ from radam_core.hyperparameters import CONVENTION_FIELDS, Hyperparameters
 from radam_core.lookahead import LookaheadState, init_lookahead, lookahead_step, lookahead_sync
 from radam_core.presets import PRESETS, Preset, hyperparameters_for
 from radam_core.rectification import Rectification, rectify, rho, rho_inf
-from radam_core.snapshot import ParameterState, Snapshot, load_snapshot, save_snapshot
+from radam_core.snapshot import (
+    LookaheadPosition,
+    ParameterState,
+    Snapshot,
+    load_snapshot,
+    save_snapshot,
+)
 from radam_core.state import RAdamState, init_state
 from radam_core.step import step
 
@@ -27,6 +33,7 @@ __all__ = [
     "CONVENTION_FIELDS",
     "PRESETS",
     "Hyperparameters",
+    "LookaheadPosition",
     "LookaheadState",
     "ParameterState",
     "Preset",

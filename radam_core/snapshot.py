@@ -5,7 +5,10 @@ as NumPy arrays keyed by each parameter's name (torch's ``named_parameters``, a 
 variable's path, an optax pytree path), so that a run saved in one framework resumes in
 another. Per parameter, a [`ParameterState`][radam_core.snapshot.ParameterState]: the steps
 it has taken, ``count = t - 1`` before step t, and m_t, v_t (and max v with amsgrad); for all
-of them, the [`Hyperparameters`][radam_core.Hyperparameters], conventions included.
+of them, the [`Hyperparameters`][radam_core.Hyperparameters], conventions included. Around
+Lookahead (Ranger), also each parameter's slow weights phi and Lookahead's
+[`LookaheadPosition`][radam_core.snapshot.LookaheadPosition]: k, alpha, and the fast steps
+taken since the last sync.
 
 The file is in the safetensors layout, which the ``safetensors`` package reads too:
 
@@ -13,7 +16,8 @@ The file is in the safetensors layout, which the ``safetensors`` package reads t
 - ``N`` bytes: a JSON header mapping each array's name, ``"{parameter}/{slot}"``, to its
   ``dtype`` (``F16``, ``F32`` or ``F64``), ``shape`` and ``data_offsets`` in the data, and
   ``"__metadata__"`` to ``{"format": "radam-snapshot", "version": "1", "hyperparameters":
-  JSON, "counts": JSON}``;
+  JSON, "counts": JSON}`` (and ``"lookahead": JSON``, ``{"k": k, "alpha": alpha, "count":
+  c}``, with the slot ``slow`` for every parameter, around Lookahead);
 - the arrays' bytes, little-endian and in C order, back to back.
 
 A file that is cut short or is not a snapshot raises a ``ValueError`` that says so; loading
@@ -33,10 +37,11 @@ from typing import Any
 import numpy as np
 
 from radam_core.hyperparameters import CONVENTION_FIELDS, Hyperparameters
+from radam_core.lookahead import check_lookahead
 
 FORMAT = "radam-snapshot"
 VERSION = "1"
-SLOTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+SLOTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "slow")
 DTYPES: dict[str, np.dtype[Any]] = {
     "F16": np.dtype("<f2"),
     "F32": np.dtype("<f4"),
@@ -55,19 +60,49 @@ class ParameterState:
         exp_avg: m, as a NumPy array of the parameter's shape.
         exp_avg_sq: v, likewise.
         max_exp_avg_sq: max(v_1, ..., v_t) with amsgrad, else None.
+        slow: phi, Lookahead's slow weights, around Lookahead; else None.
     """
 
     count: int
     exp_avg: np.ndarray
     exp_avg_sq: np.ndarray
     max_exp_avg_sq: np.ndarray | None = None
+    slow: np.ndarray | None = None
 
     def slots(self) -> dict[str, np.ndarray]:
-        """The arrays by slot name (``max_exp_avg_sq`` only with amsgrad)."""
+        """The arrays by slot name (``max_exp_avg_sq`` with amsgrad, ``slow`` with Lookahead)."""
         arrays = {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
         if self.max_exp_avg_sq is not None:
             arrays["max_exp_avg_sq"] = self.max_exp_avg_sq
+        if self.slow is not None:
+            arrays["slow"] = self.slow
         return arrays
+
+
+@dataclasses.dataclass(frozen=True)
+class LookaheadPosition:
+    """Lookahead's settings, and where the run stands in its cycle of k fast steps.
+
+    Attributes:
+        k: The sync period, an int ``>= 1``.
+        alpha: The slow step size, in ``[0, 1]``.
+        count: Fast steps taken since the last sync (or the start), ``c`` in ``[0, k)``: the
+            next sync comes after ``k - c`` more steps.
+
+    Raises:
+        TypeError, ValueError: An invalid k or alpha, or a count outside ``[0, k)``.
+    """
+
+    k: int
+    alpha: float
+    count: int
+
+    def __post_init__(self) -> None:
+        check_lookahead(self.k, self.alpha)
+        if not isinstance(self.count, int) or isinstance(self.count, bool):
+            raise TypeError(f"Lookahead's count must be an int, got {self.count!r}")
+        if not 0 <= self.count < self.k:
+            raise ValueError(f"Lookahead's count must be in [0, k={self.k}), got {self.count}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +112,49 @@ class Snapshot:
     Attributes:
         hyperparameters: The optimizer's hyperparameters (with a 0-d array ``lr`` as a float).
         parameters: Each parameter's state, by name, in the optimizer's order.
+        lookahead: Around Lookahead, its settings and position (and every parameter has its
+            ``slow`` weights); else None.
     """
 
     hyperparameters: Hyperparameters
     parameters: Mapping[str, ParameterState]
+    lookahead: LookaheadPosition | None = None
+
+    def inner(self) -> Snapshot:
+        """The inner optimizer's part: this snapshot without Lookahead's state.
+
+        Returns:
+            The same hyperparameters and moments, without slow weights and position.
+        """
+        parameters = {
+            name: dataclasses.replace(state, slow=None) for name, state in self.parameters.items()
+        }
+        return Snapshot(self.hyperparameters, parameters)
+
+    def with_lookahead(
+        self, lookahead: LookaheadPosition, slow: Mapping[str, np.ndarray]
+    ) -> Snapshot:
+        """This (inner optimizer's) snapshot with Lookahead's state added.
+
+        Args:
+            lookahead: Lookahead's k, alpha and count.
+            slow: phi for every parameter, by name.
+
+        Returns:
+            The snapshot of the Lookahead optimizer.
+        """
+        parameters = {
+            name: dataclasses.replace(state, slow=slow[name])
+            for name, state in self.parameters.items()
+        }
+        return Snapshot(self.hyperparameters, parameters, lookahead)
 
     def check(
-        self, shapes: Mapping[str, tuple[tuple[int, ...], Any]], hyperparameters: Hyperparameters
+        self,
+        shapes: Mapping[str, tuple[tuple[int, ...], Any]],
+        hyperparameters: Hyperparameters,
+        *,
+        k: int | None = None,
     ) -> None:
         """Raise unless this snapshot fits an optimizer with these parameters and conventions.
 
@@ -92,12 +163,16 @@ class Snapshot:
                 state is kept in (a NumPy dtype or its name).
             hyperparameters: The optimizer's hyperparameters; the seven convention fields
                 must equal the snapshot's (lr, betas, eps and weight decay may differ).
+            k: Lookahead's sync period, for a Lookahead optimizer; None for RAdam alone. A
+                Lookahead snapshot fits only a Lookahead of the same k (its count is a
+                position in the k-cycle); alpha may differ.
 
         Raises:
             ValueError: Missing or extra parameters, a shape or a dtype that differs, a
-                convention that differs; every mismatch is named.
+                convention that differs, Lookahead's state where there is no Lookahead (or
+                none where there is one, or another k); every mismatch is named.
         """
-        problems = []
+        problems = self._lookahead_problems(k)
         missing = [name for name in shapes if name not in self.parameters]
         extra = [name for name in self.parameters if name not in shapes]
         if missing:
@@ -125,6 +200,26 @@ class Snapshot:
         if problems:
             raise ValueError("the snapshot does not fit this optimizer: " + "; ".join(problems))
 
+    def _lookahead_problems(self, k: int | None) -> list[str]:
+        """What in Lookahead's state does not fit an optimizer with this k (None: none)."""
+        saved = self.lookahead
+        if saved is None and k is not None:
+            return [
+                f"the optimizer is a Lookahead (k={k}), but the snapshot holds no Lookahead "
+                "state (slow weights, position in the k-cycle)"
+            ]
+        if saved is not None and k is None:
+            return [
+                f"the snapshot holds Lookahead's state (k={saved.k}), but the optimizer is not "
+                "a Lookahead (snapshot.inner() is the inner optimizer's part)"
+            ]
+        if saved is not None and saved.k != k:
+            return [f"Lookahead's k is {saved.k} in the snapshot, {k} here"]
+        lacking = [name for name, s in self.parameters.items() if (s.slow is None) != (k is None)]
+        if lacking:
+            return [f"parameters {lacking} {'lack' if k is not None else 'have'} slow weights"]
+        return []
+
 
 def save_snapshot(snapshot: Snapshot, path: str | Path) -> None:
     """Write ``snapshot`` to ``path`` in the safetensors layout (see the module).
@@ -144,6 +239,8 @@ def save_snapshot(snapshot: Snapshot, path: str | Path) -> None:
             "counts": json.dumps({name: s.count for name, s in snapshot.parameters.items()}),
         }
     }
+    if snapshot.lookahead is not None:
+        header["__metadata__"]["lookahead"] = json.dumps(dataclasses.asdict(snapshot.lookahead))
     chunks, offset = [], 0
     for name, state in snapshot.parameters.items():
         for slot, array in state.slots().items():
@@ -226,10 +323,23 @@ def _parse(raw: bytes, where: str) -> Snapshot:
         if "exp_avg" not in slots or "exp_avg_sq" not in slots:
             raise ValueError(f"{where} lacks {name}'s exp_avg or exp_avg_sq")
         parameters[name] = ParameterState(
-            count, slots["exp_avg"], slots["exp_avg_sq"], slots.get("max_exp_avg_sq")
+            count,
+            slots["exp_avg"],
+            slots["exp_avg_sq"],
+            slots.get("max_exp_avg_sq"),
+            slots.get("slow"),
         )
     fields = _json(metadata["hyperparameters"], "hyperparameters", where)
-    return Snapshot(Hyperparameters(**_tuples(fields)), parameters)
+    lookahead = None
+    if "lookahead" in metadata:
+        try:
+            lookahead = LookaheadPosition(**_json(metadata["lookahead"], "lookahead", where))
+        except ValueError as error:
+            raise ValueError(f"{where} holds an invalid Lookahead state: {error}") from error
+    with_slow = [name for name, state in parameters.items() if state.slow is not None]
+    if len(with_slow) != (0 if lookahead is None else len(counts)):
+        raise ValueError(f"{where} holds slow weights for {with_slow} of {list(counts)}")
+    return Snapshot(Hyperparameters(**_tuples(fields)), parameters, lookahead)
 
 
 def _json(text: str | bytes, what: str, where: str) -> Any:

@@ -14,8 +14,9 @@ from typing import Any
 import array_api_compat.numpy as xp
 import numpy as np
 
+from radam_core import LookaheadPosition, Snapshot
 from radam_core.for_adapters import advance_lookahead, check_lookahead, lookahead_leaf
-from radam_numpy.optimizer import BLOCK_SIZE, RAdam
+from radam_numpy.optimizer import BLOCK_SIZE, RAdam, _names
 from radam_numpy.threads import Block, share
 
 
@@ -175,6 +176,43 @@ class Lookahead:
                 )
         self.optimizer.load_state_dict(state_dict["optimizer"])
         self.k, self.alpha, self.count, self.slow = int(k), float(alpha), int(count), slow
+
+    def export_state(self, names: Sequence[str] | None = None) -> Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot] (copies).
+
+        The inner [`RAdam`][radam_numpy.RAdam]'s snapshot, with phi for every parameter and
+        Lookahead's k, alpha and count.
+
+        Args:
+            names: One name per parameter (default: ``"0"``, ``"1"``, ...).
+
+        Returns:
+            The snapshot.
+        """
+        inner = self.optimizer.export_state(names)
+        slow = {name: s.copy() for name, s in zip(inner.parameters, self.slow, strict=True)}
+        return inner.with_lookahead(LookaheadPosition(self.k, self.alpha, self.count), slow)
+
+    def import_state(self, snapshot: Snapshot, names: Sequence[str] | None = None) -> None:
+        """Resume from a Lookahead [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The inner optimizer's state, phi and the count come from the snapshot; k must be this
+        optimizer's, and alpha stays this optimizer's.
+
+        Args:
+            snapshot: From any adapter's Lookahead (or Ranger) ``export_state``.
+            names: One name per parameter, as in the snapshot (default: ``"0"``, ``"1"``, ...).
+
+        Raises:
+            ValueError: As [`RAdam.import_state`][radam_numpy.RAdam.import_state], or a
+                snapshot without Lookahead's state or of another k; nothing changed.
+        """
+        keys = _names(names, len(self.slow))
+        shapes = {name: (p.shape, p.dtype) for name, p in zip(keys, self.params, strict=True)}
+        snapshot.check(shapes, self.optimizer.hyperparameters, k=self.k)
+        self.optimizer.import_state(snapshot.inner(), names)
+        self.count = snapshot.lookahead.count if snapshot.lookahead is not None else 0
+        self.slow = [np.array(snapshot.parameters[name].slow, order="C") for name in keys]
 
 
 class Ranger(Lookahead):
