@@ -8,13 +8,15 @@ array_api_compat's torch namespace and copied back in place: after every inner s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch.optim.optimizer import Optimizer, ParamsT
 
+from radam_core import Snapshot
 from radam_core.for_adapters import advance_lookahead, check_lookahead
+from radam_torch import snapshot
 from radam_torch.kernels import sync_slow_weights
 from radam_torch.optimizer import RAdam
 
@@ -261,6 +263,56 @@ class Lookahead(Optimizer):
             self.k, self.alpha = int(k), float(alpha)
             self.lookahead_state = {"count": count, "slow": slow}
         self._add_slow()
+
+    def export_state(self, named_parameters: Iterable[tuple[str, torch.Tensor]]) -> Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot].
+
+        The inner [`RAdam`][radam_torch.RAdam]'s snapshot, with each parameter's phi and
+        Lookahead's k, alpha and count; any adapter's Lookahead resumes from it.
+
+        Args:
+            named_parameters: ``model.named_parameters()``: a name for every parameter.
+
+        Returns:
+            The snapshot (host copies).
+
+        Raises:
+            TypeError: The inner optimizer is not a radam_torch ``RAdam``.
+        """
+        inner = self._radam()
+        hyperparameters = inner.group_hyperparameters()[0]
+        return snapshot.export_state(inner, named_parameters, hyperparameters, lookahead=self)
+
+    def import_state(
+        self, state: Snapshot, named_parameters: Iterable[tuple[str, torch.Tensor]]
+    ) -> None:
+        """Resume from a Lookahead [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The inner optimizer's state, phi and the count come from the snapshot; k must be this
+        optimizer's, and alpha and the groups' hyperparameters stay this optimizer's.
+
+        Args:
+            state: From any adapter's Lookahead (or Ranger) ``export_state``.
+            named_parameters: ``model.named_parameters()``, as when it was exported.
+
+        Raises:
+            TypeError: The inner optimizer is not a radam_torch ``RAdam``.
+            ValueError: A snapshot that does not fit (as
+                [`RAdam.import_state`][radam_torch.RAdam.import_state], or without Lookahead's
+                state, or of another k); nothing changed.
+        """
+        inner = self._radam()
+        hyperparameters = inner.group_hyperparameters()
+        snapshot.import_state(inner, state, named_parameters, hyperparameters, lookahead=self)
+
+    def _radam(self) -> RAdam:
+        """The inner optimizer, which must be a radam_torch ``RAdam`` to move its state."""
+        if not isinstance(self.optimizer, RAdam):
+            raise TypeError(
+                "only a Lookahead around radam_torch.RAdam has a portable state, not around "
+                f"{type(self.optimizer).__name__}"
+            )
+        return self.optimizer
 
 
 class Ranger(Lookahead):

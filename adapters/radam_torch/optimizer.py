@@ -270,10 +270,15 @@ class RAdam(Optimizer):
         Raises:
             ValueError: A snapshot that does not fit; nothing changed.
         """
-        hyperparameters = [
-            self._group_hyperparameters(i, group) for i, group in enumerate(self.param_groups)
-        ]
-        snapshot.import_state(self, state, named_parameters, hyperparameters)
+        snapshot.import_state(self, state, named_parameters, self.group_hyperparameters())
+
+    def group_hyperparameters(self) -> list[Hyperparameters]:
+        """Each parameter group's hyperparameters, in radam_core's form.
+
+        Returns:
+            One [`Hyperparameters`][radam_core.Hyperparameters] per group, in order.
+        """
+        return [self._group_hyperparameters(i, g) for i, g in enumerate(self.param_groups)]
 
     @property
     def _step_supports_amp_scaling(self) -> bool:

@@ -6,26 +6,31 @@ Parameters are named as ``model.named_parameters()`` names them. Each parameter'
 bfloat16 state as float32 (exactly: every bfloat16 is a float32), read back as bfloat16; a
 complex state as its real view, shape ``(*shape, 2)`` (torch's convention for complex
 parameters). A state in channels_last (or any) layout is written in C order and read back into
-the parameter's layout.
+the parameter's layout. Around [`Lookahead`][radam_torch.Lookahead] (Ranger), each parameter's slow
+weights are written in the same forms, with Lookahead's k, alpha and count.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 import radam_core
-from radam_core import Hyperparameters, ParameterState, Snapshot
+from radam_core import Hyperparameters, LookaheadPosition, ParameterState, Snapshot
+
+if TYPE_CHECKING:
+    from radam_torch.lookahead import Lookahead
 
 
 def export_state(
     optimizer: torch.optim.Optimizer,
     named_parameters: Iterable[tuple[str, torch.Tensor]],
     hyperparameters: Hyperparameters,
+    lookahead: Lookahead | None = None,
 ) -> Snapshot:
     """The optimizer's state as a snapshot keyed by the parameters' names (host copies).
 
@@ -34,6 +39,8 @@ def export_state(
         named_parameters: ``(name, parameter)`` pairs, e.g. ``model.named_parameters()``;
             every parameter of the optimizer must be among them (others are ignored).
         hyperparameters: The hyperparameters to record (the first group's).
+        lookahead: The Lookahead around ``optimizer``, whose slow weights and position the
+            snapshot then holds too.
 
     Returns:
         The [`Snapshot`][radam_core.snapshot.Snapshot], parameters in the groups' order.
@@ -58,7 +65,14 @@ def export_state(
             _neutral(state["exp_avg_sq"]),
             None if max_v is None else _neutral(max_v),
         )
-    return Snapshot(_hosted(hyperparameters), parameters)
+    snapshot = Snapshot(_hosted(hyperparameters), parameters)
+    if lookahead is None:
+        return snapshot
+    slow = lookahead.lookahead_state["slow"]
+    position = LookaheadPosition(lookahead.k, lookahead.alpha, lookahead.lookahead_state["count"])
+    return snapshot.with_lookahead(
+        position, {name: _neutral(slow[param]) for param, name in names.items()}
+    )
 
 
 def import_state(
@@ -66,6 +80,7 @@ def import_state(
     snapshot: Snapshot,
     named_parameters: Iterable[tuple[str, torch.Tensor]],
     group_hyperparameters: list[Hyperparameters],
+    lookahead: Lookahead | None = None,
 ) -> None:
     """Replace the optimizer's state with the snapshot's; all or nothing.
 
@@ -75,10 +90,13 @@ def import_state(
         named_parameters: As for [`export_state`][radam_torch.snapshot.export_state].
         group_hyperparameters: Each group's hyperparameters; their conventions must agree
             with each other and with the snapshot's.
+        lookahead: The Lookahead around ``optimizer``: its slow weights and count are
+            replaced too (its k must be the snapshot's; alpha stays its own).
 
     Raises:
         ValueError: A parameter without a name, groups of different conventions, or a
-            snapshot that does not fit (names, shapes, dtypes, conventions); nothing changed.
+            snapshot that does not fit (names, shapes, dtypes, conventions, Lookahead's
+            state); nothing changed.
     """
     names = _names(optimizer, named_parameters)
     first, *others = group_hyperparameters
@@ -89,8 +107,9 @@ def import_state(
                 f"param_groups[{index}] differs from param_groups[0] in {differing}; a "
                 "snapshot holds one convention"
             )
-    snapshot.check({name: _neutral_form(param) for param, name in names.items()}, first)
-    states = {}
+    k = None if lookahead is None else lookahead.k
+    snapshot.check({name: _neutral_form(param) for param, name in names.items()}, first, k=k)
+    states, slow = {}, {}
     for group in optimizer.param_groups:
         for param in group["params"]:
             saved = snapshot.parameters[names[param]]
@@ -106,9 +125,13 @@ def import_state(
                 view = torch.view_as_real(tensor) if tensor.is_complex() else tensor
                 view.copy_(torch.from_numpy(array))
                 state[slot] = tensor
+            if "slow" in state:
+                slow[param] = state.pop("slow")
             states[param] = state
     for param, state in states.items():
         optimizer.state[param] = state
+    if lookahead is not None and snapshot.lookahead is not None:
+        lookahead.lookahead_state = {"count": snapshot.lookahead.count, "slow": slow}
 
 
 def _names(
