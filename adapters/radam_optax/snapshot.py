@@ -11,7 +11,11 @@ sharding, so a sharded run resumes sharded. Complex states are refused: optax's 
 ``|g|^2`` of the complex gradient, which other frameworks do not keep.
 
 optax's state does not hold the hyperparameters: pass the transformation's ``preset`` (and
-``lr`` and the like, which the snapshot records) to both functions.
+``lr`` and the like, which the snapshot records) to both functions. Around
+[`lookahead`][radam_optax.lookahead.lookahead] ([`ranger`][radam_optax.ranger]), the state's
+[`LookaheadTransformState`][radam_optax.LookaheadTransformState] moves too (its count and slow
+weights); pass its ``sync_period`` (and, to export, ``slow_step_size``), which the state does
+not hold either.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import radam_core
-from radam_core import ParameterState, Snapshot
+from radam_core import LookaheadPosition, ParameterState, Snapshot
+from radam_optax.lookahead import LookaheadTransformState
 from radam_optax.transform import DEFAULT_PRESET, ScaleByRAdamState
 
 
@@ -34,6 +39,8 @@ def export_state(
     *,
     preset: str | radam_core.Preset = DEFAULT_PRESET,
     names: Sequence[str] | None = None,
+    sync_period: int | None = None,
+    slow_step_size: float | None = None,
     **hyperparameters: Any,
 ) -> Snapshot:
     """The RAdam state inside ``opt_state`` as a snapshot (host copies).
@@ -43,21 +50,26 @@ def export_state(
         params: The parameters (for their paths, and the leaves' order).
         preset: The transformation's convention.
         names: One name per leaf of ``params``; default: the paths (see the module).
+        sync_period: Lookahead's k, when ``opt_state`` holds a ``LookaheadTransformState``.
+        slow_step_size: Lookahead's alpha, likewise.
         **hyperparameters: ``lr``, ``betas``, ... to record in the snapshot.
 
     Returns:
         The [`Snapshot`][radam_core.snapshot.Snapshot].
 
     Raises:
-        ValueError: No ``ScaleByRAdamState`` in ``opt_state``, or more than one.
+        ValueError: No ``ScaleByRAdamState`` in ``opt_state``, or more than one; a
+            Lookahead state without ``sync_period`` and ``slow_step_size``, or those
+            without one.
         TypeError: A complex state.
     """
     state = _radam_state(opt_state)
+    lookahead = _lookahead_state(opt_state, sync_period)
     keys = _names(params, names)
     count = int(state.count)
     moments = [jax.tree.leaves(tree) for tree in (state.mu, state.nu)]
     maxima = jax.tree.leaves(state.nu_max) if state.nu_max is not None else [None] * len(keys)
-    return Snapshot(
+    snapshot = Snapshot(
         radam_core.hyperparameters_for(preset, **hyperparameters),
         {
             name: ParameterState(
@@ -66,6 +78,13 @@ def export_state(
             for name, m, v, top in zip(keys, *moments, maxima, strict=True)
         },
     )
+    if lookahead is None:
+        return snapshot
+    if slow_step_size is None:
+        raise ValueError("opt_state holds a Lookahead state: pass its slow_step_size too")
+    position = LookaheadPosition(sync_period, slow_step_size, int(lookahead.count))  # type: ignore[arg-type]
+    slow = [_neutral(phi) for phi in jax.tree.leaves(lookahead.slow)]
+    return snapshot.with_lookahead(position, dict(zip(keys, slow, strict=True)))
 
 
 def import_state(
@@ -75,8 +94,9 @@ def import_state(
     *,
     preset: str | radam_core.Preset = DEFAULT_PRESET,
     names: Sequence[str] | None = None,
+    sync_period: int | None = None,
 ) -> Any:
-    """``opt_state`` with its RAdam state replaced by the snapshot's.
+    """``opt_state`` with its RAdam state (and Lookahead's) replaced by the snapshot's.
 
     Args:
         opt_state: The optimizer's state (from ``init``), holding one ``ScaleByRAdamState``.
@@ -84,21 +104,26 @@ def import_state(
         params: The parameters; each imported array takes its parameter's sharding.
         preset: The transformation's convention, which must be the snapshot's.
         names: As for [`export_state`][radam_optax.snapshot.export_state].
+        sync_period: Lookahead's k, when ``opt_state`` holds a ``LookaheadTransformState``;
+            it must be the snapshot's.
 
     Returns:
         The new optimizer state (``opt_state`` itself is unchanged).
 
     Raises:
-        ValueError: A snapshot that does not fit (names, shapes, dtypes, conventions, or
-            parameters with different counts).
+        ValueError: A snapshot that does not fit (names, shapes, dtypes, conventions,
+            parameters with different counts, Lookahead's state or k); a Lookahead state
+            without ``sync_period``, or one without the other.
     """
     state = _radam_state(opt_state)
+    lookahead = _lookahead_state(opt_state, sync_period)
     keys = _names(params, names)
     leaves = jax.tree.leaves(params)
     mu = jax.tree.leaves(state.mu)
     snapshot.check(
         {name: (tuple(m.shape), _neutral_dtype(m.dtype)) for name, m in zip(keys, mu, strict=True)},
         radam_core.hyperparameters_for(preset),
+        k=sync_period,
     )
     counts = {snapshot.parameters[name].count for name in keys}
     if len(counts) > 1:
@@ -125,24 +150,60 @@ def import_state(
             placed([s.max_exp_avg_sq for s in saved], mu),  # type: ignore[misc]
         ),
     )
-    return jax.tree.map(
-        lambda node: new if isinstance(node, ScaleByRAdamState) else node,
+    opt_state = _replace(opt_state, ScaleByRAdamState, new)
+    if lookahead is None or snapshot.lookahead is None:
+        return opt_state
+    (current,) = _nodes(opt_state, LookaheadTransformState)  # holding the new RAdam state
+    slow = placed([s.slow for s in saved], leaves)  # type: ignore[misc]
+    return _replace(
         opt_state,
-        is_leaf=lambda node: isinstance(node, ScaleByRAdamState),
+        LookaheadTransformState,
+        current._replace(
+            count=jnp.asarray(snapshot.lookahead.count, dtype=lookahead.count.dtype),
+            slow=jax.tree.unflatten(jax.tree.structure(lookahead.slow), slow),
+        ),
+    )
+
+
+def _replace(tree: Any, kind: type, new: Any) -> Any:
+    """``tree`` with its node of type ``kind`` replaced by ``new``."""
+    return jax.tree.map(
+        lambda node: new if isinstance(node, kind) else node,
+        tree,
+        is_leaf=lambda node: isinstance(node, kind),
     )
 
 
 def _radam_state(opt_state: Any) -> ScaleByRAdamState:
-    found = [
-        node
-        for node in jax.tree.leaves(opt_state, is_leaf=lambda n: isinstance(n, ScaleByRAdamState))
-        if isinstance(node, ScaleByRAdamState)
-    ]
+    found = _nodes(opt_state, ScaleByRAdamState)
     if len(found) != 1:
         raise ValueError(
             f"opt_state must hold exactly one radam_optax ScaleByRAdamState, it holds {len(found)}"
         )
     return found[0]
+
+
+def _lookahead_state(opt_state: Any, sync_period: int | None) -> LookaheadTransformState | None:
+    """The one ``LookaheadTransformState`` in ``opt_state`` (or None), given ``sync_period``."""
+    found = _nodes(opt_state, LookaheadTransformState)
+    if len(found) > 1:
+        raise ValueError(
+            f"opt_state holds {len(found)} radam_optax Lookahead states; a snapshot holds one"
+        )
+    if found and sync_period is None:
+        raise ValueError("opt_state holds a Lookahead state: pass its sync_period")
+    if not found and sync_period is not None:
+        raise ValueError(f"sync_period={sync_period!r}, but opt_state holds no Lookahead state")
+    return found[0] if found else None
+
+
+def _nodes(tree: Any, kind: type) -> list[Any]:
+    """The nodes of type ``kind`` in ``tree``, outermost first."""
+    return [
+        node
+        for node in jax.tree.leaves(tree, is_leaf=lambda n: isinstance(n, kind))
+        if isinstance(node, kind)
+    ]
 
 
 def _names(params: Any, names: Sequence[str] | None) -> list[str]:
