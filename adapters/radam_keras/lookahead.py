@@ -11,6 +11,7 @@ is a Python branch), and the slow weights phi are optimizer variables: ``model.s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -18,6 +19,7 @@ from keras import ops
 
 import radam_core
 from radam_keras import namespace as xp
+from radam_keras import snapshot
 from radam_keras.optimizer import RAdam, preset_folded, unique_name
 
 
@@ -214,6 +216,48 @@ class Lookahead(keras.optimizers.Optimizer):
                     [v.value for v in variables], [s.value for s in slows], self.alpha
                 )
         self.lookahead_count.assign(count)
+
+    def export_state(self, variables: Sequence[Any]) -> radam_core.Snapshot:
+        """The state as a framework-neutral [`Snapshot`][radam_core.snapshot.Snapshot].
+
+        The inner [`RAdam`][radam_keras.RAdam]'s snapshot, with each variable's phi and
+        Lookahead's k, alpha and count; any adapter's Lookahead resumes from it.
+
+        Args:
+            variables: ``model.trainable_variables``: each is named by its path.
+
+        Returns:
+            The snapshot (host copies).
+
+        Raises:
+            TypeError: The inner optimizer is not a radam_keras ``RAdam``.
+        """
+        return snapshot.export_state(self._radam(), variables, lookahead=self)
+
+    def import_state(self, state: radam_core.Snapshot, variables: Sequence[Any]) -> None:
+        """Resume from a Lookahead [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
+
+        The inner optimizer's count and moments, phi and Lookahead's count come from the
+        snapshot; k must be this optimizer's, and alpha and the hyperparameters stay its own.
+
+        Args:
+            state: From any adapter's Lookahead (or Ranger) ``export_state``.
+            variables: ``model.trainable_variables``, named by their paths.
+
+        Raises:
+            TypeError: The inner optimizer is not a radam_keras ``RAdam``.
+            ValueError: A snapshot that does not fit; nothing changed.
+        """
+        snapshot.import_state(self._radam(), state, variables, lookahead=self)
+
+    def _radam(self) -> RAdam:
+        """The inner optimizer, which must be a radam_keras ``RAdam`` to move its state."""
+        if not isinstance(self.inner_optimizer, RAdam):
+            raise TypeError(
+                "only a Lookahead around radam_keras.RAdam has a portable state, not around "
+                f"{type(self.inner_optimizer).__name__}"
+            )
+        return self.inner_optimizer
 
     def finalize_variable_values(self, var_list: list[Any]) -> None:
         """The inner optimizer's (EMA weights, say)."""
