@@ -10,6 +10,17 @@ Lookahead (Ranger), also each parameter's slow weights phi and Lookahead's
 [`LookaheadPosition`][radam_core.snapshot.LookaheadPosition]: k, alpha, and the fast steps
 taken since the last sync.
 
+Complex parameters come in two conventions, which are two different algorithms, so a state
+moves only between optimizers of the same one:
+
+- torch's: a complex tensor is its real view, each real and imaginary part a coordinate with
+  its own v. Its state is the real view's, shape ``(*shape, 2)``, as a real parameter's.
+- optax's (and radam_core's, radam_numpy's and radam_keras's): v is the average of
+  ``|g|^2``, one real number per complex element. The snapshot marks such a parameter
+  ([`ParameterState.is_complex`][radam_core.snapshot.ParameterState]) and holds m (and phi)
+  as real views, shape ``(*shape, 2)``, and v (and max v) as real arrays of the parameter's
+  shape.
+
 The file is in the safetensors layout, which the ``safetensors`` package reads too:
 
 - 8 bytes: ``N``, the header's length, an unsigned little-endian 64-bit integer;
@@ -17,7 +28,8 @@ The file is in the safetensors layout, which the ``safetensors`` package reads t
   ``dtype`` (``F16``, ``F32`` or ``F64``), ``shape`` and ``data_offsets`` in the data, and
   ``"__metadata__"`` to ``{"format": "radam-snapshot", "version": "1", "hyperparameters":
   JSON, "counts": JSON}`` (and ``"lookahead": JSON``, ``{"k": k, "alpha": alpha, "count":
-  c}``, with the slot ``slow`` for every parameter, around Lookahead);
+  c}``, with the slot ``slow`` for every parameter, around Lookahead; and ``"complex":
+  JSON``, the list of the parameters in optax's complex convention, if any);
 - the arrays' bytes, little-endian and in C order, back to back.
 
 A file that is cut short or is not a snapshot raises a ``ValueError`` that says so; loading
@@ -30,7 +42,7 @@ import dataclasses
 import json
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +73,9 @@ class ParameterState:
         exp_avg_sq: v, likewise.
         max_exp_avg_sq: max(v_1, ..., v_t) with amsgrad, else None.
         slow: phi, Lookahead's slow weights, around Lookahead; else None.
+        is_complex: Whether the parameter is complex in optax's convention (see the module):
+            then ``exp_avg`` and ``slow`` are real views, shape ``(*shape, 2)``, and
+            ``exp_avg_sq`` and ``max_exp_avg_sq`` real arrays of the parameter's shape.
     """
 
     count: int
@@ -68,6 +83,53 @@ class ParameterState:
     exp_avg_sq: np.ndarray
     max_exp_avg_sq: np.ndarray | None = None
     slow: np.ndarray | None = None
+    is_complex: bool = False
+
+    @classmethod
+    def of_complex(
+        cls,
+        count: int,
+        exp_avg: np.ndarray,
+        exp_avg_sq: np.ndarray,
+        max_exp_avg_sq: np.ndarray | None = None,
+        slow: np.ndarray | None = None,
+    ) -> ParameterState:
+        """The neutral form of a complex parameter's state in optax's convention.
+
+        Args:
+            count: Steps taken.
+            exp_avg: m, complex.
+            exp_avg_sq: v, complex with a zero imaginary part, or real.
+            max_exp_avg_sq: max v with amsgrad (like v), else None.
+            slow: phi (complex) around Lookahead, else None.
+
+        Returns:
+            The state with ``is_complex`` set, in real arrays (see the class).
+        """
+        return cls(
+            count,
+            _pairs(exp_avg),
+            np.array(np.real(exp_avg_sq)),
+            None if max_exp_avg_sq is None else np.array(np.real(max_exp_avg_sq)),
+            None if slow is None else _pairs(slow),
+            is_complex=True,
+        )
+
+    def complex_slots(self) -> dict[str, np.ndarray]:
+        """The arrays of an ``is_complex`` state back in complex form, by slot name.
+
+        Returns:
+            m and phi complex, v and max v complex with a zero imaginary part (as optax
+            keeps them), of the complex dtype of the stored real one.
+        """
+        dtype = np.result_type(self.exp_avg.dtype, np.complex64)
+        arrays = {}
+        for slot, array in self.slots().items():
+            if slot in ("exp_avg", "slow"):
+                arrays[slot] = (array[..., 0] + 1j * array[..., 1]).astype(dtype)
+            else:
+                arrays[slot] = array.astype(dtype)
+        return arrays
 
     def slots(self) -> dict[str, np.ndarray]:
         """The arrays by slot name (``max_exp_avg_sq`` with amsgrad, ``slow`` with Lookahead)."""
@@ -138,13 +200,16 @@ class Snapshot:
 
         Args:
             lookahead: Lookahead's k, alpha and count.
-            slow: phi for every parameter, by name.
+            slow: phi for every parameter, by name (a complex phi is stored as its real
+                view, shape ``(*shape, 2)``).
 
         Returns:
             The snapshot of the Lookahead optimizer.
         """
         parameters = {
-            name: dataclasses.replace(state, slow=slow[name])
+            name: dataclasses.replace(
+                state, slow=_pairs(slow[name]) if np.iscomplexobj(slow[name]) else slow[name]
+            )
             for name, state in self.parameters.items()
         }
         return Snapshot(self.hyperparameters, parameters, lookahead)
@@ -155,22 +220,26 @@ class Snapshot:
         hyperparameters: Hyperparameters,
         *,
         k: int | None = None,
+        complex_names: Collection[str] = (),
     ) -> None:
         """Raise unless this snapshot fits an optimizer with these parameters and conventions.
 
         Args:
             shapes: The optimizer's parameters: ``name -> (shape, dtype)``, the dtype its
-                state is kept in (a NumPy dtype or its name).
+                state is kept in (a NumPy dtype or its name); for a complex parameter in
+                optax's convention, its shape and real dtype.
             hyperparameters: The optimizer's hyperparameters; the seven convention fields
                 must equal the snapshot's (lr, betas, eps and weight decay may differ).
             k: Lookahead's sync period, for a Lookahead optimizer; None for RAdam alone. A
                 Lookahead snapshot fits only a Lookahead of the same k (its count is a
                 position in the k-cycle); alpha may differ.
+            complex_names: The parameters that are complex in optax's convention.
 
         Raises:
             ValueError: Missing or extra parameters, a shape or a dtype that differs, a
                 convention that differs, Lookahead's state where there is no Lookahead (or
-                none where there is one, or another k); every mismatch is named.
+                none where there is one, or another k), a complex parameter that is not
+                complex in the same convention; every mismatch is named.
         """
         problems = self._lookahead_problems(k)
         missing = [name for name in shapes if name not in self.parameters]
@@ -183,9 +252,18 @@ class Snapshot:
             state = self.parameters.get(name)
             if state is None:
                 continue
+            wanted_complex = name in complex_names
+            if state.is_complex != wanted_complex:
+                problems.append(
+                    f"{name} is {_complex_form(state.is_complex)} in the snapshot, "
+                    f"{_complex_form(wanted_complex)} here"
+                )
+                continue
             for slot, array in state.slots().items():
-                if tuple(array.shape) != tuple(shape):
-                    problems.append(f"{name}/{slot} has shape {array.shape}, expected {shape}")
+                paired = wanted_complex and slot in ("exp_avg", "slow")
+                expected = (*shape, 2) if paired else tuple(shape)
+                if tuple(array.shape) != expected:
+                    problems.append(f"{name}/{slot} has shape {array.shape}, expected {expected}")
                 elif array.dtype != np.dtype(dtype):
                     problems.append(f"{name}/{slot} has dtype {array.dtype}, expected {dtype}")
             if (state.max_exp_avg_sq is not None) != hyperparameters.amsgrad:
@@ -221,6 +299,17 @@ class Snapshot:
         return []
 
 
+def _pairs(z: np.ndarray) -> np.ndarray:
+    """A complex array's real view, shape ``(*shape, 2)``: real and imaginary parts."""
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+def _complex_form(is_complex: bool) -> str:
+    if is_complex:
+        return "complex in optax's convention (v of |g|^2)"
+    return "real (or complex in torch's convention, as real pairs)"
+
+
 def save_snapshot(snapshot: Snapshot, path: str | Path) -> None:
     """Write ``snapshot`` to ``path`` in the safetensors layout (see the module).
 
@@ -241,6 +330,9 @@ def save_snapshot(snapshot: Snapshot, path: str | Path) -> None:
     }
     if snapshot.lookahead is not None:
         header["__metadata__"]["lookahead"] = json.dumps(dataclasses.asdict(snapshot.lookahead))
+    complex_names = [name for name, s in snapshot.parameters.items() if s.is_complex]
+    if complex_names:
+        header["__metadata__"]["complex"] = json.dumps(complex_names)
     chunks, offset = [], 0
     for name, state in snapshot.parameters.items():
         for slot, array in state.slots().items():
@@ -317,6 +409,7 @@ def _parse(raw: bytes, where: str) -> Snapshot:
             raise ValueError(f"{where}: {key} has bytes {begin} to {end} for shape {shape}")
         array = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
         arrays[name][slot] = array.astype(dtype.newbyteorder("="), copy=True)
+    complex_names = _json(metadata.get("complex", "[]"), "complex", where)
     parameters = {}
     for name, count in counts.items():
         slots = arrays[name]
@@ -328,6 +421,7 @@ def _parse(raw: bytes, where: str) -> Snapshot:
             slots["exp_avg_sq"],
             slots.get("max_exp_avg_sq"),
             slots.get("slow"),
+            is_complex=name in complex_names,
         )
     fields = _json(metadata["hyperparameters"], "hyperparameters", where)
     lookahead = None

@@ -21,7 +21,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import radam_numpy  # noqa: E402
 import radam_optax  # noqa: E402
-from radam_core import ParameterState, Snapshot, load_snapshot, save_snapshot  # noqa: E402
+from radam_core import PRESETS, ParameterState, Snapshot, load_snapshot, save_snapshot  # noqa: E402
 
 STEPS, SPLIT = 20, 8
 NAMES = ["dense/bias", "dense/kernel", "head"]  # jax.tree.leaves order: keys sorted
@@ -136,3 +136,39 @@ def test_a_snapshot_that_does_not_fit_is_refused() -> None:
     uneven = Snapshot(snapshot.hyperparameters, {**snapshot.parameters, "head": staggered})
     with pytest.raises(ValueError, match=r"optax keeps one step count, .* \[3, 4\]"):
         radam_optax.import_state(state, uneven, params)
+
+
+def test_a_complex_run_moves_from_optax_to_numpy_and_back() -> None:
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(4)
+        params = {
+            "phase": jnp.asarray(rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))),
+            "scale": jnp.asarray(rng.normal(size=4)),
+        }
+        preset = PRESETS["optax"].replace(amsgrad=True)
+        tx = radam_optax.radam(0.05, preset=preset)
+        reference, _ = _run(tx, params, tx.init(params), 1, STEPS)
+
+        params, state = _run(tx, params, tx.init(params), 1, SPLIT)
+        snapshot = radam_optax.export_state(state, params, preset=preset, lr=0.05)
+        assert snapshot.parameters["phase"].is_complex
+        assert snapshot.parameters["phase"].exp_avg_sq.dtype == np.float64
+        names = ["phase", "scale"]
+        numpy_opt = radam_numpy.RAdam(
+            [np.array(leaf) for leaf in jax.tree.leaves(params)],
+            preset=preset,
+            lr=0.05,
+        )
+        numpy_opt.import_state(snapshot, names)
+        structure = jax.tree.structure(params)
+        for t in range(SPLIT + 1, 15):
+            grads = _grads(jax.tree.unflatten(structure, numpy_opt.params), t)
+            numpy_opt.step([np.asarray(g) for g in jax.tree.leaves(grads)])
+        params = jax.tree.unflatten(structure, [jnp.asarray(a) for a in numpy_opt.params])
+        state = radam_optax.import_state(
+            tx.init(params), numpy_opt.export_state(names), params, preset=preset
+        )
+        assert state.nu["phase"].dtype == jnp.complex128
+        resumed, _ = _run(tx, params, state, 15, STEPS)
+        for mine, theirs in zip(jax.tree.leaves(resumed), jax.tree.leaves(reference), strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)

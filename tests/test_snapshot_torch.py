@@ -198,3 +198,37 @@ def test_transposed_and_strided_parameters_keep_their_layout_and_values() -> Non
             loaded = other.state[param][key]
             assert torch.equal(loaded, opt.state[param][key])
             assert loaded.stride() == torch.empty_like(param).stride()
+
+
+def test_a_complex_torch_state_moves_as_real_pairs_only(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    phase = torch.nn.Parameter(torch.randn(3, 2, dtype=torch.complex128))
+    reference = torch.nn.Parameter(phase.detach().clone())
+
+    def run(opt: RAdam, param: torch.Tensor, first: int, last: int) -> None:
+        for t in range(first, last + 1):
+            param.grad = torch.sin(param.detach() + 0.1 * t)
+            opt.step()
+
+    run(RAdam([reference], **OPTIONS), reference, 1, STEPS)
+    opt = RAdam([phase], **OPTIONS)
+    run(opt, phase, 1, SPLIT)
+    save_snapshot(opt.export_state([("phase", phase)]), tmp_path / "c.safetensors")
+    snapshot = load_snapshot(tmp_path / "c.safetensors")
+
+    # torch's convention is the real view's: a real (3, 2, 2) parameter in NumPy resumes it.
+    pairs = torch.view_as_real(phase.detach()).numpy().copy()
+    numpy_opt = radam_numpy.RAdam([pairs], **OPTIONS)
+    numpy_opt.import_state(snapshot, ["phase"])
+    for t in range(SPLIT + 1, STEPS + 1):
+        grad = torch.sin(torch.view_as_complex(torch.from_numpy(numpy_opt.params[0])) + 0.1 * t)
+        numpy_opt.step([torch.view_as_real(grad).numpy()])
+    expected = torch.view_as_real(reference.detach()).numpy()
+    np.testing.assert_allclose(numpy_opt.params[0], expected, rtol=1e-12, atol=1e-14)
+
+    # optax's convention (v of |g|^2, radam_numpy on a complex array) is another algorithm.
+    complex_opt = radam_numpy.RAdam([phase.detach().numpy().copy()], **OPTIONS)
+    with pytest.raises(ValueError, match=r"phase is real \(or complex in torch's convention"):
+        complex_opt.import_state(snapshot, ["phase"])
+    with pytest.raises(ValueError, match="phase is complex in optax's convention"):
+        opt.import_state(complex_opt.export_state(["phase"]), [("phase", phase)])

@@ -3,8 +3,9 @@
 Each variable is named by its Keras path (``variable.path``, such as
 ``"sequential/dense/kernel"``). Keras keeps one count, ``iterations``: every parameter of a
 snapshot it resumes from must have taken as many steps. A bfloat16 state is written as float32
-(exactly) and read back as bfloat16. Complex states are refused: radam_keras keeps optax's
-convention for them (v from ``|g|^2``), which torch does not. Around
+(exactly) and read back as bfloat16. A complex variable's state is in optax's convention (v of
+``|g|^2``; see [`radam_core.snapshot`][radam_core.snapshot]): it moves to radam_optax and
+radam_numpy, not to torch, whose convention differs. Around
 [`Lookahead`][radam_keras.Lookahead] (Ranger), each variable's slow weights and Lookahead's
 k, alpha and count move too.
 """
@@ -34,25 +35,22 @@ def export_state(optimizer: Any, variables: Sequence[Any], lookahead: Any = None
 
     Raises:
         ValueError: The optimizer is not built, or a variable is not among its variables.
-        TypeError: A complex variable.
     """
     slots = _slots(optimizer, variables)
     count = _count(optimizer.iterations)
-    snapshot = Snapshot(
-        optimizer._hyperparameters,
-        {
-            variable.path: ParameterState(
-                count, _neutral(m), _neutral(v), None if top is None else _neutral(top)
-            )
-            for variable, (m, v, top) in zip(variables, slots, strict=True)
-        },
-    )
+    parameters = {}
+    for variable, (m, v, top) in zip(variables, slots, strict=True):
+        arrays = (count, _host(m), _host(v), None if top is None else _host(top))
+        parameters[variable.path] = (
+            ParameterState.of_complex(*arrays) if _is_complex(variable) else ParameterState(*arrays)
+        )
+    snapshot = Snapshot(optimizer._hyperparameters, parameters)
     if lookahead is None:
         return snapshot
     position = LookaheadPosition(lookahead.k, lookahead.alpha, _count(lookahead.lookahead_count))
     slow = _slow_weights(lookahead, variables)
     return snapshot.with_lookahead(
-        position, {v.path: _neutral(phi) for v, phi in zip(variables, slow, strict=True)}
+        position, {v.path: _host(phi) for v, phi in zip(variables, slow, strict=True)}
     )
 
 
@@ -84,22 +82,28 @@ def import_state(
         {v.path: (tuple(v.shape), _neutral_dtype(v.dtype)) for v in variables},
         optimizer._hyperparameters,
         k=None if lookahead is None else lookahead.k,
+        complex_names=[v.path for v in variables if _is_complex(v)],
     )
     counts = {snapshot.parameters[v.path].count for v in variables}
     if len(counts) > 1:
         raise ValueError(
             f"Keras keeps one step count, but the snapshot's parameters have {sorted(counts)}"
         )
-    for variable, (m, v, top) in zip(variables, slots, strict=True):
-        saved = snapshot.parameters[variable.path]
-        for slot, array in ((m, saved.exp_avg), (v, saved.exp_avg_sq), (top, saved.max_exp_avg_sq)):
+    arrays = [_native_slots(snapshot.parameters[v.path]) for v in variables]
+    for variable, (m, v, top), saved in zip(variables, slots, arrays, strict=True):
+        for slot, name in ((m, "exp_avg"), (v, "exp_avg_sq"), (top, "max_exp_avg_sq")):
             if slot is not None:
-                slot.assign(keras.ops.cast(array, variable.dtype))
+                slot.assign(keras.ops.cast(saved[name], variable.dtype))
     optimizer.iterations.assign(counts.pop() if counts else 0)
     if slow is not None and snapshot.lookahead is not None:
-        for variable, phi in zip(variables, slow, strict=True):
-            phi.assign(keras.ops.cast(snapshot.parameters[variable.path].slow, variable.dtype))
+        for variable, phi, saved in zip(variables, slow, arrays, strict=True):
+            phi.assign(keras.ops.cast(saved["slow"], variable.dtype))
         lookahead.lookahead_count.assign(snapshot.lookahead.count)
+
+
+def _native_slots(state: ParameterState) -> dict[str, np.ndarray]:
+    """A parameter's arrays as Keras keeps them (complex ones complex)."""
+    return state.complex_slots() if state.is_complex else state.slots()
 
 
 def _count(variable: Any) -> int:
@@ -120,11 +124,6 @@ def _slots(optimizer: Any, variables: Sequence[Any]) -> list[tuple[Any, Any, Any
     hats = optimizer._velocity_hats if optimizer._hyperparameters.amsgrad else None
     rows = []
     for variable in variables:
-        if keras.backend.standardize_dtype(variable.dtype).startswith("complex"):
-            raise TypeError(
-                f"{variable.path} is complex: a snapshot does not hold radam_keras's complex "
-                "states (v from |g|^2, optax's convention)"
-            )
         try:
             index = optimizer._get_variable_index(variable)
         except KeyError:
@@ -139,11 +138,18 @@ def _slots(optimizer: Any, variables: Sequence[Any]) -> list[tuple[Any, Any, Any
     return rows
 
 
-def _neutral(variable: Any) -> np.ndarray:
-    array = keras.ops.convert_to_numpy(variable.value)
-    return np.array(array, dtype=_neutral_dtype(variable.dtype))
+def _is_complex(variable: Any) -> bool:
+    return keras.backend.standardize_dtype(variable.dtype).startswith("complex")
+
+
+def _host(variable: Any) -> np.ndarray:
+    """A host copy of an optimizer variable: bfloat16 as float32 (exactly), others as they are."""
+    array = np.array(keras.ops.convert_to_numpy(variable.value))
+    bfloat16 = keras.backend.standardize_dtype(variable.dtype) == "bfloat16"
+    return array.astype(np.float32) if bfloat16 else array
 
 
 def _neutral_dtype(dtype: Any) -> np.dtype[Any]:
+    """The dtype of a state of ``dtype`` in a snapshot: float32 for bfloat16, else real."""
     name = keras.backend.standardize_dtype(dtype)
-    return np.dtype("float32" if name == "bfloat16" else name)
+    return np.dtype("float32") if name == "bfloat16" else np.finfo(np.dtype(name)).dtype

@@ -16,7 +16,7 @@ import numpy as np
 
 from radam_core import LookaheadPosition, Snapshot
 from radam_core.for_adapters import advance_lookahead, check_lookahead, lookahead_leaf
-from radam_numpy.optimizer import BLOCK_SIZE, RAdam, _names
+from radam_numpy.optimizer import BLOCK_SIZE, RAdam, _names, native_slots, neutral_forms
 from radam_numpy.threads import Block, share
 
 
@@ -208,11 +208,14 @@ class Lookahead:
                 snapshot without Lookahead's state or of another k; nothing changed.
         """
         keys = _names(names, len(self.slow))
-        shapes = {name: (p.shape, p.dtype) for name, p in zip(keys, self.params, strict=True)}
-        snapshot.check(shapes, self.optimizer.hyperparameters, k=self.k)
+        shapes, complex_names = neutral_forms(keys, self.params)
+        hyperparameters = self.optimizer.hyperparameters
+        snapshot.check(shapes, hyperparameters, k=self.k, complex_names=complex_names)
         self.optimizer.import_state(snapshot.inner(), names)
         self.count = snapshot.lookahead.count if snapshot.lookahead is not None else 0
-        self.slow = [np.array(snapshot.parameters[name].slow, order="C") for name in keys]
+        self.slow = [
+            np.array(native_slots(snapshot.parameters[name])["slow"], order="C") for name in keys
+        ]
 
 
 class Ranger(Lookahead):

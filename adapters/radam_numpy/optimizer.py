@@ -216,18 +216,19 @@ class RAdam:
         """
         names = _names(names, len(self.params))
         state, amsgrad = self.state, self.hyperparameters.amsgrad
-        return Snapshot(
-            self.hyperparameters,
-            {
-                name: ParameterState(
-                    int(state.count),
-                    state.exp_avg[i].copy(),
-                    state.exp_avg_sq[i].copy(),
-                    state.max_exp_avg_sq[i].copy() if amsgrad else None,
-                )
-                for i, name in enumerate(names)
-            },
-        )
+        parameters = {}
+        for i, (name, param) in enumerate(zip(names, self.params, strict=True)):
+            arrays = (
+                int(state.count),
+                state.exp_avg[i].copy(),
+                state.exp_avg_sq[i].copy(),
+                state.max_exp_avg_sq[i].copy() if amsgrad else None,
+            )
+            complex_param = np.iscomplexobj(param)
+            parameters[name] = (
+                ParameterState.of_complex(*arrays) if complex_param else ParameterState(*arrays)
+            )
+        return Snapshot(self.hyperparameters, parameters)
 
     def import_state(self, snapshot: Snapshot, names: Sequence[str] | None = None) -> None:
         """Resume from a [`Snapshot`][radam_core.snapshot.Snapshot]; all or nothing.
@@ -245,24 +246,20 @@ class RAdam:
                 parameters whose counts differ (this optimizer keeps one); nothing changed.
         """
         names = _names(names, len(self.params))
-        snapshot.check(
-            {name: (p.shape, p.dtype) for name, p in zip(names, self.params, strict=True)},
-            self.hyperparameters,
-        )
+        shapes, complex_names = neutral_forms(names, self.params)
+        snapshot.check(shapes, self.hyperparameters, complex_names=complex_names)
         counts = {snapshot.parameters[name].count for name in names}
         if len(counts) > 1:
             raise ValueError(
                 f"radam_numpy keeps one step count, but the snapshot's parameters have "
                 f"{sorted(counts)}"
             )
-        states = [snapshot.parameters[name] for name in names]
+        slots = [native_slots(snapshot.parameters[name]) for name in names]
         self.state = RAdamState(
             count=counts.pop() if counts else 0,
-            exp_avg=tuple(s.exp_avg.copy() for s in states),
-            exp_avg_sq=tuple(s.exp_avg_sq.copy() for s in states),
-            max_exp_avg_sq=tuple(
-                s.max_exp_avg_sq.copy() for s in states if s.max_exp_avg_sq is not None
-            ),
+            exp_avg=tuple(s["exp_avg"] for s in slots),
+            exp_avg_sq=tuple(s["exp_avg_sq"] for s in slots),
+            max_exp_avg_sq=tuple(s["max_exp_avg_sq"] for s in slots if "max_exp_avg_sq" in s),
         )
 
     def _blocks(
@@ -404,6 +401,27 @@ def _checked_params(params: Iterable[np.ndarray]) -> list[np.ndarray]:
         if next_start < start + size:
             raise ValueError(f"params[{first}] and params[{second}] share memory; pass each once")
     return params
+
+
+def neutral_forms(
+    names: Sequence[str], params: Sequence[np.ndarray]
+) -> tuple[dict[str, tuple[tuple[int, ...], np.dtype[Any]]], list[str]]:
+    """The shapes and dtypes a snapshot holds for ``params``, and the complex ones' names.
+
+    A complex parameter (optax's convention) is given by its shape and real dtype.
+    """
+    shapes = {
+        name: (p.shape, np.real(np.empty(0, p.dtype)).dtype)
+        for name, p in zip(names, params, strict=True)
+    }
+    return shapes, [name for name, p in zip(names, params, strict=True) if np.iscomplexobj(p)]
+
+
+def native_slots(state: ParameterState) -> dict[str, np.ndarray]:
+    """A parameter's state arrays as radam_numpy keeps them (copies; complex ones complex)."""
+    if state.is_complex:
+        return state.complex_slots()
+    return {slot: array.copy() for slot, array in state.slots().items()}
 
 
 def _names(names: Sequence[str] | None, count: int) -> list[str]:

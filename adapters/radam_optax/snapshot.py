@@ -7,8 +7,9 @@ optimizer's state (alone, in ``optax.chain``, ``inject_hyperparams``, ``MultiSte
 ``names`` in the order of ``jax.tree.leaves(params)``. optax keeps one count: every parameter
 of a snapshot it resumes from must have taken as many steps. A bfloat16 state is written as
 float32 (exactly) and read back as bfloat16; an imported array is placed with its parameter's
-sharding, so a sharded run resumes sharded. Complex states are refused: optax's v is
-``|g|^2`` of the complex gradient, which other frameworks do not keep.
+sharding, so a sharded run resumes sharded. A complex parameter's state is in optax's
+convention (v of ``|g|^2``; see [`radam_core.snapshot`][radam_core.snapshot]): it moves to
+radam_numpy and radam_keras, not to torch, whose convention differs.
 
 optax's state does not hold the hyperparameters: pass the transformation's ``preset`` (and
 ``lr`` and the like, which the snapshot records) to both functions. Around
@@ -61,7 +62,6 @@ def export_state(
         ValueError: No ``ScaleByRAdamState`` in ``opt_state``, or more than one; a
             Lookahead state without ``sync_period`` and ``slow_step_size``, or those
             without one.
-        TypeError: A complex state.
     """
     state = _radam_state(opt_state)
     lookahead = _lookahead_state(opt_state, sync_period)
@@ -69,21 +69,20 @@ def export_state(
     count = int(state.count)
     moments = [jax.tree.leaves(tree) for tree in (state.mu, state.nu)]
     maxima = jax.tree.leaves(state.nu_max) if state.nu_max is not None else [None] * len(keys)
-    snapshot = Snapshot(
-        radam_core.hyperparameters_for(preset, **hyperparameters),
-        {
-            name: ParameterState(
-                count, _neutral(m), _neutral(v), None if top is None else _neutral(top)
-            )
-            for name, m, v, top in zip(keys, *moments, maxima, strict=True)
-        },
-    )
+    parameters = {}
+    for name, m, v, top in zip(keys, *moments, maxima, strict=True):
+        arrays = (count, _host(m), _host(v), None if top is None else _host(top))
+        complex_param = jnp.iscomplexobj(m)
+        parameters[name] = (
+            ParameterState.of_complex(*arrays) if complex_param else ParameterState(*arrays)
+        )
+    snapshot = Snapshot(radam_core.hyperparameters_for(preset, **hyperparameters), parameters)
     if lookahead is None:
         return snapshot
     if slow_step_size is None:
         raise ValueError("opt_state holds a Lookahead state: pass its slow_step_size too")
     position = LookaheadPosition(sync_period, slow_step_size, int(lookahead.count))  # type: ignore[arg-type]
-    slow = [_neutral(phi) for phi in jax.tree.leaves(lookahead.slow)]
+    slow = [_host(phi) for phi in jax.tree.leaves(lookahead.slow)]
     return snapshot.with_lookahead(position, dict(zip(keys, slow, strict=True)))
 
 
@@ -124,6 +123,7 @@ def import_state(
         {name: (tuple(m.shape), _neutral_dtype(m.dtype)) for name, m in zip(keys, mu, strict=True)},
         radam_core.hyperparameters_for(preset),
         k=sync_period,
+        complex_names=[name for name, m in zip(keys, mu, strict=True) if jnp.iscomplexobj(m)],
     )
     counts = {snapshot.parameters[name].count for name in keys}
     if len(counts) > 1:
@@ -131,6 +131,7 @@ def import_state(
             f"optax keeps one step count, but the snapshot's parameters have {sorted(counts)}"
         )
     saved = [snapshot.parameters[name] for name in keys]
+    slots = [state.complex_slots() if state.is_complex else state.slots() for state in saved]
 
     def placed(arrays: list[np.ndarray], like: list[Any]) -> list[Any]:
         return [
@@ -141,20 +142,17 @@ def import_state(
     treedef = jax.tree.structure(state.mu)
     new = ScaleByRAdamState(
         count=jnp.asarray(counts.pop() if counts else 0, dtype=jnp.int32),
-        mu=jax.tree.unflatten(treedef, placed([s.exp_avg for s in saved], mu)),
-        nu=jax.tree.unflatten(treedef, placed([s.exp_avg_sq for s in saved], mu)),
+        mu=jax.tree.unflatten(treedef, placed([s["exp_avg"] for s in slots], mu)),
+        nu=jax.tree.unflatten(treedef, placed([s["exp_avg_sq"] for s in slots], mu)),
         nu_max=None
         if state.nu_max is None
-        else jax.tree.unflatten(
-            treedef,
-            placed([s.max_exp_avg_sq for s in saved], mu),  # type: ignore[misc]
-        ),
+        else jax.tree.unflatten(treedef, placed([s["max_exp_avg_sq"] for s in slots], mu)),
     )
     opt_state = _replace(opt_state, ScaleByRAdamState, new)
     if lookahead is None or snapshot.lookahead is None:
         return opt_state
     (current,) = _nodes(opt_state, LookaheadTransformState)  # holding the new RAdam state
-    slow = placed([s.slow for s in saved], leaves)  # type: ignore[misc]
+    slow = placed([s["slow"] for s in slots], leaves)
     return _replace(
         opt_state,
         LookaheadTransformState,
@@ -225,15 +223,14 @@ def _key(key: Any) -> str:
     return str(key)
 
 
-def _neutral(array: Any) -> np.ndarray:
-    if jnp.iscomplexobj(array):
-        raise TypeError(
-            "a snapshot does not hold complex optax states: optax's v is |g|^2 of the complex "
-            "gradient, which other frameworks do not keep"
-        )
+def _host(array: Any) -> np.ndarray:
+    """A host copy of a state array: bfloat16 as float32 (exactly), others as they are."""
     host = np.asarray(jax.device_get(array))
-    return host.astype(_neutral_dtype(array.dtype), copy=True)
+    return host.astype(np.float32 if array.dtype == jnp.bfloat16 else host.dtype, copy=True)
 
 
 def _neutral_dtype(dtype: Any) -> np.dtype[Any]:
-    return np.dtype(np.float32) if dtype == jnp.bfloat16 else np.dtype(dtype)
+    """The dtype of a state of ``dtype`` in a snapshot: float32 for bfloat16, else real."""
+    if dtype == jnp.bfloat16:
+        return np.dtype(np.float32)
+    return np.finfo(np.dtype(dtype)).dtype

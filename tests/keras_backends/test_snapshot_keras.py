@@ -143,3 +143,43 @@ def test_a_snapshot_that_does_not_fit_changes_nothing() -> None:
 
     target.import_state(snapshot, model.trainable_variables)
     assert int(keras.ops.convert_to_numpy(target.iterations.value)) == 3
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "tensorflow", reason="complex variables: JAX and torch"
+)
+def test_a_complex_run_moves_from_keras_to_numpy_and_back() -> None:
+    rng = np.random.default_rng(5)
+    start = (rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))).astype(np.complex64)
+
+    def grads(value: np.ndarray, t: int) -> list[Any]:
+        g = (np.sin(value + np.float32(0.1 * t)) + 0.3j * value).astype(np.complex64)
+        return [keras.ops.convert_to_tensor(g)]
+
+    def run(opt: Any, variable: Any, first: int, last: int) -> None:
+        for t in range(first, last + 1):
+            opt.apply(grads(keras.ops.convert_to_numpy(variable.value), t), [variable])
+
+    preset = PRESETS["optax"]
+    reference = keras.Variable(start, name="phase")
+    run(RAdam(learning_rate=0.05, preset=preset), reference, 1, STEPS)
+
+    phase = keras.Variable(start, name="phase")
+    opt = RAdam(learning_rate=0.05, preset=preset)
+    run(opt, phase, 1, SPLIT)
+    snapshot = opt.export_state([phase])
+    assert snapshot.parameters["phase"].is_complex
+    numpy_opt = radam_numpy.RAdam([keras.ops.convert_to_numpy(phase.value)], preset=preset, lr=0.05)
+    numpy_opt.import_state(snapshot, ["phase"])
+    for t in range(SPLIT + 1, 14):
+        numpy_opt.step([keras.ops.convert_to_numpy(g) for g in grads(numpy_opt.params[0], t)])
+    phase.assign(numpy_opt.params[0])
+    back = RAdam(learning_rate=0.05, preset=preset)
+    back.import_state(numpy_opt.export_state(["phase"]), [phase])
+    run(back, phase, 14, STEPS)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(phase.value),
+        keras.ops.convert_to_numpy(reference.value),
+        rtol=1e-5,
+        atol=1e-6,
+    )
