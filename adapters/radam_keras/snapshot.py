@@ -12,6 +12,7 @@ k, alpha and count move too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +45,9 @@ def export_state(optimizer: Any, variables: Sequence[Any], lookahead: Any = None
         parameters[variable.path] = (
             ParameterState.of_complex(*arrays) if _is_complex(variable) else ParameterState(*arrays)
         )
-    snapshot = Snapshot(optimizer._hyperparameters, parameters)
+    # The learning rate as it stands: a schedule's value at this step, or one set since.
+    lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    snapshot = Snapshot(dataclasses.replace(optimizer._hyperparameters, lr=lr), parameters)
     if lookahead is None:
         return snapshot
     position = LookaheadPosition(lookahead.k, lookahead.alpha, _count(lookahead.lookahead_count))

@@ -183,3 +183,19 @@ def test_a_complex_run_moves_from_keras_to_numpy_and_back() -> None:
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_the_snapshot_records_the_learning_rate_in_force() -> None:
+    model = _model()
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    opt = RAdam(learning_rate=schedule)
+    _run(opt, model, 1, 3)
+    assert opt.export_state(model.trainable_variables).hyperparameters.lr == pytest.approx(
+        0.1 * 0.5**3
+    )
+    constant = RAdam(learning_rate=0.05)
+    _run(constant, model, 1, 1)
+    constant.learning_rate = 0.02
+    assert constant.export_state(model.trainable_variables).hyperparameters.lr == pytest.approx(
+        0.02
+    )
