@@ -64,29 +64,44 @@ HYPERPARAMETER_OPTIONS = {
 }
 """The options an optax source takes, by destination: its state holds no hyperparameters."""
 
+DESCRIPTION = """\
+Convert an optimizer's RAdam state (each parameter's step count and moments)
+from SRC to DST, between a torch checkpoint, a .keras model file, an optax
+checkpoint and the framework-neutral snapshot file, in any direction, through
+the adapters' export_state and import_state (X to Y goes through a snapshot).
+Nothing is written unless all of it is: a file that is not of its format, or
+a state that does not fit DST (names, shapes, conventions), stops the command
+with one line and status 2."""
+FORMATS_HELP = """\
+formats (from the suffix; --from and --to say it otherwise):
+  torch     .pt .pth .ckpt  torch.save of optimizer.state_dict(), alone or in a
+                            dict under 'optimizer', 'optimizer_state_dict' or
+                            'optimizer_states' (Lightning's; the first one),
+                            read with torch.load(weights_only=True). Names: the
+                            groups' param_names (torch >= 2.6, an optimizer
+                            built from model.named_parameters()), else '0',
+                            '1', ... by position. Without --into, DST is a
+                            state_dict of one group, in the snapshot's order,
+                            with the snapshot's hyperparameters.
+  keras     .keras          a model saved by model.save, compiled with
+                            radam_keras.RAdam, on KERAS_BACKEND. Names: its
+                            variable paths (dense/kernel). DST needs --into.
+  optax     .pkl .pickle    a dict {'params': pytree, 'opt_state': state}
+            or a folder     saved by pickle.dump (trusted files only: loading
+                            a pickle runs its code), or a folder saved by
+                            orbax.checkpoint.StandardCheckpointer. Names:
+                            paths in params (dense/kernel). DST needs --into.
+  snapshot  .safetensors    radam_core.save_snapshot's file."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``convert`` and its options on the ``radam`` command."""
     parser = subparsers.add_parser(
         "convert",
         help="convert RAdam's state between torch, Keras, optax and the neutral snapshot",
-        description="Convert an optimizer's RAdam state (each parameter's step count and "
-        "moments) from SRC to DST: a torch checkpoint, a .keras model file, an optax "
-        "checkpoint or the framework-neutral snapshot file, in any direction, through the "
-        "adapters' export_state and import_state. Formats follow the suffixes .pt/.pth/.ckpt "
-        "(torch), .keras, .pkl/.pickle or a folder (optax: pickle or orbax) and .safetensors "
-        "(snapshot); --from and --to say it otherwise. "
-        "torch: torch.save of optimizer.state_dict(), alone or in a dict under 'optimizer', "
-        "'optimizer_state_dict' or 'optimizer_states' (Lightning, the first one), read with "
-        "weights_only=True; parameters are named by the groups' param_names (torch >= 2.6, "
-        "with an optimizer built from model.named_parameters()), else '0', '1', ... by "
-        "position. keras: a model saved by model.save, compiled with radam_keras.RAdam; "
-        "parameters are named by its variable paths (dense/kernel). optax: a dict "
-        "{'params': pytree, 'opt_state': state} saved by pickle.dump or by orbax's "
-        "StandardCheckpointer; parameters are named by their paths in params (dense/kernel). "
-        "Writing keras or optax needs the checkpoint to write into (--into); torch can use "
-        "one. Nothing is written unless all of it is: a mismatch of names, shapes or "
-        "conventions stops the command with one line and status 2.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
+        epilog=FORMATS_HELP,
     )
     parser.add_argument("source", metavar="SRC", type=Path, help="the file (or folder) to read")
     parser.add_argument(
@@ -111,12 +126,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--into",
         type=Path,
         metavar="CHECKPOINT",
-        help="for a torch, keras or optax DST: the checkpoint of the optimizer that will "
-        "resume (a .keras model; an optax checkpoint with params and opt_state = "
-        "tx.init(params); a torch checkpoint), whose copy with the state replaced becomes DST; "
-        "parameters are matched by name. Default: DST, if it exists. Without it a torch DST is "
-        "a state_dict of one group holding every parameter in the snapshot's order, with the "
-        "snapshot's hyperparameters",
+        help="for a torch, keras or optax DST: the checkpoint to write the state into. DST "
+        "becomes a copy of it with the optimizer state replaced, parameters matched by name: "
+        "a .keras model compiled with radam_keras; an optax checkpoint of params and "
+        "opt_state = tx.init(params); a torch checkpoint of the optimizer, such as a fresh "
+        "optimizer.state_dict() (its groups and other contents are kept). Default: DST, "
+        "if it exists",
     )
     parser.add_argument(
         "--rename",
