@@ -1,4 +1,4 @@
-"""``radam convert``: RAdam's state between a torch, Keras or optax checkpoint and a snapshot.
+r"""``radam convert``: RAdam's state between a torch, Keras or optax checkpoint and a snapshot.
 
 Every conversion goes through the framework-neutral
 [`Snapshot`][radam_core.snapshot.Snapshot]: the source is read into one by its adapter's
@@ -13,6 +13,22 @@ torch checkpoint becomes a ``.keras`` file in one command. The formats, each in 
 - ``optax``: ``{"params": ..., "opt_state": ...}`` pickled, or an orbax checkpoint folder
   ([`convert_optax`][radam_cli.convert_optax], [`convert_orbax`][radam_cli.convert_orbax]);
 - ``snapshot``: the neutral file ([`radam_core.snapshot`][radam_core.snapshot]).
+
+For example:
+
+```bash
+radam convert run.pt run.safetensors            # torch -> the neutral file
+radam convert run.safetensors resume.keras --into model.keras --rename '\.' /
+radam convert state.pkl state.safetensors --preset optax --lr 3e-4   # optax records no lr
+radam convert run.ckpt resume.pkl --into fresh.pkl --rename '\.' /  # torch -> optax at once
+```
+
+DST is written whole or not at all (a temporary file beside it, then renamed), and it is
+only written once everything fits: names (``--rename`` rewrites the source's), shapes and the
+conventions, which [`Snapshot.check`][radam_core.snapshot.Snapshot.check] compares. Moving a
+state between frameworks needs the same parameters there, of the same shapes: convert renames
+but never transposes (torch's ``Linear`` weight is (out, in), a Keras ``Dense`` kernel
+(in, out); such a pair does not fit). The weights themselves are the target checkpoint's.
 
 This module imports no framework: each format's module is imported when it is used, and a
 missing package stops the command with the line that installs it.
