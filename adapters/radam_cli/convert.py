@@ -219,8 +219,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if reader is None:
             snapshot = load_snapshot(args.source)
         elif source == "optax":
-            preset = hyperparameters.pop("preset", OPTAX_PRESET)
-            snapshot = reader.read(args.source, preset, hyperparameters)
+            snapshot = reader.read(args.source, args.preset or OPTAX_PRESET, hyperparameters)
         else:
             snapshot = reader.read(args.source)
         snapshot = renamed(snapshot, renames)
@@ -294,7 +293,7 @@ def _format(
 def _hyperparameters(
     parser: argparse.ArgumentParser, args: argparse.Namespace, source: str
 ) -> dict[str, Any]:
-    """The optax SRC options given, as ``hyperparameters_for`` arguments (and ``preset``)."""
+    """The optax SRC options given (but ``--preset``), as ``hyperparameters_for`` arguments."""
     given = {key: getattr(args, key) for key in HYPERPARAMETER_OPTIONS}
     given = {key: value for key, value in given.items() if value is not None}
     if given and source != "optax":
@@ -303,6 +302,7 @@ def _hyperparameters(
             f"argument {option}: only for an optax SRC, whose state holds no "
             f"hyperparameters ({args.source} is {source}, which records its own)"
         )
+    given.pop("preset", None)
     if "beta1" in given or "beta2" in given:
         given["betas"] = (given.pop("beta1", 0.9), given.pop("beta2", 0.999))
     return given

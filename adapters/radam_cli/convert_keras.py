@@ -70,7 +70,7 @@ def _load(path: Path) -> Any:
 def _optimizer(model: Any, path: Path) -> Any:
     optimizer = getattr(model, "optimizer", None)
     if not isinstance(optimizer, radam_keras.RAdam):
-        found = "no optimizer" if optimizer is None else f"a {type(optimizer).__name__}"
+        found = "no optimizer" if optimizer is None else type(optimizer).__name__
         raise ValueError(
             f"{path} holds a model compiled with {found}, not radam_keras.RAdam (Lookahead's "
             "state is not in a snapshot yet)"

@@ -47,7 +47,8 @@ def read(path: Path) -> Snapshot:
     names = _names(state_dict)
     stand_ins = []
     for name, index in zip(names, _indices(state_dict), strict=True):
-        exp_avg = state_dict["state"].get(index, {}).get("exp_avg")
+        state = state_dict["state"].get(index)
+        exp_avg = state.get("exp_avg") if isinstance(state, Mapping) else None
         if not isinstance(exp_avg, torch.Tensor):
             raise ValueError(
                 f"{path}: parameter {name!r} has no state (it never stepped), so its shape "

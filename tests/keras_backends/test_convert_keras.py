@@ -248,7 +248,7 @@ def test_keras_files_that_do_not_fit_stop_with_one_line_and_write_nothing(
     adam.model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     adam.model.optimizer.build(adam.model.trainable_variables)
     adam.save(tmp_path / "adam.keras")
-    assert "adam.keras holds a model compiled with a Adam, not radam_keras.RAdam" in _fails(
+    assert "adam.keras holds a model compiled with Adam, not radam_keras.RAdam" in _fails(
         capsys, tmp_path / "adam.keras", tmp_path / "a.safetensors"
     )
     assert not (tmp_path / "a.safetensors").exists()
