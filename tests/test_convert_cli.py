@@ -148,6 +148,7 @@ def test_names_that_collide_after_renaming_write_nothing(
             'radam convert needs optax for optax checkpoints: python -m pip install "optax>=0.2.4"',
         ),
     ],
+    ids=["torch", "keras", "optax"],
 )
 def test_a_missing_framework_gives_the_line_that_installs_it_and_status_1(
     snapshot: Path,
