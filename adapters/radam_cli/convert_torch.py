@@ -16,7 +16,10 @@ stepped) has no shape in the file, so a checkpoint holding one is refused.
 A file written here holds each state in C order, since the parameters' layouts are not in a
 snapshot: ``load_state_dict`` keeps that order, so the state of a ``channels_last`` (or
 transposed) parameter steps on radam_torch's unfused path, equal to the fused one's to float
-rounding rather than bit for bit.
+rounding rather than bit for bit. A complex parameter's state is its real view, shape
+``(*shape, 2)``, in a snapshot; written here it stays so, and ``load_state_dict`` refuses it
+for the complex parameter: move such a state in Python, with the model
+([`import_state`][radam_torch.RAdam.import_state]).
 """
 
 from __future__ import annotations
