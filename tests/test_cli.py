@@ -116,7 +116,7 @@ def test_every_decay_rate_option_says_the_range_it_accepts():
             if action.type is options.beta:
                 seen += 1
                 assert "in [0, 1)" in action.help, (name, action.dest)
-    assert seen == 3  # schedule, theory and demo each have --beta2
+    assert seen == 5  # schedule, theory and demo have --beta2, convert --beta1 and --beta2
 
 
 @pytest.mark.parametrize(
@@ -126,6 +126,29 @@ def test_every_decay_rate_option_says_the_range_it_accepts():
         (
             "theory",
             ("--rho-max", "--sigma", "--beta2", "--samples", "--seed", "--out", "--no-plot"),
+        ),
+        (
+            "convert",
+            (
+                "SRC",
+                "DST",
+                "--from",
+                "--to",
+                "--into",
+                "--rename",
+                "--preset",
+                "--lr",
+                "--beta1",
+                "--beta2",
+                "--eps",
+                "--weight-decay",
+                "--decoupled-weight-decay",
+                "--nesterov",
+                "'optimizer_state_dict'",
+                "'optimizer_states'",
+                "param_names",
+                "weights_only=True",
+            ),
         ),
     ],
 )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-from radam_cli import demo, schedule, theory
+from radam_cli import convert, demo, schedule, theory
 
 
 class SubcommandParser(argparse.ArgumentParser):
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_parser(subparsers)
     theory.add_parser(subparsers)
     demo.add_parser(subparsers)
+    convert.add_parser(subparsers)
     return parser
 
 

@@ -55,6 +55,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite float ``>= 0``."""
+    value = _parse(float, text, "a number")
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
+    return value
+
+
 def beta(text: str) -> float:
     """A decay rate in ``[0, 1)``."""
     value = _parse(float, text, "a number")

@@ -1,0 +1,221 @@
+"""``radam convert``'s torch checkpoints: an optimizer's ``state_dict``, alone or in a dict.
+
+The file is what ``torch.save`` wrote: ``optimizer.state_dict()`` itself, or a dict holding
+it under ``"optimizer"``, ``"optimizer_state_dict"`` or, as PyTorch Lightning saves it,
+``"optimizer_states"`` (the first optimizer's). It is read with
+``torch.load(weights_only=True)``, which runs no code from the file.
+
+Parameters are named by the ``param_names`` that torch (>= 2.6) saves in each group when the
+optimizer was built from ``model.named_parameters()``, else by their positions in the groups:
+``"0"``, ``"1"``, ... The state goes through [`radam_torch.RAdam`][radam_torch.RAdam]'s
+``load_state_dict`` and [`export_state`][radam_torch.RAdam.export_state] (and back through
+[`import_state`][radam_torch.RAdam.import_state] and ``state_dict``), over stand-in tensors of
+the state's shapes: the model is not needed. A parameter that has no state yet (it never
+stepped) has no shape in the file, so a checkpoint holding one is refused.
+
+A file written here holds each state in C order, since the parameters' layouts are not in a
+snapshot: ``load_state_dict`` keeps that order, so the state of a ``channels_last`` (or
+transposed) parameter steps on radam_torch's unfused path, equal to the fused one's to float
+rounding rather than bit for bit. A complex parameter's state is its real view, shape
+``(*shape, 2)``, in a snapshot; written here it stays so, and ``load_state_dict`` refuses it
+for the complex parameter: move such a state in Python, with the model
+([`import_state`][radam_torch.RAdam.import_state]).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from radam_torch import RAdam
+
+from radam_cli.convert_files import convention_of, first_line, replacing
+from radam_core import Snapshot
+
+KEYS = ("optimizer", "optimizer_state_dict", "optimizer_states")
+"""Where a checkpoint dict may hold the optimizer's ``state_dict`` (a list under the last)."""
+
+
+def read(path: Path) -> Snapshot:
+    """The RAdam state of the torch checkpoint ``path``.
+
+    Raises:
+        ValueError: Not a torch checkpoint, no optimizer ``state_dict`` in it, a parameter
+            without state, or a state radam_torch cannot load.
+    """
+    state_dict = _locate(_load(path), path)[0]
+    names = _names(state_dict)
+    stand_ins = []
+    for name, index in zip(names, _indices(state_dict), strict=True):
+        state = state_dict["state"].get(index)
+        exp_avg = state.get("exp_avg") if isinstance(state, Mapping) else None
+        if not isinstance(exp_avg, torch.Tensor):
+            raise ValueError(
+                f"{path}: parameter {name!r} has no state (it never stepped), so its shape "
+                "is unknown without the model; export it in Python with "
+                "radam_torch.RAdam.export_state(model.named_parameters())"
+            )
+        stand_ins.append(torch.zeros_like(exp_avg))
+    optimizer = RAdam(_grouped(state_dict, stand_ins))
+    _load_into(optimizer, state_dict, path)
+    return optimizer.export_state(zip(names, stand_ins, strict=True))
+
+
+def write(snapshot: Snapshot, path: Path, into: Path | None) -> None:
+    """Write ``snapshot`` to ``path`` as a torch checkpoint.
+
+    Without ``into``: ``optimizer.state_dict()`` of a radam_torch optimizer with one group
+    holding every parameter in the snapshot's order, named by ``param_names``, with the
+    snapshot's hyperparameters. With ``into`` (a checkpoint of the optimizer that will
+    resume): a copy of it whose optimizer state is the snapshot's, each parameter placed by
+    its name (``param_names``) or else its position; the groups and the rest of the file are
+    kept.
+
+    Raises:
+        ValueError: ``into`` is not a torch checkpoint with an optimizer ``state_dict``, or
+            the snapshot does not fit its optimizer (names, shapes, conventions).
+    """
+    if into is None:
+        checkpoint: Any = _fresh_state_dict(snapshot)
+    else:
+        checkpoint = _load(into)
+        target, key = _locate(checkpoint, into)
+        checkpoint = _placed(checkpoint, key, _imported(snapshot, target, into))
+    with replacing(path) as temporary:
+        torch.save(checkpoint, temporary)
+
+
+def _fresh_state_dict(snapshot: Snapshot) -> dict[str, Any]:
+    """A radam_torch state_dict of one group holding the snapshot's parameters."""
+    hp = snapshot.hyperparameters
+    named = [(name, _stand_in(snapshot, name)) for name in snapshot.parameters]
+    optimizer = RAdam(
+        named,
+        lr=float(hp.lr),
+        betas=(float(hp.betas[0]), float(hp.betas[1])),
+        eps=float(hp.eps),
+        weight_decay=float(hp.weight_decay),
+        decoupled_weight_decay=hp.decoupled_weight_decay,
+        maximize=hp.maximize,
+        preset=convention_of(hp),
+    )
+    optimizer.import_state(snapshot, named)
+    return optimizer.state_dict()
+
+
+def _imported(snapshot: Snapshot, target: dict[str, Any], where: Path) -> dict[str, Any]:
+    """The state_dict ``target`` with its state replaced by the snapshot's."""
+    names = _names(target)
+    stand_ins = [_stand_in(snapshot, name) for name in names]
+    optimizer = RAdam(_grouped(target, stand_ins))
+    _load_into(optimizer, {**target, "state": {}}, where)  # the groups' options only
+    optimizer.import_state(snapshot, zip(names, stand_ins, strict=True))
+    ours = optimizer.state_dict()["state"]  # keyed by position
+    indices = _indices(target)
+    return {**target, "state": {indices[position]: state for position, state in ours.items()}}
+
+
+def _stand_in(snapshot: Snapshot, name: str) -> torch.Tensor:
+    """A tensor of the shape and dtype of the parameter ``name`` in the snapshot.
+
+    A scalar for a name the snapshot lacks: ``import_state`` then names it as missing.
+    """
+    state = snapshot.parameters.get(name)
+    if state is None:
+        return torch.zeros(())
+    return torch.zeros(state.exp_avg.shape, dtype=torch.from_numpy(state.exp_avg).dtype)
+
+
+def _grouped(state_dict: Mapping[str, Any], tensors: list[torch.Tensor]) -> list[dict[str, Any]]:
+    """``tensors`` cut into the state_dict's parameter groups (``[{"params": ...}, ...]``)."""
+    groups, start = [], 0
+    for group in state_dict["param_groups"]:
+        groups.append({"params": tensors[start : start + len(group["params"])]})
+        start += len(group["params"])
+    return groups
+
+
+def _indices(state_dict: Mapping[str, Any]) -> list[Any]:
+    """The keys of ``state_dict["state"]`` of its parameters, in the groups' order."""
+    return [index for group in state_dict["param_groups"] for index in group["params"]]
+
+
+def _names(state_dict: Mapping[str, Any]) -> list[str]:
+    """Each parameter's name: the groups' ``param_names``, else its position."""
+    groups = state_dict["param_groups"]
+    if groups and all("param_names" in group for group in groups):
+        return [str(name) for group in groups for name in group["param_names"]]
+    return [str(position) for position in range(len(_indices(state_dict)))]
+
+
+def _load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        raise ValueError(
+            f"{path} is not a torch checkpoint that torch.load(weights_only=True) reads: "
+            f"{_reason(error)}"
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    """torch.load's reason in one line: the weights-only unpickler's own, where it gave one."""
+    _, marker, after = str(error).partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in after.splitlines() if line.strip()]
+    return lines[0] if marker and lines else first_line(error)
+
+
+def _locate(checkpoint: Any, path: Path) -> tuple[dict[str, Any], str | None]:
+    """The optimizer's state_dict in ``checkpoint``, and its key (None: the top level)."""
+    if _is_state_dict(checkpoint):
+        return checkpoint, None
+    if isinstance(checkpoint, Mapping):
+        for key in KEYS:
+            found: Any = checkpoint.get(key)
+            if key == "optimizer_states" and isinstance(found, list) and found:
+                found = found[0]
+            if _is_state_dict(found):
+                return found, key
+    held = (
+        f"its keys are {sorted(map(str, checkpoint))}"
+        if isinstance(checkpoint, Mapping)
+        else f"it holds a {type(checkpoint).__name__}"
+    )
+    raise ValueError(
+        f"{path} holds no optimizer state_dict at the top level or under 'optimizer', "
+        f"'optimizer_state_dict' or 'optimizer_states'[0]: {held}"
+    )
+
+
+def _placed(checkpoint: Any, key: str | None, state_dict: dict[str, Any]) -> Any:
+    """A copy of ``checkpoint`` with ``state_dict`` where ``_locate`` found the old one."""
+    if key is None:
+        return state_dict
+    if key == "optimizer_states":
+        return {**checkpoint, key: [state_dict, *checkpoint[key][1:]]}
+    return {**checkpoint, key: state_dict}
+
+
+def _is_state_dict(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("state"), Mapping)
+        and isinstance(value.get("param_groups"), list)
+        and all(
+            isinstance(group, Mapping) and isinstance(group.get("params"), list)
+            for group in value["param_groups"]
+        )
+    )
+
+
+def _load_into(optimizer: RAdam, state_dict: Mapping[str, Any], path: Path) -> None:
+    try:
+        optimizer.load_state_dict(dict(state_dict))
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"{path}: its optimizer state_dict is not one radam_torch.RAdam loads: "
+            f"{first_line(error)}"
+        ) from None

@@ -1,0 +1,275 @@
+"""``radam convert`` with torch checkpoints: to the snapshot and back, resumed.
+
+A run saved in a torch checkpoint, converted to a snapshot and back to a torch checkpoint,
+resumes to exactly the uninterrupted run, with radam_torch and with torch.optim.RAdam; one
+moved to radam_numpy (or started there) equals it to float64 rounding (1e-12 relative, as in
+test_snapshot_torch). The other frameworks' conversions are in tests/keras_backends, where
+every framework is installed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from radam_torch import RAdam  # noqa: E402
+
+import radam_numpy  # noqa: E402
+from radam_cli.main import main  # noqa: E402
+from radam_core import PRESETS, load_snapshot, save_snapshot  # noqa: E402
+
+STEPS, SPLIT = 16, 7
+OPTIONS = {"lr": 0.05, "weight_decay": 0.1}
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3), torch.nn.Flatten(), torch.nn.Linear(12, 2)
+    ).to(torch.float64)
+    return model  # in C order: convert writes the states so (see radam_cli.convert_torch)
+
+
+def _run(opt: torch.optim.Optimizer, params: list[torch.Tensor], first: int, last: int) -> None:
+    for t in range(first, last + 1):
+        for p in params:
+            p.grad = torch.sin(p.detach() + 0.1 * t)
+        opt.step()
+
+
+def _convert(*argv: Any) -> None:
+    assert main(["convert", *map(str, argv)]) == 0
+
+
+def _fails(capsys: pytest.CaptureFixture[str], *argv: Any) -> str:
+    """The one error line of a ``radam convert`` that must exit with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", *map(str, argv)])
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    return errors[0]
+
+
+def _checkpoint(layout: str, state_dict: dict[str, Any], model: torch.nn.Module) -> Any:
+    """A checkpoint holding ``state_dict`` as people save one."""
+    if layout == "bare":
+        return state_dict
+    if layout == "lightning":
+        return {"state_dict": model.state_dict(), "optimizer_states": [state_dict], "epoch": 1}
+    return {"model": model.state_dict(), layout: state_dict}
+
+
+@pytest.mark.parametrize(
+    ("layout", "amsgrad"),
+    [("bare", False), ("optimizer", True), ("optimizer_state_dict", False), ("lightning", False)],
+)
+def test_a_torch_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
+    tmp_path: Path, layout: str, amsgrad: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    preset = PRESETS["torch"].replace(amsgrad=amsgrad)
+    model = _model()
+    reference = copy.deepcopy(model)
+    _run(
+        RAdam(reference.parameters(), preset=preset, **OPTIONS),
+        list(reference.parameters()),
+        1,
+        STEPS,
+    )
+
+    params = list(model.parameters())
+    opt = RAdam(model.named_parameters(), preset=preset, **OPTIONS)
+    _run(opt, params, 1, SPLIT)
+    torch.save(_checkpoint(layout, opt.state_dict(), model), tmp_path / "run.ckpt")
+
+    _convert(tmp_path / "run.ckpt", tmp_path / "run.safetensors")
+    assert f"wrote {tmp_path / 'run.safetensors'} (snapshot): 4 parameters at step {SPLIT}" in (
+        capsys.readouterr().out
+    )
+    snapshot = load_snapshot(tmp_path / "run.safetensors")
+    exported = opt.export_state(model.named_parameters())
+    assert list(snapshot.parameters) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert snapshot.hyperparameters == exported.hyperparameters
+    for name, state in exported.parameters.items():
+        for slot, array in state.slots().items():
+            np.testing.assert_array_equal(snapshot.parameters[name].slots()[slot], array)
+
+    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt")
+    resumed = RAdam(model.named_parameters(), preset=preset)
+    resumed.load_state_dict(torch.load(tmp_path / "resume.pt", weights_only=True))
+    assert resumed.param_groups[0]["lr"] == OPTIONS["lr"]  # the snapshot's hyperparameters
+    _run(resumed, params, SPLIT + 1, STEPS)
+    for mine, theirs in zip(params, reference.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
+def test_torch_optim_radam_checkpoints_convert_both_ways_by_position(tmp_path: Path) -> None:
+    options = {"lr": 0.02, "weight_decay": 0.05, "decoupled_weight_decay": True}
+    model = _model()
+    reference = copy.deepcopy(model)
+    _run(
+        torch.optim.RAdam(reference.parameters(), **options), list(reference.parameters()), 1, STEPS
+    )
+
+    params = list(model.parameters())
+    opt = torch.optim.RAdam(params, **options)  # no names: positions
+    _run(opt, params, 1, SPLIT)
+    torch.save({"optimizer_states": [opt.state_dict()]}, tmp_path / "peer.ckpt")
+    _convert(tmp_path / "peer.ckpt", tmp_path / "peer.safetensors")
+    snapshot = load_snapshot(tmp_path / "peer.safetensors")
+    assert list(snapshot.parameters) == ["0", "1", "2", "3"]
+    assert snapshot.hyperparameters.decoupled_weight_decay
+
+    _convert(tmp_path / "peer.safetensors", tmp_path / "back.pth")
+    resumed = torch.optim.RAdam(params)
+    resumed.load_state_dict(torch.load(tmp_path / "back.pth", weights_only=True))
+    _run(resumed, params, SPLIT + 1, STEPS)
+    for mine, theirs in zip(params, reference.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
+def _groups(model: torch.nn.Module) -> list[dict[str, Any]]:
+    named = list(model.named_parameters())
+    return [{"params": named[:2]}, {"params": named[2:], "lr": 0.01}]
+
+
+def test_into_keeps_the_checkpoint_and_its_groups_and_places_parameters_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _model()
+    reference = copy.deepcopy(model)
+    _run(RAdam(_groups(reference), **OPTIONS), list(reference.parameters()), 1, STEPS)
+
+    params = list(model.parameters())
+    opt = RAdam(_groups(model), **OPTIONS)
+    _run(opt, params, 1, SPLIT)
+    torch.save({"optimizer": opt.state_dict()}, tmp_path / "run.pt")
+    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    # The parameters in another order in the file: they are placed by name, not position.
+    snapshot = load_snapshot(tmp_path / "run.safetensors")
+    reversed_snapshot = type(snapshot)(
+        snapshot.hyperparameters, dict(reversed(snapshot.parameters.items()))
+    )
+    save_snapshot(reversed_snapshot, tmp_path / "reversed.safetensors")
+
+    fresh = RAdam(_groups(model), **OPTIONS)
+    target = {"model": model.state_dict(), "optimizer": fresh.state_dict(), "epoch": SPLIT}
+    torch.save(target, tmp_path / "target.pt")
+    _convert(
+        tmp_path / "reversed.safetensors", tmp_path / "resume.pt", "--into", tmp_path / "target.pt"
+    )
+    written = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert written["epoch"] == SPLIT
+    assert written["optimizer"]["param_groups"] == fresh.state_dict()["param_groups"]
+    resumed = RAdam(_groups(model), **OPTIONS)
+    resumed.load_state_dict(written["optimizer"])
+    assert resumed.param_groups[1]["lr"] == 0.01
+    _run(resumed, params, SPLIT + 1, STEPS)
+    for mine, theirs in zip(params, reference.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
+def test_a_run_moves_between_torch_and_numpy_through_the_file(tmp_path: Path) -> None:
+    model = _model()
+    names = [name for name, _ in model.named_parameters()]
+    reference = copy.deepcopy(model)
+    _run(RAdam(reference.parameters(), **OPTIONS), list(reference.parameters()), 1, STEPS)
+
+    params = list(model.parameters())
+    opt = RAdam(model.named_parameters(), **OPTIONS)
+    _run(opt, params, 1, SPLIT)
+    torch.save(opt.state_dict(), tmp_path / "torch.pt")
+    _convert(tmp_path / "torch.pt", tmp_path / "torch.safetensors")
+    arrays = [p.detach().contiguous().numpy().copy() for p in params]
+    numpy_opt = radam_numpy.RAdam(arrays, **OPTIONS)
+    numpy_opt.import_state(load_snapshot(tmp_path / "torch.safetensors"), names)
+    for t in range(SPLIT + 1, 12):
+        numpy_opt.step([np.sin(a + 0.1 * t) for a in numpy_opt.params])
+
+    # The numpy run, started again from the neutral file, goes to torch.
+    save_snapshot(numpy_opt.export_state(names), tmp_path / "numpy.safetensors")
+    _convert(tmp_path / "numpy.safetensors", tmp_path / "numpy.pt")
+    with torch.no_grad():
+        for p, a in zip(params, numpy_opt.params, strict=True):
+            p.copy_(torch.from_numpy(a))
+    back = RAdam(model.named_parameters())
+    back.load_state_dict(torch.load(tmp_path / "numpy.pt", weights_only=True))
+    _run(back, params, 12, STEPS)
+    for mine, theirs in zip(params, reference.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-14)
+
+
+def _stepped(tmp_path: Path) -> Path:
+    model = _model()
+    opt = RAdam(model.named_parameters(), **OPTIONS)
+    _run(opt, list(model.parameters()), 1, 2)
+    torch.save(opt.state_dict(), tmp_path / "run.pt")
+    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    return tmp_path / "run.safetensors"
+
+
+def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    assert "text.pt is not a torch checkpoint that torch.load(weights_only=True) reads" in _fails(
+        capsys, tmp_path / "text.pt", tmp_path / "a.safetensors"
+    )
+    torch.save({"model": _model().state_dict(), "epoch": 3}, tmp_path / "model.pt")
+    assert (
+        "model.pt holds no optimizer state_dict at the top level or under 'optimizer', "
+        "'optimizer_state_dict' or 'optimizer_states'[0]: its keys are ['epoch', 'model']"
+    ) in _fails(capsys, tmp_path / "model.pt", tmp_path / "a.safetensors")
+
+    model = _model()
+    opt = RAdam(model.named_parameters())
+    model[0].weight.grad = torch.ones_like(model[0].weight)
+    opt.step()  # only the first parameter has a state
+    torch.save(opt.state_dict(), tmp_path / "partial.pt")
+    assert "parameter '0.bias' has no state (it never stepped), so its shape is unknown" in (
+        _fails(capsys, tmp_path / "partial.pt", tmp_path / "a.safetensors")
+    )
+    assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_a_snapshot_that_does_not_fit_the_target_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = _stepped(tmp_path)
+    model = _model()
+    unnamed = {"optimizer": RAdam(model.parameters()).state_dict()}
+    torch.save(unnamed, tmp_path / "unnamed.pt")
+    before = (tmp_path / "unnamed.pt").read_bytes()
+    # DST exists: it is the checkpoint to write into, and it stays as it was.
+    assert "missing parameters ['0', '1', '2', '3']" in _fails(
+        capsys, snapshot, tmp_path / "unnamed.pt"
+    )
+    assert (tmp_path / "unnamed.pt").read_bytes() == before
+    optax_convention = RAdam(model.named_parameters(), preset="optax").state_dict()
+    torch.save(optax_convention, tmp_path / "optax.pt")
+    assert "convention eps_placement is 'raw' in the snapshot, 'corrected' here" in _fails(
+        capsys, snapshot, tmp_path / "out.pt", "--into", tmp_path / "optax.pt"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "optax.pt",
+        "run.pt",
+        "run.safetensors",
+        "unnamed.pt",
+    ]
+
+
+def test_rename_maps_the_names_of_a_positional_checkpoint(tmp_path: Path) -> None:
+    model = _model()
+    opt = RAdam(model.parameters(), **OPTIONS)
+    _run(opt, list(model.parameters()), 1, 3)
+    torch.save(opt.state_dict(), tmp_path / "unnamed.pt")
+    names = [name for name, _ in model.named_parameters()]
+    renames = [arg for i, name in enumerate(names) for arg in ("--rename", f"^{i}$", name)]
+    _convert(tmp_path / "unnamed.pt", tmp_path / "named.safetensors", *renames)
+    assert list(load_snapshot(tmp_path / "named.safetensors").parameters) == names
