@@ -9,6 +9,7 @@ checkpoint ends with exactly the parameters of the same run without the interrup
 """
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -72,9 +73,11 @@ def test_hugging_face_trainer_trains_with_radam_torch_and_resumes_exactly(tmp_pa
     assert steps_taken(trainer.optimizer.optimizer) == {16}
     assert (tmp_path / "hf-run" / "checkpoint-8" / "optimizer.pt").exists()
 
+    (resumed_from,) = re.findall(r"checkpoint-(\d+)", resume)
+    assert 0 < int(resumed_from) < 16  # a checkpoint with steps left to take
     run(resume, namespace)
     resumed = namespace["resumed"]
-    assert steps_taken(resumed.optimizer.optimizer) == {16}  # 8 from the checkpoint, 8 more
+    assert steps_taken(resumed.optimizer.optimizer) == {16}  # from the checkpoint's count on
     assert_same_parameters(resumed.model, trainer.model)
 
     run(with_class, namespace)
@@ -92,6 +95,7 @@ def test_hugging_face_trainer_trains_with_radam_torch_and_resumes_exactly(tmp_pa
 def test_lightning_trains_with_radam_torch_and_resumes_exactly(tmp_path, monkeypatch):
     pytest.importorskip("lightning")
     import lightning as L
+    import torch
     from radam_torch import RAdam
 
     interrupted, uninterrupted = tmp_path / "interrupted", tmp_path / "uninterrupted"
@@ -101,6 +105,8 @@ def test_lightning_trains_with_radam_torch_and_resumes_exactly(tmp_path, monkeyp
     first_epochs, resume = recipe("Lightning")
     namespace: dict = {}
     run(first_epochs, namespace)
+    last = torch.load(interrupted / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 16  # 2 epochs of 8 batches: 2 left to take
     run(resume, namespace)
     trainer = namespace["trainer"]
     assert type(trainer.optimizers[0]) is RAdam

@@ -32,6 +32,7 @@ def test_keras_callbacks_resume_a_radam_keras_run_exactly(tmp_path, monkeypatch)
     uninterrupted = namespace["build_model"]()
     uninterrupted.fit(epochs=4, **namespace["fit_args"])
     for resumed in (namespace["model"], namespace["restored"]):
+        assert resumed.history.epoch == [2, 3]  # resumed: only the last two epochs run
         assert isinstance(resumed.optimizer, RAdam)
         assert int(resumed.optimizer.iterations) == 32  # 4 epochs of 8 batches
         for weight, expected in zip(
