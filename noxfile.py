@@ -6,6 +6,9 @@ package its session has fails instead, so that none is silently never run.
 
 torch is installed as ``torch==2.13.0`` before the project, since a bare ``torch``
 requirement would pull a multi-GB CUDA build on machines where the CPU build lies on disk.
+
+Not in the default run: ``gpu`` (needs a CUDA device), ``bench``, and ``recipes`` and
+``recipes-timm``, which install other frameworks to run docs/recipes.md's code.
 """
 
 import os
@@ -28,6 +31,21 @@ NOT_HERE = ("--ignore=tests/keras_backends", "--ignore=tests/equivalence")
 # tests in its log, to keep CI's time in sight.
 PYTEST_OPTIONS = ("--numprocesses=auto", "--maxprocesses=4", "--durations=10")
 FULL_ENVIRONMENT = Path(".nox") / "full"
+# docs/recipes.md's frameworks. Installed in one command with TORCH, so that pip refuses
+# (rather than replaces torch 2.13.0 for) any release that asks for another torch.
+RECIPE_FRAMEWORKS = (
+    "transformers",
+    "accelerate",
+    "lightning",
+    "jsonargparse[signatures]",
+    "flax",
+    "orbax-checkpoint",
+)
+# timm imports torchvision, and PyPI's torchvision imports only beside the torch it was built
+# with: 0.28.0, torch 2.13.0's, is a CUDA build that fails beside the CPU torch 2.13.0
+# ("operator torchvision::nms does not exist"). timm's recipe runs on the pair PyPI does have,
+# a CUDA torch 2.14.1 (on the CPU here), in a session of its own.
+TIMM_TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 
 
 def install_groups(session: nox.Session, *groups: str) -> None:
@@ -132,6 +150,35 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".")
     install_groups(session, "docs", "test")
     session.run("pytest", "tests/test_docs_site.py", "--backend", "docs", *session.posargs)
+
+
+@nox.session(default=False)
+def recipes(session: nox.Session) -> None:
+    """docs/recipes.md's Hugging Face Trainer, Lightning, LightningCLI, Flax NNX and Orbax code."""
+    session.install(TORCH)
+    session.install(TORCH, "-e", ".[torch,optax]", *RECIPE_FRAMEWORKS)
+    install_groups(session, "test")
+    session.run(
+        "pytest",
+        "tests",
+        "--backend",
+        "recipes",
+        *NOT_HERE,
+        *PYTEST_OPTIONS,
+        *session.posargs,
+        env={"HF_HUB_OFFLINE": "1"},  # nothing from the Hugging Face Hub
+    )
+
+
+@nox.session(name="recipes-timm", default=False)
+def recipes_timm(session: nox.Session) -> None:
+    """docs/recipes.md's timm code and radam_torch.register_with_timm, on torch 2.14.1."""
+    session.install(*TIMM_TORCH)
+    session.install(*TIMM_TORCH, "timm", "-e", ".[torch]")
+    install_groups(session, "test")
+    session.run(
+        "pytest", "tests", "--backend", "timm", *NOT_HERE, *PYTEST_OPTIONS, *session.posargs
+    )
 
 
 GPU_FRAMEWORKS = {

@@ -23,7 +23,7 @@ XP_NAMES = ("numpy", "array_api_strict", "torch", "jax.numpy")
 FLOAT_NAMES = ("float16", "float32", "float64")
 
 # ``--backend``: each nox session runs the tests of its own environment once.
-BACKENDS = ("numpy", "torch", "jax", "docs")
+BACKENDS = ("numpy", "torch", "jax", "docs", "recipes", "timm")
 BACKEND_OF_NAMESPACE = {
     "numpy": "numpy",
     "array_api_strict": "numpy",
@@ -36,6 +36,9 @@ BACKEND_PACKAGES = {
     "torch": ("torch",),
     "jax": ("jax", "optax"),
     "docs": ("mkdocs",),
+    # docs/recipes.md: the frameworks of its recipes (timm's in a session of its own).
+    "recipes": ("transformers", "lightning", "jsonargparse", "flax", "orbax.checkpoint"),
+    "timm": ("timm",),
 }
 
 
@@ -44,8 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="run only the tests of one backend (numpy and array_api_strict, torch, jax, or "
-        "docs, the documentation site's): "
+        help="run only the tests of one backend (numpy and array_api_strict, torch, jax, "
+        "docs, the documentation site's, recipes or timm, docs/recipes.md's): "
         "a test's backend is its backend(...) mark, else that of the namespace it is "
         "parametrized with (xp or xp_name), else torch or jax if its module imports it "
         "(optax counts as jax), else numpy",
@@ -87,8 +90,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
-    """Under ``--backend``, a skip for a package that backend's session has is an error:
-    the test belongs to another backend and must say so with a backend(...) mark."""
+    """Under ``--backend``, a skip for a package of `BACKEND_PACKAGES` is an error: either the
+    test belongs to another backend and must say so with a backend(...) mark, or its own
+    session lacks a package that session is meant to install."""
     report = yield
     wanted = item.config.getoption("--backend")
     if wanted is not None and report.skipped and isinstance(report.longrepr, tuple):
@@ -100,6 +104,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
             report.longrepr = (
                 f"{item.nodeid} needs {missing[0]} but runs in the {wanted} session: "
                 f"mark it @pytest.mark.backend(...)"
+            )
+        elif missing:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{item.nodeid} skipped: the {wanted} session lacks {missing[0]}, "
+                f"which it is meant to install"
             )
     return report
 

@@ -21,6 +21,17 @@ def fenced_blocks(page: Path, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", page.read_text(), re.S | re.M)
 
 
+def section_blocks(page: Path, title: str, language: str) -> list[str]:
+    """The fenced ``language`` blocks under ``page``'s level-2 heading ``## title``, in order.
+
+    The section runs to the next level-2 heading; the page must have exactly one such heading.
+    """
+    sections = re.split(r"^## ", page.read_text(), flags=re.M)[1:]
+    matches = [section for section in sections if section.splitlines()[0].strip() == title]
+    assert len(matches) == 1, f"{page.name} has {len(matches)} sections '## {title}'"
+    return re.findall(rf"^```{language}\n(.*?)^```", matches[0], re.S | re.M)
+
+
 def framework_of(code: str) -> str:
     """The framework a Python example needs: "torch", "keras", "jax" or "numpy".
 
