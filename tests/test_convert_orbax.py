@@ -1,6 +1,6 @@
 """``radam convert`` with orbax checkpoint folders: to the snapshot and back, resumed exactly.
 
-Runs where ``orbax-checkpoint`` is installed (not in the default sessions); skips elsewhere.
+Runs in the ``recipes`` session, which installs ``orbax-checkpoint`` (not a default session).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.backend("recipes")
 
 optax = pytest.importorskip("optax")
 jax = pytest.importorskip("jax")
