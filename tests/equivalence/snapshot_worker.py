@@ -35,8 +35,8 @@ import radam_core
 from radam_core import Snapshot, load_snapshot, save_snapshot
 
 FRAMEWORKS = ("numpy", "torch", "optax", "keras-tensorflow", "keras-jax", "keras-torch")
-NAMES = ("dense/kernel", "dense/bias", "head")
-SHAPES = ((3, 4), (4,), (5,))
+NAMES = ("dense/kernel", "dense/bias", "head", "scale")
+SHAPES = ((3, 4), (4,), (5,), ())  # a 0-d parameter too
 # Resumed at the last step below the rectification threshold (rho_6 > 5 > rho_5 at
 # beta2 = 0.999): the resumed run's first step is the first rectified one.
 STEPS, SPLIT = 9, 5
@@ -98,8 +98,13 @@ def stacked(trajectory: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]
 
 def unstacked(arrays: Any) -> list[list[np.ndarray]]:
     """The inverse of :func:`stacked` (from ``np.load``)."""
-    per_parameter = [arrays[str(i)] for i in range(len(NAMES))]
-    return [list(step) for step in zip(*per_parameter, strict=True)]
+    return _steps([arrays[str(i)] for i in range(len(NAMES))])
+
+
+def _steps(per_parameter: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Arrays of shape ``(steps, *shape)``, one per parameter, as ``steps[t][i]`` (0-d kept)."""
+    count = len(per_parameter[0])
+    return [[np.asarray(array[t]) for array in per_parameter] for t in range(count)]
 
 
 class Optimizer(Protocol):
@@ -364,7 +369,7 @@ def problem(directory: Path, case: Case) -> tuple[list[np.ndarray], list[list[np
     with np.load(directory / "problem.npz") as arrays:
         initial = [arrays[f"initial{i}"].astype(case.dtype) for i in range(len(NAMES))]
         per_parameter = [arrays[f"grads{i}"].astype(case.dtype) for i in range(len(NAMES))]
-    return initial, [list(step) for step in zip(*per_parameter, strict=True)]
+    return initial, _steps(per_parameter)
 
 
 def main(argv: Sequence[str]) -> None:
