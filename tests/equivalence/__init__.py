@@ -12,8 +12,9 @@ implementation x problem x configuration group, and exits 0 (all passed or skipp
 runs the same CPU rows as tests
 (``test_rows.py``), tests the harness itself (``test_harness.py``,
 ``test_harness_setup.py``), and judges by the same oracle and bounds a run saved in each
-framework and resumed in each other one (``test_snapshot_matrix.py``, its worker
-``snapshot_worker.py``).
+framework and resumed in each other one (``test_snapshot_matrix.py``; what it runs,
+``snapshot_cases.py``; its worker process, ``snapshot_worker.py``, over
+``snapshot_frameworks.py``).
 
 How a row is judged:
 

@@ -2,7 +2,7 @@
 
 Six frameworks (radam_numpy, radam_torch, radam_optax, radam_keras on TensorFlow, JAX and
 torch), each in a fresh interpreter (Keras picks its backend once per process), run the same
-seeded problem (:mod:`tests.equivalence.snapshot_worker`) in the torch convention, with and
+seeded problem (:mod:`tests.equivalence.snapshot_cases`) in the torch convention, with and
 without amsgrad, in float64 and float32. Each saves its state after the last step below the
 rectification threshold; each then resumes every framework's file, its own included, and
 takes the remaining steps, the first of them rectified. Every resumed trajectory is judged
@@ -31,7 +31,7 @@ from tests import oracle
 from tests.equivalence.compare import FLOAT64_RTOL, StepBound, compare_trajectories
 from tests.equivalence.float32_bound import Float32ErrorBound
 from tests.equivalence.reference import Trajectory, oracle_replay
-from tests.equivalence.snapshot_worker import (
+from tests.equivalence.snapshot_cases import (
     BETAS,
     CASES,
     CONVENTION,
