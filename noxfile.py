@@ -137,10 +137,12 @@ for _backend in ("tensorflow", "jax", "torch"):
 
 @nox.session(venv_backend="none", default=True)
 def equivalence(session: nox.Session) -> None:
-    """Every implementation on the same seeded problems against the float64 oracle: the report."""
+    """Every implementation on the same seeded problems against the float64 oracle: the report;
+    the harness's own tests; a run saved in each framework resumed in each other one."""
     python = full_environment(session)
     session.run(python, "-m", "tests.equivalence", *session.posargs, external=True)
-    session.run(python, "-m", "pytest", "tests/equivalence", "-k", "harness", external=True)
+    tests = "harness or snapshot_matrix"
+    session.run(python, "-m", "pytest", "tests/equivalence", "-k", tests, external=True)
 
 
 @nox.session(default=True)

@@ -336,13 +336,13 @@ def save_snapshot(snapshot: Snapshot, path: str | Path) -> None:
     chunks, offset = [], 0
     for name, state in snapshot.parameters.items():
         for slot, array in state.slots().items():
-            stored = np.ascontiguousarray(array, dtype=np.asarray(array).dtype.newbyteorder("<"))
+            stored = np.asarray(array, dtype=np.asarray(array).dtype.newbyteorder("<"))
             if stored.dtype not in _CODES:
                 raise TypeError(
                     f"{name}/{slot} has dtype {stored.dtype}; a snapshot holds "
                     "float16, float32 or float64"
                 )
-            data = stored.tobytes()
+            data = stored.tobytes(order="C")  # any layout, 0-d included
             header[f"{name}/{slot}"] = {
                 "dtype": _CODES[stored.dtype],
                 "shape": list(stored.shape),

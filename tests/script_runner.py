@@ -23,15 +23,21 @@ def run_json_script(
     """
     path = cwd / "script.py"
     path.write_text(script)
-    pythonpath = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
     done = subprocess.run(
         [sys.executable, str(path), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env, "PYTHONPATH": os.pathsep.join(pythonpath)},
+        env=script_environment(env),
         cwd=cwd,
         timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def script_environment(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``env`` added and the repository and its adapters
+    first on ``PYTHONPATH``."""
+    pythonpath = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, **env, "PYTHONPATH": os.pathsep.join(pythonpath)}

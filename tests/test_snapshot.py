@@ -99,6 +99,18 @@ def test_the_snapshot_keeps_the_hyperparameters_and_names(tmp_path: Path) -> Non
     assert all(s.count == 2 for s in loaded.parameters.values())
 
 
+def test_a_0d_parameter_keeps_its_shape(tmp_path: Path) -> None:
+    opt = radam_numpy.RAdam([np.array(1.5), np.zeros(2)], lr=0.1)
+    opt.step([np.array(0.5), np.ones(2)])
+    save_snapshot(opt.export_state(["scale", "bias"]), tmp_path / "s")
+    loaded = load_snapshot(tmp_path / "s")
+    assert loaded.parameters["scale"].exp_avg.shape == ()
+    np.testing.assert_array_equal(loaded.parameters["scale"].exp_avg_sq, opt.state.exp_avg_sq[0])
+    resumed = radam_numpy.RAdam([np.array(1.5), np.zeros(2)], lr=0.1)
+    resumed.import_state(loaded, ["scale", "bias"])
+    assert resumed.state.count == 1
+
+
 def _saved(tmp_path: Path) -> Path:
     opt = radam_numpy.RAdam(_params(), lr=0.05)
     _run(opt, 1, 3)

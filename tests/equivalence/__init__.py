@@ -10,8 +10,11 @@ each framework's Lookahead), compares each trajectory with the float64 oracle of
 implementation x problem x configuration group, and exits 0 (all passed or skipped), 1
 (a failure) or 3 (``--device cuda`` without a CUDA device). ``pytest tests/equivalence``
 runs the same CPU rows as tests
-(``test_rows.py``) and tests the harness itself (``test_harness.py``,
-``test_harness_setup.py``).
+(``test_rows.py``), tests the harness itself (``test_harness.py``,
+``test_harness_setup.py``), and judges by the same oracle and bounds a run saved in each
+framework and resumed in each other one (``test_snapshot_matrix.py``; what it runs,
+``snapshot_cases.py``; its worker process, ``snapshot_worker.py``, over
+``snapshot_frameworks.py``).
 
 How a row is judged:
 
