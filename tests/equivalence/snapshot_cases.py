@@ -3,7 +3,9 @@ seeded problem, and where each run's files go.
 
 Every framework names the parameters ``NAMES`` (torch: the names given with the parameters;
 optax: the paths of a dict pytree; Keras: variables made under ``keras.name_scope``; NumPy:
-``names=``) and takes the same hyperparameters, in the torch convention.
+``names=``) and takes the same hyperparameters, in the torch convention. Ranger's cases cut
+a k-cycle in the middle: the resumed run's first sync needs the slow weights and the position
+the snapshot carries.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import radam_core
+from tests.equivalence.configs import Lookahead
 
 FRAMEWORKS = ("numpy", "torch", "optax", "keras-tensorflow", "keras-jax", "keras-torch")
 NAMES = ("dense/kernel", "dense/bias", "head", "scale")
@@ -26,6 +29,8 @@ STEPS, SPLIT = 9, 5
 CONVENTION = "torch"
 # lr is a float32 number: Keras keeps its learning rate in a float32 variable.
 LR, BETAS, EPS = 2.0**-4, (0.9, 0.999), 1e-8
+# Ranger: syncs after steps 3, 6 and 9, so the snapshot (after step 5) is one step short of one.
+RANGER = Lookahead(k=3, alpha=0.5)
 # What a worker prints when its snapshots are saved, reads before it resumes, prints when done.
 STARTED, RESUME, RESUMED = "started", "resume", "resumed"
 
@@ -35,7 +40,7 @@ class Case:
     """One configuration every framework runs.
 
     Attributes:
-        kind: The optimizer: ``"radam"``.
+        kind: The optimizer: ``"radam"`` or ``"ranger"`` (Lookahead ``RANGER`` around RAdam).
         amsgrad: The convention's amsgrad.
         dtype: ``"float32"`` or ``"float64"``, of the parameters and the state.
     """
@@ -49,6 +54,11 @@ class Case:
         """``radam-amsgrad-float32`` and the like."""
         return f"{self.kind}-{'amsgrad' if self.amsgrad else 'plain'}-{self.dtype}"
 
+    @property
+    def lookahead(self) -> Lookahead | None:
+        """Lookahead's k and alpha for Ranger, else None."""
+        return RANGER if self.kind == "ranger" else None
+
     def preset(self) -> radam_core.Preset:
         """The convention every framework is given."""
         return radam_core.PRESETS[CONVENTION].replace(amsgrad=self.amsgrad)
@@ -56,7 +66,7 @@ class Case:
 
 CASES = tuple(
     Case("radam", amsgrad, dtype) for amsgrad in (False, True) for dtype in ("float64", "float32")
-)
+) + tuple(Case("ranger", False, dtype) for dtype in ("float64", "float32"))
 
 
 def write_problem(directory: Path, seed: int = 0) -> None:

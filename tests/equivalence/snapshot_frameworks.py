@@ -1,7 +1,7 @@
 """Each framework's optimizer behind one interface, for the snapshot matrix's worker.
 
-An optimizer kind other than RAdam (Ranger, with Lookahead's state) is a new ``Case.kind``
-that each class here builds.
+Each class builds the case's kind: RAdam, or Ranger (Lookahead ``RANGER`` around RAdam), whose
+snapshot carries the slow weights and the position in the k-cycle.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from radam_core import Snapshot
-from tests.equivalence.snapshot_cases import BETAS, EPS, LR, NAMES, Case
+from tests.equivalence.snapshot_cases import BETAS, EPS, LR, NAMES, RANGER, Case
 
 
 class Optimizer(Protocol):
@@ -34,13 +34,17 @@ class Optimizer(Protocol):
 
 
 class NumpyOptimizer:
-    """radam_numpy.RAdam."""
+    """radam_numpy.RAdam or Ranger."""
 
     def __init__(self, case: Case, params: list[np.ndarray]) -> None:
         import radam_numpy
 
-        self.opt = radam_numpy.RAdam(
-            [p.copy() for p in params], preset=case.preset(), lr=LR, betas=BETAS, eps=EPS
+        options = {"preset": case.preset(), "lr": LR, "betas": BETAS, "eps": EPS}
+        copies = [p.copy() for p in params]
+        self.opt: Any = (
+            radam_numpy.Ranger(copies, k=RANGER.k, alpha=RANGER.alpha, **options)
+            if case.lookahead
+            else radam_numpy.RAdam(copies, **options)
         )
 
     def step(self, grads: list[np.ndarray]) -> None:
@@ -57,7 +61,7 @@ class NumpyOptimizer:
 
 
 class TorchOptimizer:
-    """radam_torch.RAdam over ``(name, parameter)`` pairs."""
+    """radam_torch.RAdam or Ranger over ``(name, parameter)`` pairs."""
 
     def __init__(self, case: Case, params: list[np.ndarray]) -> None:
         import radam_torch
@@ -67,8 +71,12 @@ class TorchOptimizer:
             (name, torch.nn.Parameter(torch.from_numpy(p.copy())))
             for name, p in zip(NAMES, params, strict=True)
         ]
-        self.opt = radam_torch.RAdam(
-            [p for _, p in self.named], preset=case.preset(), lr=LR, betas=BETAS, eps=EPS
+        options = {"preset": case.preset(), "lr": LR, "betas": BETAS, "eps": EPS}
+        params_only = [p for _, p in self.named]
+        self.opt: Any = (
+            radam_torch.Ranger(params_only, k=RANGER.k, alpha=RANGER.alpha, **options)
+            if case.lookahead
+            else radam_torch.RAdam(params_only, **options)
         )
 
     def step(self, grads: list[np.ndarray]) -> None:
@@ -89,7 +97,7 @@ class TorchOptimizer:
 
 
 class OptaxOptimizer:
-    """radam_optax.radam over a dict pytree whose paths are ``NAMES``, its step jitted."""
+    """radam_optax.radam or ranger over a dict pytree whose paths are ``NAMES``, its step jitted."""
 
     def __init__(self, case: Case, params: list[np.ndarray]) -> None:
         import jax
@@ -108,15 +116,30 @@ class OptaxOptimizer:
     def export_state(self) -> Snapshot:
         import radam_optax
 
+        lookahead = (
+            {"sync_period": RANGER.k, "slow_step_size": RANGER.alpha} if self.case.lookahead else {}
+        )
         return radam_optax.export_state(
-            self.state, self.tree, preset=self.case.preset(), lr=LR, betas=BETAS, eps=EPS
+            self.state,
+            self.tree,
+            preset=self.case.preset(),
+            lr=LR,
+            betas=BETAS,
+            eps=EPS,
+            **lookahead,
         )
 
     def import_state(self, snapshot: Snapshot) -> None:
         import radam_optax
 
         fresh = self.tx.init(self.tree)
-        self.state = radam_optax.import_state(fresh, snapshot, self.tree, preset=self.case.preset())
+        self.state = radam_optax.import_state(
+            fresh,
+            snapshot,
+            self.tree,
+            preset=self.case.preset(),
+            sync_period=RANGER.k if self.case.lookahead else None,
+        )
 
 
 @functools.cache
@@ -127,7 +150,19 @@ def _optax_step(case: Case) -> tuple[Any, Any]:
 
     import radam_optax
 
-    tx = radam_optax.radam(LR, BETAS[0], BETAS[1], EPS, preset=case.preset())
+    tx = (
+        radam_optax.ranger(
+            LR,
+            BETAS[0],
+            BETAS[1],
+            EPS,
+            sync_period=RANGER.k,
+            slow_step_size=RANGER.alpha,
+            preset=case.preset(),
+        )
+        if case.lookahead
+        else radam_optax.radam(LR, BETAS[0], BETAS[1], EPS, preset=case.preset())
+    )
 
     def step(params: Any, state: Any, grads: Any) -> tuple[Any, Any]:
         updates, state = tx.update(grads, state, params)
@@ -160,7 +195,7 @@ def _leaves(tree: dict[str, Any]) -> list[Any]:
 
 
 class KerasOptimizer:
-    """radam_keras.RAdam over variables made under ``keras.name_scope``: paths ``NAMES``."""
+    """radam_keras.RAdam or Ranger over variables made under ``keras.name_scope`` (``NAMES``)."""
 
     def __init__(self, case: Case, params: list[np.ndarray]) -> None:
         import keras
@@ -173,8 +208,17 @@ class KerasOptimizer:
                 for part in scopes:
                     scope.enter_context(keras.name_scope(part))
                 self.variables.append(keras.Variable(value, dtype=case.dtype, name=leaf))
-        self.opt = radam_keras.RAdam(
-            learning_rate=LR, beta_1=BETAS[0], beta_2=BETAS[1], epsilon=EPS, preset=case.preset()
+        options = {
+            "learning_rate": LR,
+            "beta_1": BETAS[0],
+            "beta_2": BETAS[1],
+            "epsilon": EPS,
+            "preset": case.preset(),
+        }
+        self.opt: Any = (
+            radam_keras.Ranger(k=RANGER.k, alpha=RANGER.alpha, **options)
+            if case.lookahead
+            else radam_keras.RAdam(**options)
         )
 
     def step(self, grads: list[np.ndarray]) -> None:
@@ -194,7 +238,7 @@ class KerasOptimizer:
 
 def build(framework: str, case: Case, params: list[np.ndarray]) -> Optimizer:
     """A fresh optimizer of ``framework`` for ``case`` over copies of ``params``."""
-    if case.kind != "radam":
+    if case.kind not in ("radam", "ranger"):
         raise ValueError(f"unknown optimizer kind {case.kind!r}")
     if framework.startswith("keras-"):
         return KerasOptimizer(case, params)

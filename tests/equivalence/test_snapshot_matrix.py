@@ -3,7 +3,8 @@
 Six frameworks (radam_numpy, radam_torch, radam_optax, radam_keras on TensorFlow, JAX and
 torch), each in a fresh interpreter (Keras picks its backend once per process), run the same
 seeded problem (:mod:`tests.equivalence.snapshot_cases`) in the torch convention, with and
-without amsgrad, in float64 and float32. Each saves its state after the last step below the
+without amsgrad, and as Ranger (Lookahead around RAdam, cut mid-cycle), in float64 and
+float32. Each saves its state after the last step below the
 rectification threshold; each then resumes every framework's file, its own included, and
 takes the remaining steps, the first of them rectified. Every resumed trajectory is judged
 against the float64 oracle fed the same gradients (:mod:`tests.equivalence.reference`):
@@ -30,7 +31,7 @@ import pytest
 from tests import oracle
 from tests.equivalence.compare import FLOAT64_RTOL, StepBound, compare_trajectories
 from tests.equivalence.float32_bound import Float32ErrorBound
-from tests.equivalence.reference import Trajectory, oracle_replay
+from tests.equivalence.reference import OracleLookahead, Trajectory, oracle_replay
 from tests.equivalence.snapshot_cases import (
     BETAS,
     CASES,
@@ -39,6 +40,7 @@ from tests.equivalence.snapshot_cases import (
     FRAMEWORKS,
     LR,
     NAMES,
+    RANGER,
     RESUME,
     RESUMED,
     SPLIT,
@@ -134,10 +136,10 @@ def _reference(directory: Path, case: Case) -> tuple[Trajectory, list[StepBound]
     """The oracle's trajectory of ``case`` and each step's bound."""
     initial, grads = problem(directory, case)
     hp = _hyperparameters(case)
-    expected = oracle_replay(initial, grads, hp)
+    expected = oracle_replay(initial, grads, hp, case.lookahead)
     if case.dtype == "float64":
         return expected, [StepBound(rtol=FLOAT64_RTOL)] * len(grads)
-    bound = Float32ErrorBound(initial, hp)
+    bound = Float32ErrorBound(initial, hp, case.lookahead)
     return expected, [StepBound(absolute=bound.step(step)) for step in grads]
 
 
@@ -183,36 +185,64 @@ def test_a_run_resumed_in_its_own_framework_equals_the_uninterrupted_one(
             np.testing.assert_array_equal(a, b, err_msg=f"step {SPLIT + step + 1}, {name}")
 
 
-def _lose_moments(state: oracle.OracleState) -> None:
+def _lose_moments(state: oracle.OracleState, slow: OracleLookahead, params: list) -> None:
     state.m = [np.zeros_like(m) for m in state.m]
     state.v = [np.zeros_like(v) for v in state.v]
 
 
+def _drop_max_v(state: oracle.OracleState, slow: OracleLookahead, params: list) -> None:
+    if state.vmax is not None:  # amsgrad's
+        state.vmax = [v.copy() for v in state.v]
+
+
+def _restart_slow(state: oracle.OracleState, slow: OracleLookahead, params: list) -> None:
+    slow.slow = [np.array(p, copy=True) for p in params]
+
+
 CORRUPTIONS = {
-    "nothing": lambda state: None,
-    "count restarted": lambda state: setattr(state, "t", 0),
+    "nothing": lambda state, slow, params: None,
+    "count restarted": lambda state, slow, params: setattr(state, "t", 0),
     "moments lost": _lose_moments,
-    "max v dropped": lambda state: setattr(state, "vmax", [v.copy() for v in state.v]),
+    "max v dropped": _drop_max_v,
+    "k-cycle restarted": lambda state, slow, params: setattr(slow, "count", 0),
+    "slow weights restarted at theta": _restart_slow,
 }
 
 
 @pytest.mark.parametrize("corruption", CORRUPTIONS)
-def test_a_resume_passes_only_with_the_whole_state(tmp_path: Path, corruption: str) -> None:
-    case = Case("radam", amsgrad=True, dtype="float32")
+@pytest.mark.parametrize("kind", ["radam", "ranger"])
+def test_a_resume_passes_only_with_the_whole_state(
+    tmp_path: Path, kind: str, corruption: str
+) -> None:
+    case = Case(kind, amsgrad=kind == "radam", dtype="float32")
     write_problem(tmp_path)
     initial, grads = problem(tmp_path, case)
     hp = _hyperparameters(case)
     assert not oracle.is_rectified(SPLIT, hp)
     assert oracle.is_rectified(SPLIT + 1, hp)
     params = [p.astype(np.float64) for p in initial]
-    state = oracle.OracleState(params, amsgrad=True)
+    state = oracle.OracleState(params, amsgrad=case.amsgrad)
+    slow = OracleLookahead(params, RANGER.k, RANGER.alpha)
     for step in grads[:SPLIT]:
         params = oracle.oracle_step(params, step, state, hp)
-    CORRUPTIONS[corruption](state)
+        if case.lookahead:
+            params = slow.after_step(params)
+    CORRUPTIONS[corruption](state, slow, params)
     resumed = []
     for step in grads[SPLIT:]:
         params = oracle.oracle_step(params, step, state, hp)
+        if case.lookahead:
+            params = slow.after_step(params)
         resumed.append(params)
     expected, bounds = _reference(tmp_path, case)
     outcome = compare_trajectories(case.name, resumed, expected[SPLIT:], bounds[SPLIT:])
-    assert (outcome.violation is None) == (corruption == "nothing"), outcome
+    # A corruption of what a case does not have (max v without amsgrad, Lookahead's state
+    # without Lookahead) changes nothing; every other one fails the bound.
+    harmless = corruption == "nothing" or (
+        (corruption == "max v dropped" and not case.amsgrad)
+        or (
+            (corruption in ("k-cycle restarted", "slow weights restarted at theta"))
+            and not case.lookahead
+        )
+    )
+    assert (outcome.violation is None) == harmless, outcome
