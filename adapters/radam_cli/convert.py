@@ -37,13 +37,28 @@ missing package stops the command with the line that installs it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from radam_cli.convert_files import MissingPackage, convention_of, first_line, imported, replacing
-from radam_cli.options import INSTALL_TORCH, beta, non_negative_float, writable_folder
+from radam_cli.convert_files import (
+    LOOKAHEAD_OPTIONS,
+    MissingPackage,
+    convention_of,
+    first_line,
+    imported,
+    replacing,
+)
+from radam_cli.options import (
+    INSTALL_TORCH,
+    beta,
+    non_negative_float,
+    positive_int,
+    unit_interval,
+    writable_folder,
+)
 from radam_core import PRESETS, Snapshot, load_snapshot, save_snapshot
 
 FORMATS = ("torch", "keras", "optax", "snapshot")
@@ -185,6 +200,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="optax's Nesterov momentum (radam_optax.radam(nesterov=True))",
     )
+    optax.add_argument(
+        "--sync-period",
+        type=positive_int,
+        metavar="K",
+        help="Lookahead's k, >= 1, for the state of radam_optax.ranger or lookahead (their "
+        "sync_period; needed for such a state)",
+    )
+    optax.add_argument(
+        "--slow-step-size",
+        type=unit_interval,
+        metavar="ALPHA",
+        help="Lookahead's alpha in [0, 1], likewise (their slow_step_size; needed with "
+        "--sync-period)",
+    )
     parser.set_defaults(run=run, parser=parser)
 
 
@@ -205,7 +234,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         parser.error(f"argument SRC: {args.source} does not exist")
     source = _format(parser, args.source, args.source_format, "SRC", "--from")
     target = _format(parser, args.destination, args.destination_format, "DST", "--to")
-    hyperparameters = _hyperparameters(parser, args, source)
+    hyperparameters, lookahead = _optax_options(parser, args, source)
     into = _into(parser, args, target)
     renames = _renames(parser, args.rename)
     writable_folder(parser, args.destination.parent, "DST")
@@ -219,7 +248,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if reader is None:
             snapshot = load_snapshot(args.source)
         elif source == "optax":
-            snapshot = reader.read(args.source, args.preset or OPTAX_PRESET, hyperparameters)
+            snapshot = reader.read(
+                args.source, args.preset or OPTAX_PRESET, hyperparameters, **lookahead
+            )
         else:
             snapshot = reader.read(args.source)
         snapshot = renamed(snapshot, renames)
@@ -253,11 +284,14 @@ def renamed(snapshot: Snapshot, renames: list[tuple[re.Pattern[str], str]]) -> S
         if new in parameters:
             raise ValueError(f"--rename gives two parameters the name {new!r}")
         parameters[new] = state
-    return Snapshot(snapshot.hyperparameters, parameters)
+    return dataclasses.replace(snapshot, parameters=parameters)
 
 
 def summary(snapshot: Snapshot, destination: Path, target: str) -> str:
-    """One line: what was written where (parameters, steps, convention, learning rate)."""
+    """One line: what was written where (parameters, steps, convention, learning rate, ...).
+
+    Around Lookahead, also its k, alpha and place in the k-cycle.
+    """
     counts = sorted({state.count for state in snapshot.parameters.values()})
     steps = (
         f"step {counts[0]}"
@@ -267,10 +301,17 @@ def summary(snapshot: Snapshot, destination: Path, target: str) -> str:
         else "no step"
     )
     hp = snapshot.hyperparameters
-    return (
+    line = (
         f"wrote {destination} ({target}): {len(snapshot.parameters)} parameters at {steps}, "
         f"convention {convention_of(hp).name!r}, lr {hp.lr:g}, betas {tuple(hp.betas)}, "
         f"eps {hp.eps:g}, weight decay {hp.weight_decay:g}"
+    )
+    position = snapshot.lookahead
+    if position is None:
+        return line
+    return (
+        f"{line}; Lookahead k {position.k}, alpha {position.alpha:g}, "
+        f"{position.count} fast steps since its last sync"
     )
 
 
@@ -290,22 +331,29 @@ def _format(
     return found
 
 
-def _hyperparameters(
+def _optax_options(
     parser: argparse.ArgumentParser, args: argparse.Namespace, source: str
-) -> dict[str, Any]:
-    """The optax SRC options given (but ``--preset``), as ``hyperparameters_for`` arguments."""
-    given = {key: getattr(args, key) for key in HYPERPARAMETER_OPTIONS}
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The optax SRC options given, in two parts.
+
+    Returns:
+        ``hyperparameters_for``'s arguments (all but ``--preset``), and Lookahead's
+        (``sync_period``, ``slow_step_size``).
+    """
+    options = {**HYPERPARAMETER_OPTIONS, **LOOKAHEAD_OPTIONS}
+    given = {key: getattr(args, key) for key in options}
     given = {key: value for key, value in given.items() if value is not None}
     if given and source != "optax":
-        option = HYPERPARAMETER_OPTIONS[next(iter(given))]
+        option = options[next(iter(given))]
         parser.error(
             f"argument {option}: only for an optax SRC, whose state holds no "
             f"hyperparameters ({args.source} is {source}, which records its own)"
         )
     given.pop("preset", None)
+    lookahead = {key: given.pop(key) for key in LOOKAHEAD_OPTIONS if key in given}
     if "beta1" in given or "beta2" in given:
         given["betas"] = (given.pop("beta1", 0.9), given.pop("beta2", 0.999))
-    return given
+    return given, lookahead
 
 
 def _into(parser: argparse.ArgumentParser, args: argparse.Namespace, target: str) -> Path | None:
