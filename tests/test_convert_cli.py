@@ -65,7 +65,8 @@ def test_a_lookahead_snapshot_keeps_its_slow_weights_and_position_when_renamed(
     assert list(after.parameters) == ["a.w", "b.w"]
     assert after.lookahead == before.lookahead
     for old, new in zip(before.parameters.values(), after.parameters.values(), strict=True):
-        assert old.slow is not None and new.slow is not None
+        assert old.slow is not None
+        assert new.slow is not None
         np.testing.assert_array_equal(new.slow, old.slow)
 
 

@@ -290,7 +290,8 @@ def test_lookahead_and_plain_states_go_only_into_their_own_kind_of_checkpoint(
     assert "k0.pt: its 'lookahead' entry is not Lookahead's: k must be" in _fails(
         capsys, plain, out, "--into", tmp_path / "k0.pt"
     )
-    assert not out.exists() and not (tmp_path / "a.safetensors").exists()
+    assert not out.exists()
+    assert not (tmp_path / "a.safetensors").exists()
 
 
 def test_a_complex_state_goes_back_complex_into_a_checkpoint_that_gives_its_dtype(
