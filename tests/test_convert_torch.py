@@ -358,6 +358,27 @@ def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line
     assert not (tmp_path / "a.safetensors").exists()
 
 
+def test_the_states_of_adam_adamw_and_nadam_are_not_taken_for_radam_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Their states have RAdam's exp_avg and exp_avg_sq, but another algorithm made them."""
+    snapshot = _stepped(tmp_path)
+    model = _model()
+    for kind, option in [("Adam", "amsgrad"), ("AdamW", "amsgrad"), ("NAdam", "momentum_decay")]:
+        opt = getattr(torch.optim, kind)(model.parameters())
+        _run(opt, list(model.parameters()), 1, 2)
+        torch.save({"optimizer": opt.state_dict()}, tmp_path / "other.pt")
+        message = (
+            f"other.pt: its optimizer state_dict is not RAdam's but, by the option {option!r} "
+            "of param_groups[0], torch.optim."
+        )
+        assert message in _fails(capsys, tmp_path / "other.pt", tmp_path / "a.safetensors")
+        assert message in _fails(
+            capsys, snapshot, tmp_path / "a.pt", "--into", tmp_path / "other.pt"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pt", "run.pt", "run.safetensors"]
+
+
 def test_a_snapshot_that_does_not_fit_the_target_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ the start), it goes back in the complex form; elsewhere it stays a real view, wh
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +54,8 @@ from radam_core import Snapshot
 
 KEYS = ("optimizer", "optimizer_state_dict", "optimizer_states")
 """Where a checkpoint dict may hold the optimizer's ``state_dict`` (a list under the last)."""
+RADAM_TORCH_OPTION = "threshold"
+"""An option that radam_torch's groups have and torch's optimizers' do not."""
 
 
 def read(path: Path) -> Snapshot:
@@ -151,7 +154,12 @@ def _optimizer(
     """A RAdam over ``stand_ins`` grouped as in ``state_dict``; in a Lookahead for its state.
 
     The Lookahead takes the k and alpha of the ``state_dict``'s ``"lookahead"`` entry.
+
+    Raises:
+        ValueError: The ``state_dict`` is another optimizer's (see ``_check_is_radam``), or
+            its ``"lookahead"`` entry is not Lookahead's.
     """
+    _check_is_radam(state_dict, where)
     optimizer = RAdam(_grouped(state_dict, stand_ins))
     lookahead = _lookahead_entry(state_dict, where)
     if lookahead is None:
@@ -162,6 +170,40 @@ def _optimizer(
         raise ValueError(
             f"{where}: its {LOOKAHEAD_KEY!r} entry is not Lookahead's: {first_line(error)}"
         ) from None
+
+
+def _check_is_radam(state_dict: Mapping[str, Any], where: Path) -> None:
+    """Raise unless the groups are radam_torch's or ``torch.optim.RAdam``'s.
+
+    Adam's, AdamW's and NAdam's states have RAdam's slots (``exp_avg``, ``exp_avg_sq``),
+    which radam_torch would load as RAdam's; their groups have options that
+    ``torch.optim.RAdam``'s lack (``amsgrad``, ``fused``, ``momentum_decay``) and not
+    radam_torch's own (``threshold``).
+    """
+    foreign = _options_not_radam_s()
+    for index, group in enumerate(state_dict["param_groups"]):
+        if RADAM_TORCH_OPTION in group:
+            continue
+        for option in group:
+            if option in foreign:
+                raise ValueError(
+                    f"{where}: its optimizer state_dict is not RAdam's but, by the option "
+                    f"{option!r} of param_groups[{index}], torch.optim.{foreign[option]}'s "
+                    "(convert moves RAdam's state, and Lookahead's around RAdam)"
+                )
+
+
+@functools.cache
+def _options_not_radam_s() -> dict[str, str]:
+    """The options of Adam, AdamW and NAdam that ``torch.optim.RAdam`` lacks, with the class."""
+    stand_in = [torch.zeros(1)]
+    radam = set(torch.optim.RAdam(stand_in).defaults)
+    options: dict[str, str] = {}
+    for kind in (torch.optim.Adam, torch.optim.AdamW, torch.optim.NAdam):
+        for option in kind(stand_in).defaults:
+            if option not in radam:
+                options.setdefault(option, kind.__name__)
+    return options
 
 
 def _lookahead_entry(state_dict: Mapping[str, Any], where: Path) -> Mapping[str, Any] | None:
