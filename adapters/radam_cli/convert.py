@@ -4,14 +4,22 @@ Every conversion goes through the framework-neutral
 [`Snapshot`][radam_core.snapshot.Snapshot]: the source is read into one by its adapter's
 ``export_state`` (or [`load_snapshot`][radam_core.snapshot.load_snapshot]) and written by the
 target's ``import_state`` (or [`save_snapshot`][radam_core.snapshot.save_snapshot]), so a
-torch checkpoint becomes a ``.keras`` file in one command. The formats, each in its module:
+torch checkpoint becomes a ``.keras`` file in one command. What moves: each parameter's step
+count and moments (m, v, and max v with amsgrad), the hyperparameters the source records,
+and around Lookahead (Ranger) each parameter's slow weights and Lookahead's k, alpha and
+place in its k-cycle. A Lookahead state goes only into a Lookahead target of the same k (its
+alpha, like its learning rate, stays the target's), and a plain RAdam state only into a
+plain target. The formats, each in its module:
 
-- ``torch``: ``torch.save`` of an optimizer's ``state_dict``, alone or in a checkpoint dict
+- ``torch``: ``torch.save`` of an optimizer's ``state_dict`` (RAdam's, or
+  ``radam_torch.Ranger``'s or ``Lookahead``'s around RAdam), alone or in a checkpoint dict
   ([`convert_torch`][radam_cli.convert_torch]);
-- ``keras``: a ``.keras`` file of a model compiled with radam_keras
-  ([`convert_keras`][radam_cli.convert_keras]);
+- ``keras``: a ``.keras`` file of a model compiled with radam_keras's ``RAdam``, ``Ranger``
+  or ``Lookahead(RAdam)`` ([`convert_keras`][radam_cli.convert_keras]);
 - ``optax``: ``{"params": ..., "opt_state": ...}`` pickled, or an orbax checkpoint folder
   ([`convert_optax`][radam_cli.convert_optax], [`convert_orbax`][radam_cli.convert_orbax]);
+  its state (``radam_optax.radam``'s, or ``ranger``'s) records no hyperparameters, so they are
+  options (``--lr``, ..., ``--sync-period`` and ``--slow-step-size`` for ranger's);
 - ``snapshot``: the neutral file ([`radam_core.snapshot`][radam_core.snapshot]).
 
 For example:
@@ -21,6 +29,7 @@ radam convert run.pt run.safetensors            # torch -> the neutral file
 radam convert run.safetensors resume.keras --into model.keras --rename '\.' /
 radam convert state.pkl state.safetensors --preset optax --lr 3e-4   # optax records no lr
 radam convert run.ckpt resume.pkl --into fresh.pkl --rename '\.' /  # torch -> optax at once
+radam convert ranger.pkl ranger.safetensors --sync-period 6 --slow-step-size 0.5
 ```
 
 DST is written whole or not at all (a temporary file beside it, then renamed), and it is
@@ -100,28 +109,39 @@ Convert an optimizer's RAdam state (each parameter's step count and moments)
 from SRC to DST, between a torch checkpoint, a .keras model file, an optax
 checkpoint and the framework-neutral snapshot file, in any direction, through
 the adapters' export_state and import_state (X to Y goes through a snapshot).
+Around Lookahead (Ranger) its state moves too: each parameter's slow weights
+and Lookahead's k, alpha and place in its k-cycle; such a state goes only into
+a Lookahead of the same k, and a plain RAdam state only into a plain RAdam.
 Nothing is written unless all of it is: a file that is not of its format, or
-a state that does not fit DST (names, shapes, conventions), stops the command
-with one line and status 2."""
+a state that does not fit DST (names, shapes, conventions, Lookahead), stops
+the command with one line and status 2."""
 FORMATS_HELP = """\
 formats (from the suffix; --from and --to say it otherwise):
   torch     .pt .pth .ckpt  torch.save of optimizer.state_dict(), alone or in a
                             dict under 'optimizer', 'optimizer_state_dict' or
                             'optimizer_states' (Lightning's; the first one),
-                            read with torch.load(weights_only=True). Names: the
-                            groups' param_names (torch >= 2.6, an optimizer
-                            built from model.named_parameters()), else '0',
-                            '1', ... by position. Without --into, DST is a
-                            state_dict of one group, in the snapshot's order,
-                            with the snapshot's hyperparameters.
+                            read with torch.load(weights_only=True): of
+                            radam_torch.RAdam or torch.optim.RAdam, or of
+                            radam_torch.Ranger or Lookahead around either.
+                            Names: the groups' param_names (torch >= 2.6, an
+                            optimizer built from model.named_parameters()),
+                            else '0', '1', ... by position. Without --into,
+                            DST is a state_dict of one group, in the
+                            snapshot's order, with the snapshot's
+                            hyperparameters (a Ranger's for a Lookahead
+                            state, of its k and alpha).
   keras     .keras          a model saved by model.save, compiled with
-                            radam_keras.RAdam, on KERAS_BACKEND. Names: its
-                            variable paths (dense/kernel). DST needs --into.
+                            radam_keras.RAdam, Ranger or Lookahead(RAdam), on
+                            KERAS_BACKEND. Names: its variable paths
+                            (dense/kernel). DST needs --into.
   optax     .pkl .pickle    a dict {'params': pytree, 'opt_state': state}
             or a folder     saved by pickle.dump (trusted files only: loading
                             a pickle runs its code), or a folder saved by
-                            orbax.checkpoint.StandardCheckpointer. Names:
-                            paths in params (dense/kernel). DST needs --into.
+                            orbax.checkpoint.StandardCheckpointer; its state
+                            radam_optax.radam's, or ranger's or lookahead's
+                            (then give --sync-period and --slow-step-size).
+                            Names: paths in params (dense/kernel). DST needs
+                            --into.
   snapshot  .safetensors    radam_core.save_snapshot's file."""
 
 
@@ -161,8 +181,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "becomes a copy of it with the optimizer state replaced, parameters matched by name: "
         "a .keras model compiled with radam_keras; an optax checkpoint of params and "
         "opt_state = tx.init(params); a torch checkpoint of the optimizer, such as a fresh "
-        "optimizer.state_dict() (its groups and other contents are kept). Default: DST, "
-        "if it exists",
+        "optimizer.state_dict() (its groups and other contents are kept). A Lookahead "
+        "(Ranger) state goes into a Lookahead's checkpoint of the same k, which keeps its "
+        "alpha (optax's records no k: it is taken to be the state's). Default: DST, if it "
+        "exists",
     )
     parser.add_argument(
         "--rename",

@@ -6,7 +6,7 @@ The model must have been compiled with [`radam_keras.RAdam`][radam_keras.RAdam],
 config) move too. It is loaded with ``keras.saving.load_model`` on the backend
 ``KERAS_BACKEND`` names (Keras's default otherwise), and its optimizer's state read with
 [`export_state`][radam_keras.RAdam.export_state] (``Lookahead``'s
-[`export_state`][radam_keras.Lookahead.export_state]) or replaced with
+[`export_state`][radam_keras.lookahead.Lookahead.export_state]) or replaced with
 [`import_state`][radam_keras.RAdam.import_state] (likewise): a snapshot with Lookahead's
 state goes only into a model compiled with a Lookahead of the same k (which keeps its own
 alpha), a snapshot without into one compiled with RAdam alone. Parameters are named by the loaded

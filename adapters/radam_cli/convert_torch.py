@@ -8,7 +8,9 @@ it under ``"optimizer"``, ``"optimizer_state_dict"`` or, as PyTorch Lightning sa
 ([`radam_torch.Ranger`][radam_torch.Ranger], or
 [`radam_torch.Lookahead`][radam_torch.Lookahead] around either RAdam): its
 ``state_dict`` has a ``"lookahead"`` entry (count, k, alpha) and each parameter's slow
-weights (``"lookahead_slow"``), which move too.
+weights (``"lookahead_slow"``), which move too. The state of ``torch.optim.Adam``,
+``AdamW`` or ``NAdam``, whose slots are named as RAdam's, is refused (its groups have an
+option that ``torch.optim.RAdam``'s lack, and not radam_torch's own ``threshold``).
 
 Parameters are named by the ``param_names`` that torch (>= 2.6) saves in each group when the
 optimizer was built from ``model.named_parameters()``, else by their positions in the groups:
