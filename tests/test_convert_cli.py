@@ -48,6 +48,28 @@ def test_a_snapshot_is_renamed_and_nothing_else_changes(
         np.testing.assert_array_equal(new.exp_avg_sq, old.exp_avg_sq)
 
 
+def test_a_lookahead_snapshot_keeps_its_slow_weights_and_position_when_renamed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opt = radam_numpy.Lookahead(radam_numpy.RAdam([np.ones(3), np.zeros(2)], lr=0.1), k=4)
+    for _ in range(6):
+        opt.step([np.full(3, 0.5), np.ones(2)])
+    save_snapshot(opt.export_state(["a/w", "b/w"]), tmp_path / "ranger.safetensors")
+    out = tmp_path / "renamed.safetensors"
+    argv = ["convert", tmp_path / "ranger.safetensors", out, "--rename", "/", "."]
+    assert main(list(map(str, argv))) == 0
+    assert capsys.readouterr().out.endswith(
+        "; Lookahead k 4, alpha 0.5, 2 fast steps since its last sync\n"
+    )
+    before, after = load_snapshot(tmp_path / "ranger.safetensors"), load_snapshot(out)
+    assert list(after.parameters) == ["a.w", "b.w"]
+    assert after.lookahead == before.lookahead
+    for old, new in zip(before.parameters.values(), after.parameters.values(), strict=True):
+        assert old.slow is not None
+        assert new.slow is not None
+        np.testing.assert_array_equal(new.slow, old.slow)
+
+
 def _fails(capsys: pytest.CaptureFixture[str], *argv: object) -> str:
     with pytest.raises(SystemExit) as exit_info:
         main(["convert", *map(str, argv)])
@@ -100,6 +122,15 @@ def test_bad_arguments_stop_before_any_work_with_one_line(
         "argument --rename: '(' is not a regular expression: missing ), unterminated "
         "subpattern at position 0": [snapshot, out, "--rename", "(", "x"],
         "argument --beta1: must be in [0, 1), got 1.5": [snapshot, out, "--beta1", "1.5"],
+        "argument --sync-period: only for an optax SRC, whose state holds no hyperparameters "
+        f"({snapshot} is snapshot, which records its own)": [snapshot, out, "--sync-period", "6"],
+        "argument --sync-period: must be >= 1, got 0": [snapshot, out, "--sync-period", "0"],
+        "argument --slow-step-size: must be in [0, 1], got 2": [
+            snapshot,
+            out,
+            "--slow-step-size",
+            "2",
+        ],
         "argument --from: invalid choice: 'jax'": [snapshot, out, "--from", "jax"],
         f"argument DST: cannot write to {tmp_path / 'file'}: Not a directory": [
             snapshot,

@@ -1,7 +1,8 @@
 """``radam convert`` with optax checkpoints (pickle files): to the snapshot and back, resumed.
 
 A run saved as ``{"params", "opt_state"}``, converted to a snapshot and back into a fresh
-checkpoint, resumes to exactly the uninterrupted run; one moved to radam_numpy equals it to
+checkpoint, resumes to exactly the uninterrupted run, ranger's too (Lookahead's k and alpha
+given as options); one moved to radam_numpy equals it to
 float32 rounding (test_golden's float32 bound, 1e-5). Orbax folders: test_convert_orbax.
 The other frameworks' conversions are in tests/keras_backends, where all are installed.
 """
@@ -26,10 +27,12 @@ import radam_numpy  # noqa: E402
 import radam_optax  # noqa: E402
 from radam_cli import convert  # noqa: E402
 from radam_cli.main import main  # noqa: E402
-from radam_core import PRESETS, load_snapshot  # noqa: E402
+from radam_core import PRESETS, LookaheadPosition, load_snapshot  # noqa: E402
 from radam_optax.transform import DEFAULT_PRESET  # noqa: E402
 
 STEPS, SPLIT = 16, 7
+K, ALPHA = 4, 0.6  # ranger's: SPLIT is 3 updates into its second cycle
+LOOKAHEAD = ("--sync-period", str(K), "--slow-step-size", str(ALPHA))
 NAMES = ["dense/bias", "dense/kernel", "head"]  # jax.tree.leaves order: keys sorted
 
 
@@ -135,6 +138,61 @@ def test_an_optax_run_moves_to_numpy_through_the_file(tmp_path: Path) -> None:
         numpy_opt.step([np.asarray(g) for g in jax.tree.leaves(grads)])
     for mine, theirs in zip(numpy_opt.params, jax.tree.leaves(reference), strict=True):
         np.testing.assert_allclose(mine, np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
+    tmp_path: Path,
+) -> None:
+    ranger = radam_optax.ranger(0.05, sync_period=K, slow_step_size=ALPHA)
+    tx = optax.chain(optax.clip_by_global_norm(10.0), ranger)
+    reference, _ = _run(tx, _params(), tx.init(_params()), 1, STEPS)
+    params, state = _run(tx, _params(), tx.init(_params()), 1, SPLIT)
+    _save(tmp_path / "run.pkl", params, state)
+
+    _convert(tmp_path / "run.pkl", tmp_path / "run.safetensors", "--lr", "0.05", *LOOKAHEAD)
+    snapshot = load_snapshot(tmp_path / "run.safetensors")
+    assert snapshot.lookahead == LookaheadPosition(K, ALPHA, SPLIT % K)
+    slow = jax.tree.leaves(state[1].slow)
+    for name, phi in zip(NAMES, slow, strict=True):
+        np.testing.assert_array_equal(snapshot.parameters[name].slow, np.asarray(phi))
+
+    _save(tmp_path / "fresh.pkl", params, tx.init(params))  # its slow weights: params
+    _convert(
+        tmp_path / "run.safetensors", tmp_path / "resume.pkl", "--into", tmp_path / "fresh.pkl"
+    )
+    with (tmp_path / "resume.pkl").open("rb") as file:
+        resumed = pickle.load(file)
+    final, _ = _run(tx, resumed["params"], resumed["opt_state"], SPLIT + 1, STEPS)
+    for mine, theirs in zip(jax.tree.leaves(final), jax.tree.leaves(reference), strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def test_lookahead_s_options_and_states_are_needed_where_they_fit_and_refused_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain, ranger = radam_optax.radam(0.05), radam_optax.ranger(0.05, sync_period=K)
+    _save(tmp_path / "plain.pkl", *_run(plain, _params(), plain.init(_params()), 1, 2))
+    _save(tmp_path / "ranger.pkl", *_run(ranger, _params(), ranger.init(_params()), 1, 2))
+    _convert(tmp_path / "plain.pkl", tmp_path / "plain.safetensors")
+    _convert(tmp_path / "ranger.pkl", tmp_path / "ranger.safetensors", *LOOKAHEAD)
+    before = {path: path.read_bytes() for path in tmp_path.iterdir()}
+
+    out = tmp_path / "out.safetensors"
+    held = "ranger.pkl's opt_state holds Lookahead's state (radam_optax.ranger's or lookahead's)"
+    assert f"{held}, whose k and alpha it does not record: give --sync-period and " in _fails(
+        capsys, tmp_path / "ranger.pkl", out
+    )
+    assert f"{held}, whose k and alpha it does not record: give --slow-step-size" in _fails(
+        capsys, tmp_path / "ranger.pkl", out, "--sync-period", str(K)
+    )
+    assert "argument --sync-period: " in _fails(capsys, tmp_path / "plain.pkl", out, *LOOKAHEAD)
+    assert (
+        f"{held}, but the snapshot holds none (slow weights, position in the k-cycle)"
+    ) in _fails(capsys, tmp_path / "plain.safetensors", tmp_path / "ranger.pkl")
+    assert (
+        f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
+    ) in _fails(capsys, tmp_path / "ranger.safetensors", tmp_path / "plain.pkl")
+    assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
 def test_files_that_are_not_optax_checkpoints_stop_with_one_line_and_write_nothing(

@@ -1,5 +1,7 @@
 """``radam convert`` with orbax checkpoint folders: to the snapshot and back, resumed exactly.
 
+RAdam's state, and ranger's (Lookahead's count and slow weights too).
+
 Runs in the ``recipes`` session, which installs ``orbax-checkpoint`` (not a default session).
 """
 
@@ -22,7 +24,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import radam_optax  # noqa: E402
 from radam_cli.main import main  # noqa: E402
-from radam_core import load_snapshot  # noqa: E402
+from radam_core import LookaheadPosition, load_snapshot  # noqa: E402
 
 STEPS, SPLIT = 12, 5
 
@@ -58,25 +60,31 @@ def _save(path: Path, params: Any, opt_state: Any) -> None:
     checkpointer.wait_until_finished()
 
 
+@pytest.mark.parametrize("ranger", [False, True], ids=["radam", "ranger"])
 def test_an_orbax_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
-    tmp_path: Path,
+    tmp_path: Path, ranger: bool
 ) -> None:
-    tx = optax.chain(optax.clip_by_global_norm(10.0), radam_optax.radam(0.05))
+    k = 3  # ranger's: SPLIT is 2 updates into its second cycle
+    inner = radam_optax.ranger(0.05, sync_period=k) if ranger else radam_optax.radam(0.05)
+    tx = optax.chain(optax.clip_by_global_norm(10.0), inner)
     reference, _ = _run(tx, _params(), tx.init(_params()), 1, STEPS)
     params, state = _run(tx, _params(), tx.init(_params()), 1, SPLIT)
     _save(tmp_path / "run", params, state)
 
-    assert main(["convert", str(tmp_path / "run"), str(tmp_path / "run.safetensors")]) == 0
+    options = ["--sync-period", str(k), "--slow-step-size", "0.5"] if ranger else []
+    argv = ["convert", str(tmp_path / "run"), str(tmp_path / "run.safetensors"), *options]
+    assert main(argv) == 0
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     assert list(snapshot.parameters) == ["dense/kernel", "head"]
     assert {s.count for s in snapshot.parameters.values()} == {SPLIT}
+    assert snapshot.lookahead == (LookaheadPosition(k, 0.5, SPLIT % k) if ranger else None)
 
     _save(tmp_path / "resume", params, tx.init(params))  # DST exists: written into
     assert main(["convert", str(tmp_path / "run.safetensors"), str(tmp_path / "resume")]) == 0
     target = {"params": params, "opt_state": tx.init(params)}
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
     restored = ocp.StandardCheckpointer().restore(tmp_path / "resume", abstract)
-    assert int(restored["opt_state"][1].count) == SPLIT
+    assert int(restored["opt_state"][1].count) == (SPLIT % k if ranger else SPLIT)
     final, _ = _run(tx, restored["params"], restored["opt_state"], SPLIT + 1, STEPS)
     for mine, theirs in zip(jax.tree.leaves(final), jax.tree.leaves(reference), strict=True):
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))

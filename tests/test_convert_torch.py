@@ -1,10 +1,11 @@
 """``radam convert`` with torch checkpoints: to the snapshot and back, resumed.
 
 A run saved in a torch checkpoint, converted to a snapshot and back to a torch checkpoint,
-resumes to exactly the uninterrupted run, with radam_torch and with torch.optim.RAdam; one
-moved to radam_numpy (or started there) equals it to float64 rounding (1e-12 relative, as in
-test_snapshot_torch). The other frameworks' conversions are in tests/keras_backends, where
-every framework is installed.
+resumes to exactly the uninterrupted run, with radam_torch and with torch.optim.RAdam, and
+with Ranger (Lookahead's slow weights and count, mid-cycle); one moved to radam_numpy (or
+started there) equals it to float64 rounding (1e-12 relative, as in test_snapshot_torch).
+The other frameworks' conversions are in tests/keras_backends, where every framework is
+installed.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from radam_torch import RAdam  # noqa: E402
+from radam_torch import RAdam, Ranger  # noqa: E402
 
 import radam_numpy  # noqa: E402
 from radam_cli.main import main  # noqa: E402
-from radam_core import PRESETS, load_snapshot, save_snapshot  # noqa: E402
+from radam_core import PRESETS, LookaheadPosition, load_snapshot, save_snapshot  # noqa: E402
 
 STEPS, SPLIT = 16, 7
 OPTIONS = {"lr": 0.05, "weight_decay": 0.1}
+K, ALPHA = 5, 0.6  # Ranger's: SPLIT is 2 fast steps into its second cycle
 
 
 def _model() -> torch.nn.Module:
@@ -214,6 +216,124 @@ def _stepped(tmp_path: Path) -> Path:
     return tmp_path / "run.safetensors"
 
 
+@pytest.mark.parametrize("into", [False, True], ids=["fresh", "into"])
+def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
+    tmp_path: Path, into: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _model()
+    reference = copy.deepcopy(model)
+    ranger = Ranger(reference.parameters(), k=K, alpha=ALPHA, **OPTIONS)
+    _run(ranger, list(reference.parameters()), 1, STEPS)
+
+    params = list(model.parameters())
+    opt = Ranger(model.named_parameters(), k=K, alpha=ALPHA, **OPTIONS)
+    _run(opt, params, 1, SPLIT)
+    torch.save({"optimizer": opt.state_dict(), "epoch": 1}, tmp_path / "run.pt")
+    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    assert capsys.readouterr().out.endswith(
+        f"; Lookahead k {K}, alpha {ALPHA}, {SPLIT % K} fast steps since its last sync\n"
+    )
+    snapshot = load_snapshot(tmp_path / "run.safetensors")
+    exported = opt.export_state(model.named_parameters())
+    assert snapshot.lookahead == exported.lookahead == LookaheadPosition(K, ALPHA, SPLIT % K)
+    for name, state in exported.parameters.items():
+        assert state.slow is not None
+        np.testing.assert_array_equal(snapshot.parameters[name].slow, state.slow)
+
+    argv = []
+    if into:  # a fresh Ranger's checkpoint: its slow weights are those of the start
+        fresh = Ranger(_model().named_parameters(), k=K, alpha=ALPHA, **OPTIONS)
+        torch.save({"optimizer": fresh.state_dict(), "epoch": 1}, tmp_path / "fresh.pt")
+        argv = ["--into", tmp_path / "fresh.pt"]
+    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", *argv)
+    written = torch.load(tmp_path / "resume.pt", weights_only=True)
+    resumed = Ranger(model.named_parameters(), k=K, alpha=ALPHA)
+    resumed.load_state_dict(written["optimizer"] if into else written)
+    assert resumed.lookahead_state["count"] == SPLIT % K
+    _run(resumed, params, SPLIT + 1, STEPS)
+    for mine, theirs in zip(params, reference.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+
+
+def test_lookahead_and_plain_states_go_only_into_their_own_kind_of_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _model()
+    opt = Ranger(model.named_parameters(), k=K, **OPTIONS)
+    _run(opt, list(model.parameters()), 1, 2)
+    torch.save(opt.state_dict(), tmp_path / "ranger.pt")
+    _convert(tmp_path / "ranger.pt", tmp_path / "ranger.safetensors")
+    plain = _stepped(tmp_path)
+    torch.save(RAdam(model.named_parameters()).state_dict(), tmp_path / "radam.pt")
+    torch.save(Ranger(model.named_parameters(), k=K).state_dict(), tmp_path / "k5.pt")
+    torch.save(Ranger(model.named_parameters(), k=K + 1).state_dict(), tmp_path / "k6.pt")
+    before = {path: path.read_bytes() for path in tmp_path.iterdir()}
+
+    out = tmp_path / "out.pt"
+    assert (
+        f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
+    ) in _fails(capsys, tmp_path / "ranger.safetensors", out, "--into", tmp_path / "radam.pt")
+    assert (
+        f"the optimizer is a Lookahead (k={K}), but the snapshot holds no Lookahead state"
+    ) in _fails(capsys, plain, out, "--into", tmp_path / "k5.pt")
+    assert f"Lookahead's k is {K} in the snapshot, {K + 1} here" in _fails(
+        capsys, tmp_path / "ranger.safetensors", out, "--into", tmp_path / "k6.pt"
+    )
+    assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
+
+    torch.save({**opt.state_dict(), "lookahead": torch.ones(3)}, tmp_path / "tensor.pt")
+    assert "tensor.pt: its 'lookahead' entry is a Tensor, not Lookahead's" in _fails(
+        capsys, tmp_path / "tensor.pt", tmp_path / "a.safetensors"
+    )
+    lookahead = {"count": 0, "k": 0, "alpha": ALPHA}
+    torch.save({**opt.state_dict(), "lookahead": lookahead}, tmp_path / "k0.pt")
+    assert "k0.pt: its 'lookahead' entry is not Lookahead's: k must be" in _fails(
+        capsys, plain, out, "--into", tmp_path / "k0.pt"
+    )
+    assert not out.exists()
+    assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_a_complex_state_goes_back_complex_into_a_checkpoint_that_gives_its_dtype(
+    tmp_path: Path,
+) -> None:
+    def run(opt: torch.optim.Optimizer, z: torch.Tensor, first: int, last: int) -> None:
+        for t in range(first, last + 1):
+            z.grad = torch.sin(z.detach() + 0.1 * t) + 1j * torch.cos(z.detach())
+            opt.step()
+
+    start = torch.randn(3, 2, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    reference = torch.nn.Parameter(start.clone())
+    run(Ranger([reference], k=K, alpha=ALPHA, **OPTIONS), reference, 1, STEPS)
+    z = torch.nn.Parameter(start.clone())
+    opt = Ranger([("z", z)], k=K, alpha=ALPHA, **OPTIONS)
+    run(opt, z, 1, SPLIT)
+    torch.save(opt.state_dict(), tmp_path / "run.pt")
+    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    assert load_snapshot(tmp_path / "run.safetensors").parameters["z"].exp_avg.shape == (3, 2, 2)
+
+    # A fresh Ranger's checkpoint holds each parameter's slow weights: complex, of its shape.
+    fresh = Ranger([("z", torch.nn.Parameter(start.clone()))], k=K, alpha=ALPHA, **OPTIONS)
+    torch.save(fresh.state_dict(), tmp_path / "fresh.pt")
+    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", "--into", tmp_path / "fresh.pt")
+    resumed = Ranger([("z", z)], k=K, alpha=ALPHA, **OPTIONS)
+    resumed.load_state_dict(torch.load(tmp_path / "resume.pt", weights_only=True))
+    run(resumed, z, SPLIT + 1, STEPS)
+    torch.testing.assert_close(z, reference, rtol=0, atol=0)
+
+
+def test_a_state_in_optax_s_complex_convention_is_refused_for_torch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opt = radam_numpy.RAdam([np.ones(3, np.complex64)], lr=0.1)
+    opt.step([np.full(3, 0.5 + 0.5j, np.complex64)])
+    save_snapshot(opt.export_state(["z"]), tmp_path / "optax.safetensors")
+    assert "z is complex in optax's convention (v of |g|^2) in the snapshot, real" in _fails(
+        capsys, tmp_path / "optax.safetensors", tmp_path / "out.pt"
+    )
+    assert not (tmp_path / "out.pt").exists()
+
+
 def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -236,6 +356,27 @@ def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line
         _fails(capsys, tmp_path / "partial.pt", tmp_path / "a.safetensors")
     )
     assert not (tmp_path / "a.safetensors").exists()
+
+
+def test_the_states_of_adam_adamw_and_nadam_are_not_taken_for_radam_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Their states have RAdam's exp_avg and exp_avg_sq, but another algorithm made them."""
+    snapshot = _stepped(tmp_path)
+    model = _model()
+    for kind, option in [("Adam", "amsgrad"), ("AdamW", "amsgrad"), ("NAdam", "momentum_decay")]:
+        opt = getattr(torch.optim, kind)(model.parameters())
+        _run(opt, list(model.parameters()), 1, 2)
+        torch.save({"optimizer": opt.state_dict()}, tmp_path / "other.pt")
+        message = (
+            f"other.pt: its optimizer state_dict is not RAdam's but, by the option {option!r} "
+            "of param_groups[0], torch.optim."
+        )
+        assert message in _fails(capsys, tmp_path / "other.pt", tmp_path / "a.safetensors")
+        assert message in _fails(
+            capsys, snapshot, tmp_path / "a.pt", "--into", tmp_path / "other.pt"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pt", "run.pt", "run.safetensors"]
 
 
 def test_a_snapshot_that_does_not_fit_the_target_writes_nothing(

@@ -4,14 +4,22 @@ Every conversion goes through the framework-neutral
 [`Snapshot`][radam_core.snapshot.Snapshot]: the source is read into one by its adapter's
 ``export_state`` (or [`load_snapshot`][radam_core.snapshot.load_snapshot]) and written by the
 target's ``import_state`` (or [`save_snapshot`][radam_core.snapshot.save_snapshot]), so a
-torch checkpoint becomes a ``.keras`` file in one command. The formats, each in its module:
+torch checkpoint becomes a ``.keras`` file in one command. What moves: each parameter's step
+count and moments (m, v, and max v with amsgrad), the hyperparameters the source records,
+and around Lookahead (Ranger) each parameter's slow weights and Lookahead's k, alpha and
+place in its k-cycle. A Lookahead state goes only into a Lookahead target of the same k (its
+alpha, like its learning rate, stays the target's), and a plain RAdam state only into a
+plain target. The formats, each in its module:
 
-- ``torch``: ``torch.save`` of an optimizer's ``state_dict``, alone or in a checkpoint dict
+- ``torch``: ``torch.save`` of an optimizer's ``state_dict`` (RAdam's, or
+  ``radam_torch.Ranger``'s or ``Lookahead``'s around RAdam), alone or in a checkpoint dict
   ([`convert_torch`][radam_cli.convert_torch]);
-- ``keras``: a ``.keras`` file of a model compiled with radam_keras
-  ([`convert_keras`][radam_cli.convert_keras]);
+- ``keras``: a ``.keras`` file of a model compiled with radam_keras's ``RAdam``, ``Ranger``
+  or ``Lookahead(RAdam)`` ([`convert_keras`][radam_cli.convert_keras]);
 - ``optax``: ``{"params": ..., "opt_state": ...}`` pickled, or an orbax checkpoint folder
   ([`convert_optax`][radam_cli.convert_optax], [`convert_orbax`][radam_cli.convert_orbax]);
+  its state (``radam_optax.radam``'s, or ``ranger``'s) records no hyperparameters, so they are
+  options (``--lr``, ..., ``--sync-period`` and ``--slow-step-size`` for ranger's);
 - ``snapshot``: the neutral file ([`radam_core.snapshot`][radam_core.snapshot]).
 
 For example:
@@ -21,6 +29,7 @@ radam convert run.pt run.safetensors            # torch -> the neutral file
 radam convert run.safetensors resume.keras --into model.keras --rename '\.' /
 radam convert state.pkl state.safetensors --preset optax --lr 3e-4   # optax records no lr
 radam convert run.ckpt resume.pkl --into fresh.pkl --rename '\.' /  # torch -> optax at once
+radam convert ranger.pkl ranger.safetensors --sync-period 6 --slow-step-size 0.5
 ```
 
 DST is written whole or not at all (a temporary file beside it, then renamed), and it is
@@ -37,13 +46,28 @@ missing package stops the command with the line that installs it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from radam_cli.convert_files import MissingPackage, convention_of, first_line, imported, replacing
-from radam_cli.options import INSTALL_TORCH, beta, non_negative_float, writable_folder
+from radam_cli.convert_files import (
+    LOOKAHEAD_OPTIONS,
+    MissingPackage,
+    convention_of,
+    first_line,
+    imported,
+    replacing,
+)
+from radam_cli.options import (
+    INSTALL_TORCH,
+    beta,
+    non_negative_float,
+    positive_int,
+    unit_interval,
+    writable_folder,
+)
 from radam_core import PRESETS, Snapshot, load_snapshot, save_snapshot
 
 FORMATS = ("torch", "keras", "optax", "snapshot")
@@ -85,28 +109,39 @@ Convert an optimizer's RAdam state (each parameter's step count and moments)
 from SRC to DST, between a torch checkpoint, a .keras model file, an optax
 checkpoint and the framework-neutral snapshot file, in any direction, through
 the adapters' export_state and import_state (X to Y goes through a snapshot).
+Around Lookahead (Ranger) its state moves too: each parameter's slow weights
+and Lookahead's k, alpha and place in its k-cycle; such a state goes only into
+a Lookahead of the same k, and a plain RAdam state only into a plain RAdam.
 Nothing is written unless all of it is: a file that is not of its format, or
-a state that does not fit DST (names, shapes, conventions), stops the command
-with one line and status 2."""
+a state that does not fit DST (names, shapes, conventions, Lookahead), stops
+the command with one line and status 2."""
 FORMATS_HELP = """\
 formats (from the suffix; --from and --to say it otherwise):
   torch     .pt .pth .ckpt  torch.save of optimizer.state_dict(), alone or in a
                             dict under 'optimizer', 'optimizer_state_dict' or
                             'optimizer_states' (Lightning's; the first one),
-                            read with torch.load(weights_only=True). Names: the
-                            groups' param_names (torch >= 2.6, an optimizer
-                            built from model.named_parameters()), else '0',
-                            '1', ... by position. Without --into, DST is a
-                            state_dict of one group, in the snapshot's order,
-                            with the snapshot's hyperparameters.
+                            read with torch.load(weights_only=True): of
+                            radam_torch.RAdam or torch.optim.RAdam, or of
+                            radam_torch.Ranger or Lookahead around either.
+                            Names: the groups' param_names (torch >= 2.6, an
+                            optimizer built from model.named_parameters()),
+                            else '0', '1', ... by position. Without --into,
+                            DST is a state_dict of one group, in the
+                            snapshot's order, with the snapshot's
+                            hyperparameters (a Ranger's for a Lookahead
+                            state, of its k and alpha).
   keras     .keras          a model saved by model.save, compiled with
-                            radam_keras.RAdam, on KERAS_BACKEND. Names: its
-                            variable paths (dense/kernel). DST needs --into.
+                            radam_keras.RAdam, Ranger or Lookahead(RAdam), on
+                            KERAS_BACKEND. Names: its variable paths
+                            (dense/kernel). DST needs --into.
   optax     .pkl .pickle    a dict {'params': pytree, 'opt_state': state}
             or a folder     saved by pickle.dump (trusted files only: loading
                             a pickle runs its code), or a folder saved by
-                            orbax.checkpoint.StandardCheckpointer. Names:
-                            paths in params (dense/kernel). DST needs --into.
+                            orbax.checkpoint.StandardCheckpointer; its state
+                            radam_optax.radam's, or ranger's or lookahead's
+                            (then give --sync-period and --slow-step-size).
+                            Names: paths in params (dense/kernel). DST needs
+                            --into.
   snapshot  .safetensors    radam_core.save_snapshot's file."""
 
 
@@ -146,8 +181,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "becomes a copy of it with the optimizer state replaced, parameters matched by name: "
         "a .keras model compiled with radam_keras; an optax checkpoint of params and "
         "opt_state = tx.init(params); a torch checkpoint of the optimizer, such as a fresh "
-        "optimizer.state_dict() (its groups and other contents are kept). Default: DST, "
-        "if it exists",
+        "optimizer.state_dict() (its groups and other contents are kept). A Lookahead "
+        "(Ranger) state goes into a Lookahead's checkpoint of the same k, which keeps its "
+        "alpha (optax's records no k: it is taken to be the state's). Default: DST, if it "
+        "exists",
     )
     parser.add_argument(
         "--rename",
@@ -185,6 +222,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="optax's Nesterov momentum (radam_optax.radam(nesterov=True))",
     )
+    optax.add_argument(
+        "--sync-period",
+        type=positive_int,
+        metavar="K",
+        help="Lookahead's k, >= 1, for the state of radam_optax.ranger or lookahead (their "
+        "sync_period; needed for such a state)",
+    )
+    optax.add_argument(
+        "--slow-step-size",
+        type=unit_interval,
+        metavar="ALPHA",
+        help="Lookahead's alpha in [0, 1], likewise (their slow_step_size; needed with "
+        "--sync-period)",
+    )
     parser.set_defaults(run=run, parser=parser)
 
 
@@ -205,7 +256,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         parser.error(f"argument SRC: {args.source} does not exist")
     source = _format(parser, args.source, args.source_format, "SRC", "--from")
     target = _format(parser, args.destination, args.destination_format, "DST", "--to")
-    hyperparameters = _hyperparameters(parser, args, source)
+    hyperparameters, lookahead = _optax_options(parser, args, source)
     into = _into(parser, args, target)
     renames = _renames(parser, args.rename)
     writable_folder(parser, args.destination.parent, "DST")
@@ -219,7 +270,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if reader is None:
             snapshot = load_snapshot(args.source)
         elif source == "optax":
-            snapshot = reader.read(args.source, args.preset or OPTAX_PRESET, hyperparameters)
+            snapshot = reader.read(
+                args.source, args.preset or OPTAX_PRESET, hyperparameters, **lookahead
+            )
         else:
             snapshot = reader.read(args.source)
         snapshot = renamed(snapshot, renames)
@@ -253,11 +306,14 @@ def renamed(snapshot: Snapshot, renames: list[tuple[re.Pattern[str], str]]) -> S
         if new in parameters:
             raise ValueError(f"--rename gives two parameters the name {new!r}")
         parameters[new] = state
-    return Snapshot(snapshot.hyperparameters, parameters)
+    return dataclasses.replace(snapshot, parameters=parameters)
 
 
 def summary(snapshot: Snapshot, destination: Path, target: str) -> str:
-    """One line: what was written where (parameters, steps, convention, learning rate)."""
+    """One line: what was written where (parameters, steps, convention, learning rate, ...).
+
+    Around Lookahead, also its k, alpha and place in the k-cycle.
+    """
     counts = sorted({state.count for state in snapshot.parameters.values()})
     steps = (
         f"step {counts[0]}"
@@ -267,10 +323,17 @@ def summary(snapshot: Snapshot, destination: Path, target: str) -> str:
         else "no step"
     )
     hp = snapshot.hyperparameters
-    return (
+    line = (
         f"wrote {destination} ({target}): {len(snapshot.parameters)} parameters at {steps}, "
         f"convention {convention_of(hp).name!r}, lr {hp.lr:g}, betas {tuple(hp.betas)}, "
         f"eps {hp.eps:g}, weight decay {hp.weight_decay:g}"
+    )
+    position = snapshot.lookahead
+    if position is None:
+        return line
+    return (
+        f"{line}; Lookahead k {position.k}, alpha {position.alpha:g}, "
+        f"{position.count} fast steps since its last sync"
     )
 
 
@@ -290,22 +353,29 @@ def _format(
     return found
 
 
-def _hyperparameters(
+def _optax_options(
     parser: argparse.ArgumentParser, args: argparse.Namespace, source: str
-) -> dict[str, Any]:
-    """The optax SRC options given (but ``--preset``), as ``hyperparameters_for`` arguments."""
-    given = {key: getattr(args, key) for key in HYPERPARAMETER_OPTIONS}
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The optax SRC options given, in two parts.
+
+    Returns:
+        ``hyperparameters_for``'s arguments (all but ``--preset``), and Lookahead's
+        (``sync_period``, ``slow_step_size``).
+    """
+    options = {**HYPERPARAMETER_OPTIONS, **LOOKAHEAD_OPTIONS}
+    given = {key: getattr(args, key) for key in options}
     given = {key: value for key, value in given.items() if value is not None}
     if given and source != "optax":
-        option = HYPERPARAMETER_OPTIONS[next(iter(given))]
+        option = options[next(iter(given))]
         parser.error(
             f"argument {option}: only for an optax SRC, whose state holds no "
             f"hyperparameters ({args.source} is {source}, which records its own)"
         )
     given.pop("preset", None)
+    lookahead = {key: given.pop(key) for key in LOOKAHEAD_OPTIONS if key in given}
     if "beta1" in given or "beta2" in given:
         given["betas"] = (given.pop("beta1", 0.9), given.pop("beta2", 0.999))
-    return given
+    return given, lookahead
 
 
 def _into(parser: argparse.ArgumentParser, args: argparse.Namespace, target: str) -> Path | None:

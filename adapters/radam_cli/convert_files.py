@@ -4,7 +4,8 @@ Each format module ([`convert_torch`][radam_cli.convert_torch],
 [`convert_keras`][radam_cli.convert_keras], [`convert_optax`][radam_cli.convert_optax])
 reads its file into a [`Snapshot`][radam_core.snapshot.Snapshot] and writes one into its
 file through [`replacing`][radam_cli.convert_files.replacing]; a file that is not what it
-should be raises a ``ValueError`` of one line.
+should be raises a ``ValueError`` of one line, naming the command's option where one is
+missing ([`LOOKAHEAD_OPTIONS`][radam_cli.convert_files.LOOKAHEAD_OPTIONS]).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 from radam_core import CONVENTION_FIELDS, PRESETS, Hyperparameters, Preset
+
+LOOKAHEAD_OPTIONS = {"sync_period": "--sync-period", "slow_step_size": "--slow-step-size"}
+"""The options that give an optax state's Lookahead k and alpha (radam_optax's argument names)."""
 
 
 class MissingPackage(Exception):

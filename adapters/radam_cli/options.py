@@ -71,6 +71,14 @@ def beta(text: str) -> float:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """A number in ``[0, 1]``."""
+    value = _parse(float, text, "a number")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def writable_folder(parser: argparse.ArgumentParser, folder: Path, option: str = "--out") -> None:
     """Create ``folder`` if needed and write (then remove) a file in it, or exit.
 

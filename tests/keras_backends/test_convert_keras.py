@@ -6,7 +6,8 @@ started in torch, Keras or optax and converted to each of the others (one comman
 the snapshot) resumes there to the uninterrupted run of that framework within float32
 rounding (1e-5, test_golden's float32 bound): the same model in each framework, named
 ``dense/kernel``, ``dense/bias``, ``head/kernel``, ``head/bias`` (torch's ``dense.kernel``
-with ``--rename``), with the same gradients, a function of the weights.
+with ``--rename``), with the same gradients, a function of the weights. Each with RAdam and
+with Ranger, converted in the middle of a Lookahead cycle.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ torch = pytest.importorskip("torch")
 optax = pytest.importorskip("optax")
 jax = pytest.importorskip("jax")
 
+import radam_keras  # noqa: E402
 import radam_torch  # noqa: E402
-from radam_keras import RAdam  # noqa: E402
+from radam_keras import RAdam, Ranger  # noqa: E402
 
 import radam_optax  # noqa: E402
 from radam_cli.main import main  # noqa: E402
-from radam_core import load_snapshot  # noqa: E402
+from radam_core import LookaheadPosition, load_snapshot  # noqa: E402
 
 # Keras's BaseOptimizer.get_config and keras.ops.convert_to_numpy call np.array on a tensor
 # whose __array__ takes no copy keyword, which NumPy 2 warns about: Keras's, not ours.
@@ -38,6 +40,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 STEPS, SPLIT = 14, 6
 LR, EPS = 0.05, 1e-7  # Keras's epsilon, given to torch and optax too
+K, ALPHA = 4, 0.6  # Ranger's: SPLIT is 2 fast steps into its second cycle
 SHAPES = {"dense/kernel": (3, 4), "dense/bias": (4,), "head/kernel": (4, 2), "head/bias": (2,)}
 
 
@@ -59,7 +62,7 @@ class Keras:
 
     suffix, to_names, from_names = ".keras", (), ()
 
-    def __init__(self, weights: dict[str, np.ndarray], model: Any = None) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], ranger: bool, model: Any = None) -> None:
         if model is None:
             model = keras.Sequential(
                 [
@@ -68,7 +71,12 @@ class Keras:
                     keras.layers.Dense(2, name="head"),
                 ]
             )
-            model.compile(optimizer=RAdam(learning_rate=LR, epsilon=EPS), loss="mse")
+            optimizer = (
+                Ranger(LR, k=K, alpha=ALPHA, epsilon=EPS)
+                if ranger
+                else RAdam(learning_rate=LR, epsilon=EPS)
+            )
+            model.compile(optimizer=optimizer, loss="mse")
             for variable in model.trainable_variables:
                 variable.assign(weights[_name(variable)])
         self.model = model
@@ -87,9 +95,9 @@ class Keras:
         self.model.save(path)
 
     @classmethod
-    def resumed(cls, path: Path, weights: dict[str, np.ndarray]) -> Keras:
+    def resumed(cls, path: Path, weights: dict[str, np.ndarray], ranger: bool) -> Keras:
         del weights  # the target file holds them
-        return cls({}, keras.saving.load_model(path))
+        return cls({}, ranger, keras.saving.load_model(path))
 
 
 def _name(variable: Any) -> str:
@@ -104,7 +112,9 @@ class Torch:
     to_names = ("--rename", "\\.", "/")  # dense.kernel -> dense/kernel
     from_names = ("--rename", "/", ".")
 
-    def __init__(self, weights: dict[str, np.ndarray], state_dict: Any = None) -> None:
+    def __init__(
+        self, weights: dict[str, np.ndarray], ranger: bool, state_dict: Any = None
+    ) -> None:
         self.module = torch.nn.Module()
         for layer in ("dense", "head"):
             part = torch.nn.Module()
@@ -112,7 +122,12 @@ class Torch:
                 value = torch.from_numpy(weights[f"{layer}/{kind}"].copy())
                 part.register_parameter(kind, torch.nn.Parameter(value))
             self.module.add_module(layer, part)
-        self.opt = radam_torch.RAdam(self.module.named_parameters(), lr=LR, eps=EPS)
+        named = self.module.named_parameters()
+        self.opt = (
+            radam_torch.Ranger(named, lr=LR, eps=EPS, k=K, alpha=ALPHA)
+            if ranger
+            else radam_torch.RAdam(named, lr=LR, eps=EPS)
+        )
         if state_dict is not None:
             self.opt.load_state_dict(state_dict)
 
@@ -131,29 +146,37 @@ class Torch:
         torch.save({"optimizer": self.opt.state_dict()}, path)
 
     @classmethod
-    def resumed(cls, path: Path, weights: dict[str, np.ndarray]) -> Torch:
-        return cls(weights, torch.load(path, weights_only=True)["optimizer"])
+    def resumed(cls, path: Path, weights: dict[str, np.ndarray], ranger: bool) -> Torch:
+        return cls(weights, ranger, torch.load(path, weights_only=True)["optimizer"])
+
+
+OPTAX_TX = {  # by ranger or not
+    False: radam_optax.radam(LR, eps=EPS, preset="torch"),
+    True: radam_optax.ranger(LR, eps=EPS, preset="torch", sync_period=K, slow_step_size=ALPHA),
+}
+_UPDATE = {ranger: jax.jit(tx.update) for ranger, tx in OPTAX_TX.items()}
+OPTAX_OPTIONS = ("--preset", "torch", "--lr", str(LR), "--eps", str(EPS))
+LOOKAHEAD_OPTIONS = ("--sync-period", str(K), "--slow-step-size", str(ALPHA))
 
 
 class Optax:
     """An optax run over ``{"dense": {"kernel", "bias"}, "head": {...}}``."""
 
     suffix, to_names, from_names = ".pkl", (), ()
-    tx = radam_optax.radam(LR, eps=EPS, preset="torch")
-    options = ("--preset", "torch", "--lr", str(LR), "--eps", str(EPS))
 
-    def __init__(self, weights: dict[str, np.ndarray], opt_state: Any = None) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], ranger: bool, opt_state: Any = None) -> None:
+        self.update = _UPDATE[ranger]
         self.params = {
             layer: {
                 kind: jax.numpy.asarray(weights[f"{layer}/{kind}"]) for kind in ("kernel", "bias")
             }
             for layer in ("dense", "head")
         }
-        self.opt_state = self.tx.init(self.params) if opt_state is None else opt_state
+        self.opt_state = OPTAX_TX[ranger].init(self.params) if opt_state is None else opt_state
 
     def step(self, t: int) -> None:
         grads = jax.tree.map(lambda p: jax.numpy.asarray(_grad(np.asarray(p), t)), self.params)
-        updates, self.opt_state = _update(grads, self.opt_state, self.params)
+        updates, self.opt_state = self.update(grads, self.opt_state, self.params)
         self.params = optax.apply_updates(self.params, updates)
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -168,12 +191,11 @@ class Optax:
             pickle.dump({"params": self.params, "opt_state": self.opt_state}, file)
 
     @classmethod
-    def resumed(cls, path: Path, weights: dict[str, np.ndarray]) -> Optax:
+    def resumed(cls, path: Path, weights: dict[str, np.ndarray], ranger: bool) -> Optax:
         with path.open("rb") as file:
-            return cls(weights, pickle.load(file)["opt_state"])
+            return cls(weights, ranger, pickle.load(file)["opt_state"])
 
 
-_update = jax.jit(Optax.tx.update)
 FRAMEWORKS = {"torch": Torch, "keras": Keras, "optax": Optax}
 
 
@@ -183,20 +205,24 @@ def _run(run: Any, first: int, last: int) -> Any:
     return run
 
 
-def test_a_keras_file_goes_to_a_snapshot_and_back_and_resumes_exactly(tmp_path: Path) -> None:
-    reference = _run(Keras(_start()), 1, STEPS).weights()
-    run = _run(Keras(_start()), 1, SPLIT)
+@pytest.mark.parametrize("ranger", [False, True], ids=["radam", "ranger"])
+def test_a_keras_file_goes_to_a_snapshot_and_back_and_resumes_exactly(
+    tmp_path: Path, ranger: bool
+) -> None:
+    reference = _run(Keras(_start(), ranger), 1, STEPS).weights()
+    run = _run(Keras(_start(), ranger), 1, SPLIT)
     run.save(tmp_path / "run.keras")
     _convert(tmp_path / "run.keras", tmp_path / "run.safetensors")
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     assert list(snapshot.parameters) == list(SHAPES)  # a loaded Sequential's paths
     assert {state.count for state in snapshot.parameters.values()} == {SPLIT}
+    assert snapshot.lookahead == (LookaheadPosition(K, ALPHA, SPLIT % K) if ranger else None)
 
-    Keras(run.weights()).save(tmp_path / "fresh.keras")  # not stepped: no optimizer state
+    Keras(run.weights(), ranger).save(tmp_path / "fresh.keras")  # not stepped: no state
     _convert(
         tmp_path / "run.safetensors", tmp_path / "resume.keras", "--into", tmp_path / "fresh.keras"
     )
-    resumed = _run(Keras.resumed(tmp_path / "resume.keras", {}), SPLIT + 1, STEPS)
+    resumed = _run(Keras.resumed(tmp_path / "resume.keras", {}, ranger), SPLIT + 1, STEPS)
     for name, value in resumed.weights().items():
         np.testing.assert_array_equal(value, reference[name], err_msg=name)
 
@@ -210,20 +236,24 @@ PAIRS = [
 ]
 
 
+@pytest.mark.parametrize("ranger", [False, True], ids=["radam", "ranger"])
 @pytest.mark.parametrize(("source", "target"), PAIRS)
 def test_a_run_moves_to_another_framework_in_one_command(
-    tmp_path: Path, source: str, target: str
+    tmp_path: Path, source: str, target: str, ranger: bool
 ) -> None:
     Source, Target = FRAMEWORKS[source], FRAMEWORKS[target]
-    reference = _run(Target(_start()), 1, STEPS).weights()
-    run = _run(Source(_start()), 1, SPLIT)
+    reference = _run(Target(_start(), ranger), 1, STEPS).weights()
+    run = _run(Source(_start(), ranger), 1, SPLIT)
     weights = run.weights()
     run.save(tmp_path / f"run{Source.suffix}")
-    Target(weights).save(tmp_path / f"into{Target.suffix}")
+    Target(weights, ranger).save(tmp_path / f"into{Target.suffix}")
     argv = [tmp_path / f"run{Source.suffix}", tmp_path / f"resume{Target.suffix}"]
     argv += ["--into", tmp_path / f"into{Target.suffix}", *Source.to_names, *Target.from_names]
-    _convert(*argv, *(Optax.options if source == "optax" else ()))
-    resumed = _run(Target.resumed(tmp_path / f"resume{Target.suffix}", weights), SPLIT + 1, STEPS)
+    if source == "optax":
+        argv += [*OPTAX_OPTIONS, *(LOOKAHEAD_OPTIONS if ranger else ())]
+    _convert(*argv)
+    resumed = Target.resumed(tmp_path / f"resume{Target.suffix}", weights, ranger)
+    resumed = _run(resumed, SPLIT + 1, STEPS)
     for name, value in resumed.weights().items():
         np.testing.assert_allclose(value, reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
@@ -244,30 +274,33 @@ def test_keras_files_that_do_not_fit_stop_with_one_line_and_write_nothing(
     assert "text.keras is not a .keras file that keras.saving.load_model reads" in _fails(
         capsys, tmp_path / "text.keras", tmp_path / "a.safetensors"
     )
-    adam = Keras(_start())
-    adam.model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
-    adam.model.optimizer.build(adam.model.trainable_variables)
-    adam.save(tmp_path / "adam.keras")
-    assert "adam.keras holds a model compiled with Adam, not radam_keras.RAdam" in _fails(
-        capsys, tmp_path / "adam.keras", tmp_path / "a.safetensors"
-    )
+    for name, optimizer in [
+        ("Adam", keras.optimizers.Adam()),
+        ("Lookahead(Adam)", radam_keras.Lookahead(keras.optimizers.Adam())),
+    ]:
+        adam = Keras(_start(), False)
+        adam.model.compile(optimizer=optimizer, loss="mse")
+        adam.model.optimizer.build(adam.model.trainable_variables)
+        adam.save(tmp_path / "adam.keras")
+        assert f"adam.keras holds a model compiled with {name}, not radam_keras.RAdam" in _fails(
+            capsys, tmp_path / "adam.keras", tmp_path / "a.safetensors"
+        )
     assert not (tmp_path / "a.safetensors").exists()
 
-    run = _run(Keras(_start()), 1, 2)
-    run.save(tmp_path / "run.keras")
-    _convert(tmp_path / "run.keras", tmp_path / "run.safetensors")
-    Keras(_start()).save(tmp_path / "target.keras")
-    before = (tmp_path / "target.keras").read_bytes()
+    for ranger in (False, True):
+        _run(Keras(_start(), ranger), 1, 2).save(tmp_path / f"run_{ranger}.keras")
+        _convert(tmp_path / f"run_{ranger}.keras", tmp_path / f"run_{ranger}.safetensors")
+        Keras(_start(), ranger).save(tmp_path / f"target_{ranger}.keras")
+    before = {path: path.read_bytes() for path in tmp_path.iterdir()}
+    plain, lookahead = tmp_path / "run_False.safetensors", tmp_path / "run_True.safetensors"
+    out = tmp_path / "out.keras"
     assert "missing parameters ['dense/kernel', 'dense/bias', 'head/kernel', 'head/bias']" in (
-        _fails(
-            capsys, tmp_path / "run.safetensors", tmp_path / "target.keras", "--rename", "^", "x"
-        )
+        _fails(capsys, plain, tmp_path / "target_False.keras", "--rename", "^", "x")
     )
-    assert (tmp_path / "target.keras").read_bytes() == before
-    assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "adam.keras",
-        "run.keras",
-        "run.safetensors",
-        "target.keras",
-        "text.keras",
-    ]
+    assert (
+        f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
+    ) in _fails(capsys, lookahead, out, "--into", tmp_path / "target_False.keras")
+    assert (
+        f"the optimizer is a Lookahead (k={K}), but the snapshot holds no Lookahead state"
+    ) in _fails(capsys, plain, out, "--into", tmp_path / "target_True.keras")
+    assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
