@@ -35,6 +35,7 @@ import numpy as np
 from radam_core import (
     Hyperparameters,
     ParameterState,
+    Preset,
     RAdamState,
     Snapshot,
     hyperparameters_for,
@@ -77,8 +78,10 @@ class RAdam:
         ...     opt.step([2 * x])  # gradient of sum(x**2)
 
     Args:
-        params: The arrays to optimize: writeable, C-contiguous, real floating point.
-        preset: A convention of [`radam_core.presets`][radam_core.presets] (default ``"torch"``).
+        params: The arrays to optimize: writeable, C-contiguous, real or complex floating
+            point (complex ones in optax's convention, v from ``|g|^2``).
+        preset: A convention: a name of [`radam_core.presets`][radam_core.presets] (default
+            ``"torch"``) or a [`radam_core.Preset`][radam_core.Preset].
         block_size: Elements per block, ``>= 1``.
         threads: Threads that share the large blocks, ``>= 1``; default: the CPU count.
             Blocks under 256 KiB run in the caller's thread
@@ -96,7 +99,7 @@ class RAdam:
     def __init__(
         self,
         params: Iterable[np.ndarray],
-        preset: str = "torch",
+        preset: str | Preset = "torch",
         *,
         block_size: int = BLOCK_SIZE,
         threads: int | None = None,
