@@ -138,9 +138,17 @@ for _backend in ("tensorflow", "jax", "torch"):
 @nox.session(venv_backend="none", default=True)
 def equivalence(session: nox.Session) -> None:
     """Every implementation on the same seeded problems against the float64 oracle: the report;
-    the harness's own tests; a run saved in each framework resumed in each other one."""
+    the harness's own tests; a run saved in each framework resumed in each other one.
+
+    The report's problems run their quick lengths (40, 40 and 100 steps), which keeps CI within
+    its time; ``nox -s equivalence -- --full`` runs the full ones (200, 300 and 1000 steps).
+    Other arguments go to ``python -m tests.equivalence``.
+    """
     python = full_environment(session)
-    session.run(python, "-m", "tests.equivalence", *session.posargs, external=True)
+    arguments = list(session.posargs)
+    length = [] if "--full" in arguments else ["--quick"]
+    arguments = [argument for argument in arguments if argument != "--full"]
+    session.run(python, "-m", "tests.equivalence", *length, *arguments, external=True)
     tests = "harness or snapshot_matrix"
     session.run(python, "-m", "pytest", "tests/equivalence", "-k", tests, external=True)
 
