@@ -137,12 +137,13 @@ for _backend in ("tensorflow", "jax", "torch"):
 
 @nox.session(venv_backend="none", default=True)
 def equivalence(session: nox.Session) -> None:
-    """Every implementation on the same seeded problems against the float64 oracle: the report;
-    the harness's own tests; a run saved in each framework resumed in each other one.
+    """The float64 oracle against every implementation (the report), and the snapshot matrix.
 
-    The report's problems run their quick lengths (40, 40 and 100 steps), which keeps CI within
-    its time; ``nox -s equivalence -- --full`` runs the full ones (200, 300 and 1000 steps).
-    Other arguments go to ``python -m tests.equivalence``.
+    The report runs the same seeded problems through every implementation; then the harness's
+    own tests, and a run saved in each framework resumed in each other one. The report's
+    problems run their quick lengths (40, 40 and 100 steps), which keeps CI within its time;
+    ``nox -s equivalence -- --full`` runs the full ones (200, 300 and 1000 steps). Other
+    arguments go to ``python -m tests.equivalence``.
     """
     python = full_environment(session)
     arguments = list(session.posargs)
