@@ -25,10 +25,11 @@ import jax.numpy as jnp  # noqa: E402
 
 import radam_numpy  # noqa: E402
 import radam_optax  # noqa: E402
-from radam_cli import convert  # noqa: E402
+from radam_cli import convert as convert_command  # noqa: E402
 from radam_cli.main import main  # noqa: E402
 from radam_core import PRESETS, LookaheadPosition, load_snapshot  # noqa: E402
 from radam_optax.transform import DEFAULT_PRESET  # noqa: E402
+from tests.convert_cli import convert, refused  # noqa: E402
 
 STEPS, SPLIT = 16, 7
 K, ALPHA = 4, 0.6  # ranger's: SPLIT is 3 updates into its second cycle
@@ -75,21 +76,8 @@ def _save(path: Path, params: Any, opt_state: Any) -> None:
         pickle.dump({"params": params, "opt_state": opt_state, "epoch": 3}, file)
 
 
-def _convert(*argv: Any) -> None:
-    assert main(["convert", *map(str, argv)]) == 0
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: Any) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["convert", *map(str, argv)])
-    assert exit_info.value.code == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1
-    return errors[0]
-
-
 def test_the_default_convention_of_an_optax_source_is_radam_optax_s() -> None:
-    assert convert.OPTAX_PRESET == DEFAULT_PRESET
+    assert convert_command.OPTAX_PRESET == DEFAULT_PRESET
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
@@ -102,7 +90,7 @@ def test_an_optax_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
     params, state = _run(tx, _params(), tx.init(_params()), 1, SPLIT)
     _save(tmp_path / "run.pkl", params, state)
 
-    _convert(tmp_path / "run.pkl", tmp_path / "run.safetensors", "--lr", "0.05")
+    convert(tmp_path / "run.pkl", tmp_path / "run.safetensors", "--lr", "0.05")
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     assert list(snapshot.parameters) == NAMES
     assert snapshot.hyperparameters.lr == 0.05
@@ -110,9 +98,7 @@ def test_an_optax_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
     assert snapshot.hyperparameters.eps_placement == "corrected"  # optax's convention
 
     _save(tmp_path / "fresh.pkl", params, tx.init(params))
-    _convert(
-        tmp_path / "run.safetensors", tmp_path / "resume.pkl", "--into", tmp_path / "fresh.pkl"
-    )
+    convert(tmp_path / "run.safetensors", tmp_path / "resume.pkl", "--into", tmp_path / "fresh.pkl")
     with (tmp_path / "resume.pkl").open("rb") as file:
         resumed = pickle.load(file)
     assert resumed["epoch"] == 3
@@ -127,7 +113,7 @@ def test_an_optax_run_moves_to_numpy_through_the_file(tmp_path: Path) -> None:
     params, state = _run(tx, _params(), tx.init(_params()), 1, SPLIT)
     _save(tmp_path / "run.pickle", params, state)
     argv = ["--preset", "torch", "--lr", "0.05", "--weight-decay", "0.1"]
-    _convert(tmp_path / "run.pickle", tmp_path / "run.safetensors", *argv)
+    convert(tmp_path / "run.pickle", tmp_path / "run.safetensors", *argv)
 
     arrays = [np.array(leaf) for leaf in jax.tree.leaves(params)]
     numpy_opt = radam_numpy.RAdam(arrays, lr=0.05, weight_decay=0.1)
@@ -149,7 +135,7 @@ def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
     params, state = _run(tx, _params(), tx.init(_params()), 1, SPLIT)
     _save(tmp_path / "run.pkl", params, state)
 
-    _convert(tmp_path / "run.pkl", tmp_path / "run.safetensors", "--lr", "0.05", *LOOKAHEAD)
+    convert(tmp_path / "run.pkl", tmp_path / "run.safetensors", "--lr", "0.05", *LOOKAHEAD)
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     assert snapshot.lookahead == LookaheadPosition(K, ALPHA, SPLIT % K)
     slow = jax.tree.leaves(state[1].slow)
@@ -157,9 +143,7 @@ def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
         np.testing.assert_array_equal(snapshot.parameters[name].slow, np.asarray(phi))
 
     _save(tmp_path / "fresh.pkl", params, tx.init(params))  # its slow weights: params
-    _convert(
-        tmp_path / "run.safetensors", tmp_path / "resume.pkl", "--into", tmp_path / "fresh.pkl"
-    )
+    convert(tmp_path / "run.safetensors", tmp_path / "resume.pkl", "--into", tmp_path / "fresh.pkl")
     with (tmp_path / "resume.pkl").open("rb") as file:
         resumed = pickle.load(file)
     final, _ = _run(tx, resumed["params"], resumed["opt_state"], SPLIT + 1, STEPS)
@@ -173,25 +157,25 @@ def test_lookahead_s_options_and_states_are_needed_where_they_fit_and_refused_el
     plain, ranger = radam_optax.radam(0.05), radam_optax.ranger(0.05, sync_period=K)
     _save(tmp_path / "plain.pkl", *_run(plain, _params(), plain.init(_params()), 1, 2))
     _save(tmp_path / "ranger.pkl", *_run(ranger, _params(), ranger.init(_params()), 1, 2))
-    _convert(tmp_path / "plain.pkl", tmp_path / "plain.safetensors")
-    _convert(tmp_path / "ranger.pkl", tmp_path / "ranger.safetensors", *LOOKAHEAD)
+    convert(tmp_path / "plain.pkl", tmp_path / "plain.safetensors")
+    convert(tmp_path / "ranger.pkl", tmp_path / "ranger.safetensors", *LOOKAHEAD)
     before = {path: path.read_bytes() for path in tmp_path.iterdir()}
 
     out = tmp_path / "out.safetensors"
     held = "ranger.pkl's opt_state holds Lookahead's state (radam_optax.ranger's or lookahead's)"
-    assert f"{held}, whose k and alpha it does not record: give --sync-period and " in _fails(
+    assert f"{held}, whose k and alpha it does not record: give --sync-period and " in refused(
         capsys, tmp_path / "ranger.pkl", out
     )
-    assert f"{held}, whose k and alpha it does not record: give --slow-step-size" in _fails(
+    assert f"{held}, whose k and alpha it does not record: give --slow-step-size" in refused(
         capsys, tmp_path / "ranger.pkl", out, "--sync-period", str(K)
     )
-    assert "argument --sync-period: " in _fails(capsys, tmp_path / "plain.pkl", out, *LOOKAHEAD)
+    assert "argument --sync-period: " in refused(capsys, tmp_path / "plain.pkl", out, *LOOKAHEAD)
     assert (
         f"{held}, but the snapshot holds none (slow weights, position in the k-cycle)"
-    ) in _fails(capsys, tmp_path / "plain.safetensors", tmp_path / "ranger.pkl")
+    ) in refused(capsys, tmp_path / "plain.safetensors", tmp_path / "ranger.pkl")
     assert (
         f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
-    ) in _fails(capsys, tmp_path / "ranger.safetensors", tmp_path / "plain.pkl")
+    ) in refused(capsys, tmp_path / "ranger.safetensors", tmp_path / "plain.pkl")
     assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
@@ -199,35 +183,33 @@ def test_files_that_are_not_optax_checkpoints_stop_with_one_line_and_write_nothi
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "text.pkl").write_text("not a pickle")
-    assert "text.pkl is not a pickle file" in _fails(
+    assert "text.pkl is not a pickle file" in refused(
         capsys, tmp_path / "text.pkl", tmp_path / "a.safetensors"
     )
     with (tmp_path / "params.pkl").open("wb") as file:
         pickle.dump({"params": _params()}, file)
     assert "params.pkl is not an optax checkpoint {'params', 'opt_state'}: its keys are" in (
-        _fails(capsys, tmp_path / "params.pkl", tmp_path / "a.safetensors")
+        refused(capsys, tmp_path / "params.pkl", tmp_path / "a.safetensors")
     )
     adam = optax.adam(0.1)
     _save(tmp_path / "adam.pkl", _params(), adam.init(_params()))
     assert "opt_state must hold exactly one radam_optax ScaleByRAdamState, it holds 0" in (
-        _fails(capsys, tmp_path / "adam.pkl", tmp_path / "a.safetensors")
+        refused(capsys, tmp_path / "adam.pkl", tmp_path / "a.safetensors")
     )
     assert not (tmp_path / "a.safetensors").exists()
 
     tx = radam_optax.radam(0.05)
     params, state = _run(tx, _params(), tx.init(_params()), 1, 2)
     _save(tmp_path / "run.pkl", params, state)
-    _convert(tmp_path / "run.pkl", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.pkl", tmp_path / "run.safetensors")
     renamed = {"encoder": params["dense"], "head": params["head"]}
     _save(tmp_path / "other.pkl", renamed, tx.init(renamed))
     before = (tmp_path / "other.pkl").read_bytes()
-    assert "missing parameters ['encoder/bias', 'encoder/kernel']" in _fails(
+    assert "missing parameters ['encoder/bias', 'encoder/kernel']" in refused(
         capsys, tmp_path / "run.safetensors", tmp_path / "other.pkl"
     )
     assert (tmp_path / "other.pkl").read_bytes() == before
-    _convert(
-        tmp_path / "run.safetensors", tmp_path / "other.pkl", "--rename", "^dense/", "encoder/"
-    )
+    convert(tmp_path / "run.safetensors", tmp_path / "other.pkl", "--rename", "^dense/", "encoder/")
     with (tmp_path / "other.pkl").open("rb") as file:
         assert int(pickle.load(file)["opt_state"].count) == 2
 

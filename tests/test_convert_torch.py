@@ -22,8 +22,8 @@ torch = pytest.importorskip("torch")
 from radam_torch import RAdam, Ranger  # noqa: E402
 
 import radam_numpy  # noqa: E402
-from radam_cli.main import main  # noqa: E402
 from radam_core import PRESETS, LookaheadPosition, load_snapshot, save_snapshot  # noqa: E402
+from tests.convert_cli import convert, refused  # noqa: E402
 
 STEPS, SPLIT = 16, 7
 OPTIONS = {"lr": 0.05, "weight_decay": 0.1}
@@ -43,20 +43,6 @@ def _run(opt: torch.optim.Optimizer, params: list[torch.Tensor], first: int, las
         for p in params:
             p.grad = torch.sin(p.detach() + 0.1 * t)
         opt.step()
-
-
-def _convert(*argv: Any) -> None:
-    assert main(["convert", *map(str, argv)]) == 0
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: Any) -> str:
-    """The one error line of a ``radam convert`` that must exit with status 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(["convert", *map(str, argv)])
-    assert exit_info.value.code == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1
-    return errors[0]
 
 
 def _checkpoint(layout: str, state_dict: dict[str, Any], model: torch.nn.Module) -> Any:
@@ -90,7 +76,7 @@ def test_a_torch_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
     _run(opt, params, 1, SPLIT)
     torch.save(_checkpoint(layout, opt.state_dict(), model), tmp_path / "run.ckpt")
 
-    _convert(tmp_path / "run.ckpt", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.ckpt", tmp_path / "run.safetensors")
     assert f"wrote {tmp_path / 'run.safetensors'} (snapshot): 4 parameters at step {SPLIT}" in (
         capsys.readouterr().out
     )
@@ -102,7 +88,7 @@ def test_a_torch_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
         for slot, array in state.slots().items():
             np.testing.assert_array_equal(snapshot.parameters[name].slots()[slot], array)
 
-    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt")
+    convert(tmp_path / "run.safetensors", tmp_path / "resume.pt")
     resumed = RAdam(model.named_parameters(), preset=preset)
     resumed.load_state_dict(torch.load(tmp_path / "resume.pt", weights_only=True))
     assert resumed.param_groups[0]["lr"] == OPTIONS["lr"]  # the snapshot's hyperparameters
@@ -123,12 +109,12 @@ def test_torch_optim_radam_checkpoints_convert_both_ways_by_position(tmp_path: P
     opt = torch.optim.RAdam(params, **options)  # no names: positions
     _run(opt, params, 1, SPLIT)
     torch.save({"optimizer_states": [opt.state_dict()]}, tmp_path / "peer.ckpt")
-    _convert(tmp_path / "peer.ckpt", tmp_path / "peer.safetensors")
+    convert(tmp_path / "peer.ckpt", tmp_path / "peer.safetensors")
     snapshot = load_snapshot(tmp_path / "peer.safetensors")
     assert list(snapshot.parameters) == ["0", "1", "2", "3"]
     assert snapshot.hyperparameters.decoupled_weight_decay
 
-    _convert(tmp_path / "peer.safetensors", tmp_path / "back.pth")
+    convert(tmp_path / "peer.safetensors", tmp_path / "back.pth")
     resumed = torch.optim.RAdam(params)
     resumed.load_state_dict(torch.load(tmp_path / "back.pth", weights_only=True))
     _run(resumed, params, SPLIT + 1, STEPS)
@@ -152,7 +138,7 @@ def test_into_keeps_the_checkpoint_and_its_groups_and_places_parameters_by_name(
     opt = RAdam(_groups(model), **OPTIONS)
     _run(opt, params, 1, SPLIT)
     torch.save({"optimizer": opt.state_dict()}, tmp_path / "run.pt")
-    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
     # The parameters in another order in the file: they are placed by name, not position.
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     reversed_snapshot = type(snapshot)(
@@ -163,7 +149,7 @@ def test_into_keeps_the_checkpoint_and_its_groups_and_places_parameters_by_name(
     fresh = RAdam(_groups(model), **OPTIONS)
     target = {"model": model.state_dict(), "optimizer": fresh.state_dict(), "epoch": SPLIT}
     torch.save(target, tmp_path / "target.pt")
-    _convert(
+    convert(
         tmp_path / "reversed.safetensors", tmp_path / "resume.pt", "--into", tmp_path / "target.pt"
     )
     written = torch.load(tmp_path / "resume.pt", weights_only=True)
@@ -187,7 +173,7 @@ def test_a_run_moves_between_torch_and_numpy_through_the_file(tmp_path: Path) ->
     opt = RAdam(model.named_parameters(), **OPTIONS)
     _run(opt, params, 1, SPLIT)
     torch.save(opt.state_dict(), tmp_path / "torch.pt")
-    _convert(tmp_path / "torch.pt", tmp_path / "torch.safetensors")
+    convert(tmp_path / "torch.pt", tmp_path / "torch.safetensors")
     arrays = [p.detach().contiguous().numpy().copy() for p in params]
     numpy_opt = radam_numpy.RAdam(arrays, **OPTIONS)
     numpy_opt.import_state(load_snapshot(tmp_path / "torch.safetensors"), names)
@@ -196,7 +182,7 @@ def test_a_run_moves_between_torch_and_numpy_through_the_file(tmp_path: Path) ->
 
     # The numpy run, started again from the neutral file, goes to torch.
     save_snapshot(numpy_opt.export_state(names), tmp_path / "numpy.safetensors")
-    _convert(tmp_path / "numpy.safetensors", tmp_path / "numpy.pt")
+    convert(tmp_path / "numpy.safetensors", tmp_path / "numpy.pt")
     with torch.no_grad():
         for p, a in zip(params, numpy_opt.params, strict=True):
             p.copy_(torch.from_numpy(a))
@@ -212,7 +198,7 @@ def _stepped(tmp_path: Path) -> Path:
     opt = RAdam(model.named_parameters(), **OPTIONS)
     _run(opt, list(model.parameters()), 1, 2)
     torch.save(opt.state_dict(), tmp_path / "run.pt")
-    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
     return tmp_path / "run.safetensors"
 
 
@@ -229,7 +215,7 @@ def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
     opt = Ranger(model.named_parameters(), k=K, alpha=ALPHA, **OPTIONS)
     _run(opt, params, 1, SPLIT)
     torch.save({"optimizer": opt.state_dict(), "epoch": 1}, tmp_path / "run.pt")
-    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
     assert capsys.readouterr().out.endswith(
         f"; Lookahead k {K}, alpha {ALPHA}, {SPLIT % K} fast steps since its last sync\n"
     )
@@ -245,7 +231,7 @@ def test_a_ranger_checkpoint_goes_to_a_snapshot_and_back_and_resumes_exactly(
         fresh = Ranger(_model().named_parameters(), k=K, alpha=ALPHA, **OPTIONS)
         torch.save({"optimizer": fresh.state_dict(), "epoch": 1}, tmp_path / "fresh.pt")
         argv = ["--into", tmp_path / "fresh.pt"]
-    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", *argv)
+    convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", *argv)
     written = torch.load(tmp_path / "resume.pt", weights_only=True)
     resumed = Ranger(model.named_parameters(), k=K, alpha=ALPHA)
     resumed.load_state_dict(written["optimizer"] if into else written)
@@ -262,7 +248,7 @@ def test_lookahead_and_plain_states_go_only_into_their_own_kind_of_checkpoint(
     opt = Ranger(model.named_parameters(), k=K, **OPTIONS)
     _run(opt, list(model.parameters()), 1, 2)
     torch.save(opt.state_dict(), tmp_path / "ranger.pt")
-    _convert(tmp_path / "ranger.pt", tmp_path / "ranger.safetensors")
+    convert(tmp_path / "ranger.pt", tmp_path / "ranger.safetensors")
     plain = _stepped(tmp_path)
     torch.save(RAdam(model.named_parameters()).state_dict(), tmp_path / "radam.pt")
     torch.save(Ranger(model.named_parameters(), k=K).state_dict(), tmp_path / "k5.pt")
@@ -272,22 +258,22 @@ def test_lookahead_and_plain_states_go_only_into_their_own_kind_of_checkpoint(
     out = tmp_path / "out.pt"
     assert (
         f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
-    ) in _fails(capsys, tmp_path / "ranger.safetensors", out, "--into", tmp_path / "radam.pt")
+    ) in refused(capsys, tmp_path / "ranger.safetensors", out, "--into", tmp_path / "radam.pt")
     assert (
         f"the optimizer is a Lookahead (k={K}), but the snapshot holds no Lookahead state"
-    ) in _fails(capsys, plain, out, "--into", tmp_path / "k5.pt")
-    assert f"Lookahead's k is {K} in the snapshot, {K + 1} here" in _fails(
+    ) in refused(capsys, plain, out, "--into", tmp_path / "k5.pt")
+    assert f"Lookahead's k is {K} in the snapshot, {K + 1} here" in refused(
         capsys, tmp_path / "ranger.safetensors", out, "--into", tmp_path / "k6.pt"
     )
     assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
 
     torch.save({**opt.state_dict(), "lookahead": torch.ones(3)}, tmp_path / "tensor.pt")
-    assert "tensor.pt: its 'lookahead' entry is a Tensor, not Lookahead's" in _fails(
+    assert "tensor.pt: its 'lookahead' entry is a Tensor, not Lookahead's" in refused(
         capsys, tmp_path / "tensor.pt", tmp_path / "a.safetensors"
     )
     lookahead = {"count": 0, "k": 0, "alpha": ALPHA}
     torch.save({**opt.state_dict(), "lookahead": lookahead}, tmp_path / "k0.pt")
-    assert "k0.pt: its 'lookahead' entry is not Lookahead's: k must be" in _fails(
+    assert "k0.pt: its 'lookahead' entry is not Lookahead's: k must be" in refused(
         capsys, plain, out, "--into", tmp_path / "k0.pt"
     )
     assert not out.exists()
@@ -309,13 +295,13 @@ def test_a_complex_state_goes_back_complex_into_a_checkpoint_that_gives_its_dtyp
     opt = Ranger([("z", z)], k=K, alpha=ALPHA, **OPTIONS)
     run(opt, z, 1, SPLIT)
     torch.save(opt.state_dict(), tmp_path / "run.pt")
-    _convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.pt", tmp_path / "run.safetensors")
     assert load_snapshot(tmp_path / "run.safetensors").parameters["z"].exp_avg.shape == (3, 2, 2)
 
     # A fresh Ranger's checkpoint holds each parameter's slow weights: complex, of its shape.
     fresh = Ranger([("z", torch.nn.Parameter(start.clone()))], k=K, alpha=ALPHA, **OPTIONS)
     torch.save(fresh.state_dict(), tmp_path / "fresh.pt")
-    _convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", "--into", tmp_path / "fresh.pt")
+    convert(tmp_path / "run.safetensors", tmp_path / "resume.pt", "--into", tmp_path / "fresh.pt")
     resumed = Ranger([("z", z)], k=K, alpha=ALPHA, **OPTIONS)
     resumed.load_state_dict(torch.load(tmp_path / "resume.pt", weights_only=True))
     run(resumed, z, SPLIT + 1, STEPS)
@@ -328,7 +314,7 @@ def test_a_state_in_optax_s_complex_convention_is_refused_for_torch(
     opt = radam_numpy.RAdam([np.ones(3, np.complex64)], lr=0.1)
     opt.step([np.full(3, 0.5 + 0.5j, np.complex64)])
     save_snapshot(opt.export_state(["z"]), tmp_path / "optax.safetensors")
-    assert "z is complex in optax's convention (v of |g|^2) in the snapshot, real" in _fails(
+    assert "z is complex in optax's convention (v of |g|^2) in the snapshot, real" in refused(
         capsys, tmp_path / "optax.safetensors", tmp_path / "out.pt"
     )
     assert not (tmp_path / "out.pt").exists()
@@ -338,14 +324,14 @@ def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "text.pt").write_text("not a checkpoint")
-    assert "text.pt is not a torch checkpoint that torch.load(weights_only=True) reads" in _fails(
+    assert "text.pt is not a torch checkpoint that torch.load(weights_only=True) reads" in refused(
         capsys, tmp_path / "text.pt", tmp_path / "a.safetensors"
     )
     torch.save({"model": _model().state_dict(), "epoch": 3}, tmp_path / "model.pt")
     assert (
         "model.pt holds no optimizer state_dict at the top level or under 'optimizer', "
         "'optimizer_state_dict' or 'optimizer_states'[0]: its keys are ['epoch', 'model']"
-    ) in _fails(capsys, tmp_path / "model.pt", tmp_path / "a.safetensors")
+    ) in refused(capsys, tmp_path / "model.pt", tmp_path / "a.safetensors")
 
     model = _model()
     opt = RAdam(model.named_parameters())
@@ -353,7 +339,7 @@ def test_files_that_are_not_torch_checkpoints_of_an_optimizer_stop_with_one_line
     opt.step()  # only the first parameter has a state
     torch.save(opt.state_dict(), tmp_path / "partial.pt")
     assert "parameter '0.bias' has no state (it never stepped), so its shape is unknown" in (
-        _fails(capsys, tmp_path / "partial.pt", tmp_path / "a.safetensors")
+        refused(capsys, tmp_path / "partial.pt", tmp_path / "a.safetensors")
     )
     assert not (tmp_path / "a.safetensors").exists()
 
@@ -372,8 +358,8 @@ def test_the_states_of_adam_adamw_and_nadam_are_not_taken_for_radam_s(
             f"other.pt: its optimizer state_dict is not RAdam's but, by the option {option!r} "
             "of param_groups[0], torch.optim."
         )
-        assert message in _fails(capsys, tmp_path / "other.pt", tmp_path / "a.safetensors")
-        assert message in _fails(
+        assert message in refused(capsys, tmp_path / "other.pt", tmp_path / "a.safetensors")
+        assert message in refused(
             capsys, snapshot, tmp_path / "a.pt", "--into", tmp_path / "other.pt"
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.pt", "run.pt", "run.safetensors"]
@@ -388,13 +374,13 @@ def test_a_snapshot_that_does_not_fit_the_target_writes_nothing(
     torch.save(unnamed, tmp_path / "unnamed.pt")
     before = (tmp_path / "unnamed.pt").read_bytes()
     # DST exists: it is the checkpoint to write into, and it stays as it was.
-    assert "missing parameters ['0', '1', '2', '3']" in _fails(
+    assert "missing parameters ['0', '1', '2', '3']" in refused(
         capsys, snapshot, tmp_path / "unnamed.pt"
     )
     assert (tmp_path / "unnamed.pt").read_bytes() == before
     optax_convention = RAdam(model.named_parameters(), preset="optax").state_dict()
     torch.save(optax_convention, tmp_path / "optax.pt")
-    assert "convention eps_placement is 'raw' in the snapshot, 'corrected' here" in _fails(
+    assert "convention eps_placement is 'raw' in the snapshot, 'corrected' here" in refused(
         capsys, snapshot, tmp_path / "out.pt", "--into", tmp_path / "optax.pt"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -412,5 +398,5 @@ def test_rename_maps_the_names_of_a_positional_checkpoint(tmp_path: Path) -> Non
     torch.save(opt.state_dict(), tmp_path / "unnamed.pt")
     names = [name for name, _ in model.named_parameters()]
     renames = [arg for i, name in enumerate(names) for arg in ("--rename", f"^{i}$", name)]
-    _convert(tmp_path / "unnamed.pt", tmp_path / "named.safetensors", *renames)
+    convert(tmp_path / "unnamed.pt", tmp_path / "named.safetensors", *renames)
     assert list(load_snapshot(tmp_path / "named.safetensors").parameters) == names

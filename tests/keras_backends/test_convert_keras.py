@@ -29,8 +29,8 @@ import radam_torch  # noqa: E402
 from radam_keras import RAdam, Ranger  # noqa: E402
 
 import radam_optax  # noqa: E402
-from radam_cli.main import main  # noqa: E402
 from radam_core import LookaheadPosition, load_snapshot  # noqa: E402
+from tests.convert_cli import convert, refused  # noqa: E402
 
 # Keras's BaseOptimizer.get_config and keras.ops.convert_to_numpy call np.array on a tensor
 # whose __array__ takes no copy keyword, which NumPy 2 warns about: Keras's, not ours.
@@ -51,10 +51,6 @@ def _start() -> dict[str, np.ndarray]:
 
 def _grad(value: np.ndarray, t: int) -> np.ndarray:
     return np.sin(value + np.float32(0.1 * t)).astype(np.float32)
-
-
-def _convert(*argv: Any) -> None:
-    assert main(["convert", *map(str, argv)]) == 0
 
 
 class Keras:
@@ -212,14 +208,14 @@ def test_a_keras_file_goes_to_a_snapshot_and_back_and_resumes_exactly(
     reference = _run(Keras(_start(), ranger), 1, STEPS).weights()
     run = _run(Keras(_start(), ranger), 1, SPLIT)
     run.save(tmp_path / "run.keras")
-    _convert(tmp_path / "run.keras", tmp_path / "run.safetensors")
+    convert(tmp_path / "run.keras", tmp_path / "run.safetensors")
     snapshot = load_snapshot(tmp_path / "run.safetensors")
     assert list(snapshot.parameters) == list(SHAPES)  # a loaded Sequential's paths
     assert {state.count for state in snapshot.parameters.values()} == {SPLIT}
     assert snapshot.lookahead == (LookaheadPosition(K, ALPHA, SPLIT % K) if ranger else None)
 
     Keras(run.weights(), ranger).save(tmp_path / "fresh.keras")  # not stepped: no state
-    _convert(
+    convert(
         tmp_path / "run.safetensors", tmp_path / "resume.keras", "--into", tmp_path / "fresh.keras"
     )
     resumed = _run(Keras.resumed(tmp_path / "resume.keras", {}, ranger), SPLIT + 1, STEPS)
@@ -251,27 +247,18 @@ def test_a_run_moves_to_another_framework_in_one_command(
     argv += ["--into", tmp_path / f"into{Target.suffix}", *Source.to_names, *Target.from_names]
     if source == "optax":
         argv += [*OPTAX_OPTIONS, *(LOOKAHEAD_OPTIONS if ranger else ())]
-    _convert(*argv)
+    convert(*argv)
     resumed = Target.resumed(tmp_path / f"resume{Target.suffix}", weights, ranger)
     resumed = _run(resumed, SPLIT + 1, STEPS)
     for name, value in resumed.weights().items():
         np.testing.assert_allclose(value, reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-def _fails(capsys: pytest.CaptureFixture[str], *argv: Any) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["convert", *map(str, argv)])
-    assert exit_info.value.code == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1
-    return errors[0]
-
-
 def test_keras_files_that_do_not_fit_stop_with_one_line_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "text.keras").write_text("not a model")
-    assert "text.keras is not a .keras file that keras.saving.load_model reads" in _fails(
+    assert "text.keras is not a .keras file that keras.saving.load_model reads" in refused(
         capsys, tmp_path / "text.keras", tmp_path / "a.safetensors"
     )
     for name, optimizer in [
@@ -282,25 +269,25 @@ def test_keras_files_that_do_not_fit_stop_with_one_line_and_write_nothing(
         adam.model.compile(optimizer=optimizer, loss="mse")
         adam.model.optimizer.build(adam.model.trainable_variables)
         adam.save(tmp_path / "adam.keras")
-        assert f"adam.keras holds a model compiled with {name}, not radam_keras.RAdam" in _fails(
+        assert f"adam.keras holds a model compiled with {name}, not radam_keras.RAdam" in refused(
             capsys, tmp_path / "adam.keras", tmp_path / "a.safetensors"
         )
     assert not (tmp_path / "a.safetensors").exists()
 
     for ranger in (False, True):
         _run(Keras(_start(), ranger), 1, 2).save(tmp_path / f"run_{ranger}.keras")
-        _convert(tmp_path / f"run_{ranger}.keras", tmp_path / f"run_{ranger}.safetensors")
+        convert(tmp_path / f"run_{ranger}.keras", tmp_path / f"run_{ranger}.safetensors")
         Keras(_start(), ranger).save(tmp_path / f"target_{ranger}.keras")
     before = {path: path.read_bytes() for path in tmp_path.iterdir()}
     plain, lookahead = tmp_path / "run_False.safetensors", tmp_path / "run_True.safetensors"
     out = tmp_path / "out.keras"
     assert "missing parameters ['dense/kernel', 'dense/bias', 'head/kernel', 'head/bias']" in (
-        _fails(capsys, plain, tmp_path / "target_False.keras", "--rename", "^", "x")
+        refused(capsys, plain, tmp_path / "target_False.keras", "--rename", "^", "x")
     )
     assert (
         f"the snapshot holds Lookahead's state (k={K}), but the optimizer is not a Lookahead"
-    ) in _fails(capsys, lookahead, out, "--into", tmp_path / "target_False.keras")
+    ) in refused(capsys, lookahead, out, "--into", tmp_path / "target_False.keras")
     assert (
         f"the optimizer is a Lookahead (k={K}), but the snapshot holds no Lookahead state"
-    ) in _fails(capsys, plain, out, "--into", tmp_path / "target_True.keras")
+    ) in refused(capsys, plain, out, "--into", tmp_path / "target_True.keras")
     assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
